@@ -1,0 +1,278 @@
+//! `PinAwareAlloc`: the global allocator that gives pins their teeth.
+//! Pinned heap memory is neither freed nor moved until it is unpinned.
+//!
+//! - `dealloc` of a block that a live pin overlaps does not reach the inner
+//!   allocator: the block is quarantined, untouched, and freed when the last
+//!   pin overlapping it is released.
+//! - `realloc` of such a block never moves it under C: a new block is
+//!   allocated, the contents copied, and the old block quarantined.
+//! - Each such event is recorded (see `snapshot()`), printed as one line to
+//!   stderr in checked mode, and with `PINGUARD=abort` printed and then the
+//!   process aborts. Nothing here ever unwinds.
+//!
+//! # Why it cannot recurse, deadlock or trip over TLS
+//! - **No allocation while deciding.** With no live pin, `dealloc` and
+//!   `realloc` cost one atomic load (`registry::any_pins`). Otherwise the
+//!   registry answers under its spin lock from tables it allocates from
+//!   `std::alloc::System` directly, never through the global allocator, and
+//!   events go to a fixed ring. Messages are formatted into a stack buffer
+//!   and written with `write(2)`.
+//! - **No lock order to get wrong.** The registry calls neither the global
+//!   allocator nor the inner allocator nor user code while holding its lock:
+//!   quarantined blocks are collected under the lock and freed after it is
+//!   dropped. So a `dealloc` inside any registry operation cannot happen, and
+//!   a `dealloc` racing one just waits for the lock.
+//! - **No TLS with destructors.** The only thread-local touched is the
+//!   thread's report number, a `const`-initialised `Cell<u32>` without a
+//!   destructor, which is valid during thread-local destruction and at exit.
+//!   Settings come from `getenv`, not `std::env` (which allocates).
+//!
+//! The inner allocator frees quarantined blocks through a pointer to itself,
+//! so a `PinAwareAlloc` must stay at one address while it holds any: as a
+//! `#[global_allocator]` static it always does.
+
+use crate::region::Region;
+use crate::registry::{self, AllocEvent, AllocEventKind, QuarantineRelease};
+use core::alloc::{GlobalAlloc, Layout};
+use core::fmt::Write as _;
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::alloc::System;
+
+/// A global allocator wrapper that quarantines pinned blocks instead of
+/// freeing or moving them.
+///
+/// ```
+/// use pin_core::PinAwareAlloc;
+///
+/// #[global_allocator]
+/// static ALLOC: PinAwareAlloc = PinAwareAlloc::system();
+///
+/// let buf = vec![0u8; 4096];
+/// let mut pinner = pin_core::Pinner::new();
+/// // SAFETY: the quarantine keeps the memory alive while it is pinned.
+/// unsafe { pinner.pin_raw(buf.as_ptr(), buf.len()) };
+/// let addr = buf.as_ptr() as usize;
+/// drop(buf); // C may still hold `addr`: the block is quarantined, not freed
+/// assert_eq!(pin_core::snapshot().quarantined_bytes >= 4096, true);
+/// pinner.unpin(); // now it is freed
+/// # let _ = addr;
+/// ```
+pub struct PinAwareAlloc<A: GlobalAlloc = System> {
+    inner: A,
+}
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a `PinAwareAlloc` has served an allocation in this process (it
+/// is, in practice, the global allocator).
+pub(crate) fn is_installed() -> bool {
+    INSTALLED.load(Ordering::Relaxed)
+}
+
+impl PinAwareAlloc<System> {
+    /// Wraps the system allocator.
+    pub const fn system() -> PinAwareAlloc<System> {
+        PinAwareAlloc { inner: System }
+    }
+}
+
+impl<A: GlobalAlloc> PinAwareAlloc<A> {
+    /// Wraps another allocator (`jemallocator::Jemalloc`, `mimalloc::MiMalloc`...).
+    pub const fn new(inner: A) -> PinAwareAlloc<A> {
+        PinAwareAlloc { inner }
+    }
+
+    /// The wrapped allocator.
+    pub fn inner(&self) -> &A {
+        &self.inner
+    }
+
+    fn release(&self) -> QuarantineRelease {
+        QuarantineRelease {
+            allocator: &self.inner as *const A as *const (),
+            free: free_through::<A>,
+        }
+    }
+
+    #[inline]
+    fn note_installed() {
+        if !INSTALLED.load(Ordering::Relaxed) {
+            INSTALLED.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// # Safety
+/// `allocator` must point at a live `A` that allocated `ptr` with `layout`.
+unsafe fn free_through<A: GlobalAlloc>(allocator: *const (), ptr: *mut u8, layout: Layout) {
+    // SAFETY: forwarded from the caller.
+    unsafe { (*(allocator as *const A)).dealloc(ptr, layout) }
+}
+
+// SAFETY: every method forwards to the inner allocator with the same layout,
+// except that a pinned block's free is deferred (the block stays allocated,
+// which is always allowed) and a pinned block's realloc returns a fresh block
+// from the inner allocator holding a copy of the contents, as `realloc`'s
+// contract permits.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for PinAwareAlloc<A> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        Self::note_installed();
+        // SAFETY: forwarded contract.
+        unsafe { self.inner.alloc(layout) }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        Self::note_installed();
+        // SAFETY: forwarded contract.
+        unsafe { self.inner.alloc_zeroed(layout) }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if registry::any_pins() && self.quarantined(ptr, layout) {
+            return;
+        }
+        // SAFETY: forwarded contract.
+        unsafe { self.inner.dealloc(ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if registry::any_pins() {
+            let block = Region::from_parts(ptr as usize, layout.size());
+            if registry::overlaps_pin(block) {
+                // SAFETY: forwarded contract.
+                return unsafe { self.move_pinned(ptr, layout, new_size) };
+            }
+        }
+        // SAFETY: forwarded contract.
+        unsafe { self.inner.realloc(ptr, layout, new_size) }
+    }
+}
+
+impl<A: GlobalAlloc> PinAwareAlloc<A> {
+    #[cold]
+    fn quarantined(&self, ptr: *mut u8, layout: Layout) -> bool {
+        let block = Region::from_parts(ptr as usize, layout.size());
+        match registry::quarantine_if_pinned(
+            block,
+            layout,
+            self.release(),
+            AllocEventKind::FreedWhilePinned,
+        ) {
+            Some(event) => {
+                announce(&event);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Realloc of a pinned block: copy into a new block first (so a release
+    /// racing us cannot free the source mid-copy), then quarantine the old
+    /// block, or free it if the pin went away meanwhile.
+    ///
+    /// # Safety
+    /// `realloc`'s contract.
+    #[cold]
+    unsafe fn move_pinned(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else {
+            return core::ptr::null_mut();
+        };
+        // SAFETY: `new_layout` has a non-zero size (realloc's contract).
+        let new = unsafe { self.inner.alloc(new_layout) };
+        if new.is_null() {
+            // Out of memory: report it as realloc does; the old block stays.
+            return new;
+        }
+        // SAFETY: both blocks are live and distinct; copy the shorter length.
+        unsafe { core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
+        let block = Region::from_parts(ptr as usize, layout.size());
+        match registry::quarantine_if_pinned(
+            block,
+            layout,
+            self.release(),
+            AllocEventKind::MovedWhilePinned {
+                new_addr: new as usize,
+            },
+        ) {
+            Some(event) => announce(&event),
+            // SAFETY: the pin went away; the old block is ours to free.
+            None => unsafe { self.inner.dealloc(ptr, layout) },
+        }
+        new
+    }
+}
+
+const GUARD_UNREAD: u8 = 0;
+const GUARD_REPORT: u8 = 1;
+const GUARD_ABORT: u8 = 2;
+static GUARD: AtomicU8 = AtomicU8::new(GUARD_UNREAD);
+
+fn guard_mode() -> u8 {
+    let g = GUARD.load(Ordering::Relaxed);
+    if g != GUARD_UNREAD {
+        return g;
+    }
+    // SAFETY: NUL-terminated literal; getenv does not allocate.
+    let value = unsafe { libc::getenv(c"PINGUARD".as_ptr()) };
+    let g = if !value.is_null()
+        // SAFETY: getenv returns a NUL-terminated string.
+        && unsafe { core::ffi::CStr::from_ptr(value) }.to_bytes() == b"abort"
+    {
+        GUARD_ABORT
+    } else {
+        GUARD_REPORT
+    };
+    GUARD.store(g, Ordering::Relaxed);
+    g
+}
+
+/// Says what happened without allocating; aborts under `PINGUARD=abort`.
+fn announce(event: &AllocEvent) {
+    crate::report::arm_exit_report();
+    let abort = guard_mode() == GUARD_ABORT;
+    if abort || crate::check::args_checked() {
+        let mut line = StackLine::new();
+        let _ = writeln!(line, "pointer-escapes: {event}");
+        line.write_to_stderr();
+    }
+    if abort {
+        let mut line = StackLine::new();
+        let _ = writeln!(line, "pointer-escapes: PINGUARD=abort: aborting");
+        line.write_to_stderr();
+        std::process::abort();
+    }
+}
+
+/// A line formatted on the stack (truncated past its capacity).
+struct StackLine {
+    buf: [u8; 768],
+    len: usize,
+}
+
+impl StackLine {
+    fn new() -> StackLine {
+        StackLine {
+            buf: [0; 768],
+            len: 0,
+        }
+    }
+
+    fn write_to_stderr(&self) {
+        // SAFETY: writing initialised bytes of our own buffer to fd 2.
+        unsafe { libc::write(2, self.buf.as_ptr().cast(), self.len) };
+    }
+}
+
+impl core::fmt::Write for StackLine {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = self.buf.len() - self.len;
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}

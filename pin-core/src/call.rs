@@ -1,0 +1,368 @@
+//! `CallPins`: the run-time half of `#[pointer_escapes]`, the pins of one
+//! call. Generated code reaches it through `pointer_escapes::__private`; it
+//! is not public API.
+//!
+//! The generated prologue records every escaping parameter, then `commit`
+//! pins them all under one lock acquisition and runs the argument checks.
+//! The guard's `Drop` releases the pins on every exit path: return, `?`,
+//! unwinding, and a dropped future.
+
+use crate::check::walk::{self, Root};
+use crate::check::{args_checked, call_pins_wanted, CheckFailure};
+use crate::origin::{PinKind, Site};
+use crate::referents::{collect_direct, Referents, RegionList};
+use crate::region::Region;
+use crate::registry::{self, PinId};
+use core::panic::Location;
+use core::ptr::NonNull;
+
+/// A pointer type `#[pointer_escapes]` pins: `*const T`, `*mut T`,
+/// `NonNull<T>` and `Option` of those.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a raw pointer, so #[pointer_escapes] cannot pin it",
+    label = "`#[escapes]` needs `*const T`, `*mut T`, `NonNull<T>` or an `Option` of those",
+    note = "for a reference or slice parameter, use #[flow_through] instead"
+)]
+pub trait EscapingPointer {
+    /// What it points at.
+    type Target;
+    /// The address (null for `None`).
+    fn target(&self) -> *const Self::Target;
+}
+
+impl<T> EscapingPointer for *const T {
+    type Target = T;
+    #[inline]
+    fn target(&self) -> *const T {
+        *self
+    }
+}
+
+impl<T> EscapingPointer for *mut T {
+    type Target = T;
+    #[inline]
+    fn target(&self) -> *const T {
+        *self as *const T
+    }
+}
+
+impl<T> EscapingPointer for NonNull<T> {
+    type Target = T;
+    #[inline]
+    fn target(&self) -> *const T {
+        self.as_ptr() as *const T
+    }
+}
+
+impl<P: EscapingPointer> EscapingPointer for Option<P> {
+    type Target = P::Target;
+    #[inline]
+    fn target(&self) -> *const P::Target {
+        match self {
+            Some(p) => p.target(),
+            None => core::ptr::null(),
+        }
+    }
+}
+
+/// An integer usable as `#[escapes(len = ..)]` or `#[escapes(bytes = ..)]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an integer, so it cannot be a pointer's length",
+    label = "`len = ..` and `bytes = ..` take an integer expression",
+    note = "write an integer expression, for example `len = iovcnt` or `bytes = n as usize`"
+)]
+pub trait EscapeLen: Copy {
+    /// The length as `usize`, or the value as `i128` when it is negative or
+    /// does not fit.
+    fn to_len(self) -> Result<usize, i128>;
+}
+
+macro_rules! escape_len {
+    ($($t:ty),*) => {$(
+        impl EscapeLen for $t {
+            #[inline]
+            #[allow(irrefutable_let_patterns, clippy::unnecessary_fallible_conversions)]
+            fn to_len(self) -> Result<usize, i128> {
+                usize::try_from(self).map_err(|_| self as i128)
+            }
+        }
+    )*};
+}
+escape_len!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, i128);
+
+impl EscapeLen for u128 {
+    fn to_len(self) -> Result<usize, i128> {
+        usize::try_from(self).map_err(|_| i128::MAX)
+    }
+}
+
+/// How much a pointer parameter pins.
+#[derive(Clone, Copy, Debug)]
+pub enum Extent {
+    /// One element (the default).
+    One,
+    /// `#[escapes(len = n)]`: `n` elements, or the bad value.
+    Elements(Result<usize, i128>),
+    /// `#[escapes(bytes = n)]`: `n` bytes, or the bad value.
+    Bytes(Result<usize, i128>),
+}
+
+impl Extent {
+    /// `len = value`.
+    #[inline]
+    pub fn len<L: EscapeLen>(value: L) -> Extent {
+        Extent::Elements(value.to_len())
+    }
+
+    /// `bytes = value`.
+    #[inline]
+    pub fn bytes<L: EscapeLen>(value: L) -> Extent {
+        Extent::Bytes(value.to_len())
+    }
+
+    /// The element count, for pointers whose elements are checked or
+    /// followed (`bytes` extents cover whole elements only).
+    fn elements<T>(self) -> Option<usize> {
+        match self {
+            Extent::One => Some(1),
+            Extent::Elements(n) => n.ok(),
+            Extent::Bytes(n) => n.ok().map(|b| b.checked_div(core::mem::size_of::<T>()).unwrap_or(0)),
+        }
+    }
+}
+
+/// Type-erased check of `count` elements at an address (an argument's
+/// referents), chosen by the [`Probe`].
+#[derive(Clone, Copy)]
+pub struct CheckFn(unsafe fn(&Root<'_>, usize, usize) -> Result<(), Box<CheckFailure>>);
+
+/// # Safety
+/// `addr` must point at `count` initialised `T`.
+unsafe fn check_erased<T: Referents>(
+    root: &Root<'_>,
+    addr: usize,
+    count: usize,
+) -> Result<(), Box<CheckFailure>> {
+    // SAFETY: forwarded from the caller.
+    unsafe { walk::check_elements(root, addr as *const T, count) }
+}
+
+/// Autoref probe: `(&Probe::of(&p)).check_fn()` finds a checker when the
+/// pointee implements `Referents`, and `None` otherwise.
+pub struct Probe<P>(core::marker::PhantomData<fn() -> P>);
+
+impl<P> Probe<P> {
+    /// A probe for the type of `_value`.
+    #[inline]
+    pub fn of(_value: &P) -> Probe<P> {
+        Probe(core::marker::PhantomData)
+    }
+}
+
+/// Picked when the pointee implements `Referents`.
+pub trait HasReferents {
+    /// The checker for the pointee.
+    fn check_fn(&self) -> Option<CheckFn>;
+}
+
+impl<P: EscapingPointer> HasReferents for Probe<P>
+where
+    P::Target: Referents,
+{
+    #[inline]
+    fn check_fn(&self) -> Option<CheckFn> {
+        Some(CheckFn(check_erased::<P::Target>))
+    }
+}
+
+/// Picked otherwise: nothing to check.
+pub trait NoReferents {
+    /// No checker.
+    fn check_fn(&self) -> Option<CheckFn>;
+}
+
+impl<P> NoReferents for &Probe<P> {
+    #[inline]
+    fn check_fn(&self) -> Option<CheckFn> {
+        None
+    }
+}
+
+#[derive(Clone, Copy)]
+struct PendingCheck {
+    param: &'static str,
+    addr: usize,
+    count: usize,
+    check: CheckFn,
+}
+
+/// The pins of one `#[pointer_escapes]` call, released when dropped.
+#[must_use]
+pub struct CallPins {
+    function: &'static str,
+    site: Site,
+    active: bool,
+    regions: RegionList,
+    checks: Vec<PendingCheck>,
+    pins: Vec<PinId>,
+}
+
+impl CallPins {
+    /// Starts the pins of one call of `function`. Inactive (every method a
+    /// no-op) when nothing would read the pins: see `CheckMode`.
+    #[inline]
+    #[track_caller]
+    pub fn new(function: &'static str) -> CallPins {
+        CallPins {
+            function,
+            site: Location::caller(),
+            active: call_pins_wanted(),
+            regions: RegionList::new(),
+            checks: Vec::new(),
+            pins: Vec::new(),
+        }
+    }
+
+    /// Whether this call records pins (the generated code skips evaluating
+    /// lengths when it does not).
+    #[inline]
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// A raw-pointer parameter: pins `extent` of it; `check` (from the
+    /// probe) checks its referents at `commit` in checked mode.
+    ///
+    /// # Safety
+    /// With `check` set and checking on, `ptr` must point at `extent`
+    /// initialised elements (the annotated function's caller promises it).
+    pub unsafe fn pointer<P: EscapingPointer>(
+        &mut self,
+        param: &'static str,
+        ptr: &P,
+        extent: Extent,
+        check: Option<CheckFn>,
+    ) {
+        let target = ptr.target();
+        let Some(region) = self.region(param, target, extent) else {
+            return;
+        };
+        self.regions.push(region);
+        if let (Some(check), Some(count)) = (check, extent.elements::<P::Target>()) {
+            self.checks.push(PendingCheck {
+                param,
+                addr: target as usize,
+                count,
+                check,
+            });
+        }
+    }
+
+    /// A `#[flow_through]` raw-pointer parameter: pins `extent` of it and
+    /// the referents of each element.
+    ///
+    /// # Safety
+    /// `ptr` must point at `extent` initialised elements.
+    pub unsafe fn flow_through_pointer<P: EscapingPointer>(
+        &mut self,
+        param: &'static str,
+        ptr: &P,
+        extent: Extent,
+    ) where
+        P::Target: Referents,
+    {
+        let target = ptr.target();
+        let Some(region) = self.region(param, target, extent) else {
+            return;
+        };
+        self.regions.push(region);
+        let count = extent.elements::<P::Target>().unwrap_or(0);
+        for i in 0..count {
+            // SAFETY: the caller promises `count` valid elements.
+            let elem = unsafe { &*target.add(i) };
+            collect_direct(elem, &mut self.regions);
+        }
+    }
+
+    /// A `#[flow_through]` reference or slice parameter: pins its memory
+    /// and the referents of each element.
+    pub fn flow_through_ref<T: Referents + ?Sized>(&mut self, _param: &'static str, value: &T) {
+        if !self.active {
+            return;
+        }
+        self.regions.push(Region::of(value));
+        collect_direct(value, &mut self.regions);
+    }
+
+    fn region<T>(&self, param: &'static str, target: *const T, extent: Extent) -> Option<Region> {
+        if !self.active || target.is_null() {
+            return None;
+        }
+        let (len, what) = match extent {
+            Extent::One => (Ok(core::mem::size_of::<T>()), "len"),
+            Extent::Elements(n) => (
+                n.and_then(|n| n.checked_mul(core::mem::size_of::<T>()).ok_or(n as i128)),
+                "len",
+            ),
+            Extent::Bytes(n) => (n, "bytes"),
+        };
+        let bad = match len {
+            Ok(len) => match Region::new(target, len) {
+                Ok(region) => return Some(region),
+                Err(e) => e.to_string(),
+            },
+            Err(v) if v < 0 => format!("{what} = {v} is negative"),
+            Err(v) => format!("{what} = {v} does not fit the address space"),
+        };
+        if args_checked() {
+            panic!(
+                "pointer-escapes: `{}`: argument `{param}`: {bad}; nothing was pinned for it \
+                 (fix the #[escapes({what} = ..)] expression or the value passed)",
+                self.function
+            );
+        }
+        None
+    }
+
+    /// Pins everything recorded, then runs the argument checks (panicking on
+    /// the first failure; the pins are released by `Drop` as it unwinds).
+    #[inline]
+    pub fn commit(&mut self) {
+        if !self.active {
+            return;
+        }
+        registry::pin_all(self.regions.as_slice(), PinKind::Call, self.site, &mut self.pins);
+        if !self.checks.is_empty() && args_checked() {
+            self.run_checks();
+        }
+    }
+
+    fn run_checks(&self) {
+        for c in &self.checks {
+            let context = || format!("`{}`: argument `{}`", self.function, c.param);
+            let root = Root {
+                name: c.param,
+                context: &context,
+            };
+            // SAFETY: `pointer`'s caller promised `count` valid elements.
+            if let Err(failure) = unsafe { (c.check.0)(&root, c.addr, c.count) } {
+                panic!("{failure}");
+            }
+        }
+    }
+}
+
+impl Drop for CallPins {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.pins.is_empty() {
+            registry::unpin_all(&self.pins);
+        }
+    }
+}
+
+/// `#[referents(len = ..)]` in derived impls: negative means none.
+#[inline]
+pub fn referent_count<L: EscapeLen>(len: L) -> usize {
+    len.to_len().unwrap_or(0)
+}

@@ -1,0 +1,195 @@
+//! The checker, Go's `cgocheck` for Rust: every pointer reachable from what
+//! is handed to C must lead to pinned memory.
+//!
+//! Automatic checks (at `#[pointer_escapes]` calls and `store_pointer`)
+//! follow [`CheckMode`]; the explicit ones here always run. A failed check
+//! panics with a [`CheckFailure`] message; the panic is an ordinary unwind
+//! and the registry is left exactly as it was.
+
+mod failure;
+mod mode;
+pub(crate) mod walk;
+
+pub use failure::{CheckFailure, FailureCause};
+pub use mode::{check_mode, set_check_mode, CheckMode};
+pub(crate) use mode::{args_checked, call_pins_wanted, stores_checked};
+
+use crate::referents::Referents;
+use crate::region::Region;
+use crate::registry;
+use core::panic::Location;
+
+/// Checks that every pointer reachable from `value` leads to pinned memory,
+/// following pinned memory further (a pinned `iovec` array whose entries
+/// point at unpinned buffers fails). `value` itself need not be pinned.
+///
+/// # Panics
+/// With a message naming the value's type, the path to the pointer
+/// (`value[3].iov_base`), the element index, the address and size, and the
+/// fix. Use [`try_check_referents`] to get the failure as a value.
+///
+/// ```
+/// use pin_core::{check_referents, Pinner};
+///
+/// let bufs = vec![vec![0u8; 64]; 4];
+/// let mut pinner = Pinner::new();
+/// pinner.pin_slice(&bufs);          // the outer buffer of four Vec<u8>
+/// for b in &bufs {
+///     pinner.pin_slice(b);          // and each inner buffer
+/// }
+/// check_referents(&bufs);
+/// ```
+///
+/// ```should_panic = "points to unpinned memory"
+/// use pin_core::check_referents;
+/// let bufs = vec![vec![0u8; 64]; 4];
+/// check_referents(&bufs); // nothing is pinned
+/// ```
+#[track_caller]
+pub fn check_referents<T: Referents + ?Sized>(value: &T) {
+    let site = Location::caller();
+    if let Err(failure) = check_value_at(value, site) {
+        panic!("{failure}");
+    }
+}
+
+/// [`check_referents`] returning the failure instead of panicking.
+///
+/// ```
+/// use pin_core::try_check_referents;
+/// let s = String::from("not pinned");
+/// let err = try_check_referents(&s).unwrap_err();
+/// assert_eq!(err.region.addr(), s.as_ptr() as usize);
+/// assert_eq!(err.region.len(), s.len());
+/// ```
+#[track_caller]
+pub fn try_check_referents<T: Referents + ?Sized>(value: &T) -> Result<(), CheckFailure> {
+    check_value_at(value, Location::caller()).map_err(|b| *b)
+}
+
+fn check_value_at<T: Referents + ?Sized>(
+    value: &T,
+    site: &'static Location<'static>,
+) -> Result<(), Box<CheckFailure>> {
+    let context = || {
+        format!(
+            "check_referents::<{}> at {site}",
+            core::any::type_name::<T>()
+        )
+    };
+    walk::check_value(
+        &walk::Root {
+            name: "value",
+            context: &context,
+        },
+        value,
+    )
+}
+
+/// Panics unless every byte of `[ptr, ptr + len)` is pinned (or static).
+///
+/// ```
+/// use pin_core::{assert_pinned, Pinner};
+/// let buf = [0u8; 32];
+/// let mut pinner = Pinner::new();
+/// let p = pinner.pin(&buf);
+/// assert_pinned(p, 32);
+/// ```
+#[track_caller]
+pub fn assert_pinned<T: ?Sized>(ptr: *const T, len: usize) {
+    let addr = ptr.cast::<u8>() as usize;
+    let region = match Region::new(ptr, len) {
+        Ok(r) => r,
+        Err(e) => panic!("pointer-escapes: assert_pinned: {e}"),
+    };
+    if !registry::region_covered(region) {
+        panic!(
+            "pointer-escapes: assert_pinned at {}: {addr:#x} ({len} bytes) is not pinned{}; \
+             pin it with a Pinner (or OwnedPin) before handing it to C",
+            Location::caller(),
+            if registry::pin_count(ptr) > 0 {
+                " (only part of it is)"
+            } else {
+                ""
+            }
+        );
+    }
+}
+
+/// A raw pointer that can be stored into C memory.
+pub trait StorablePointer: Copy {
+    /// The address it holds (0 for null).
+    fn address(self) -> usize;
+}
+
+impl<T: ?Sized> StorablePointer for *const T {
+    fn address(self) -> usize {
+        self.cast::<u8>() as usize
+    }
+}
+
+impl<T: ?Sized> StorablePointer for *mut T {
+    fn address(self) -> usize {
+        self.cast::<u8>() as usize
+    }
+}
+
+impl<T: ?Sized> StorablePointer for core::ptr::NonNull<T> {
+    fn address(self) -> usize {
+        self.as_ptr().cast::<u8>() as usize
+    }
+}
+
+impl<T: ?Sized> StorablePointer for Option<core::ptr::NonNull<T>> {
+    fn address(self) -> usize {
+        self.map_or(0, |p| p.as_ptr().cast::<u8>() as usize)
+    }
+}
+
+/// Writes `ptr` into `slot`, C memory that will keep it (ptrguard's `Poke`):
+/// in [`CheckMode::Deep`], first checks that `ptr` points at pinned memory
+/// (null is fine), because C may use it after this call returns.
+///
+/// # Safety
+/// `slot` must be valid for a write of `P` and suitably aligned.
+///
+/// # Panics
+/// If `slot` is null (nothing is written), or in `Deep` mode if `ptr` is not
+/// pinned.
+///
+/// ```
+/// use pin_core::{store_pointer, set_check_mode, CheckMode, Pinner};
+///
+/// #[repr(C)]
+/// struct Request { buf: *mut u8 }
+///
+/// let mut data = vec![0u8; 16];
+/// let mut req = Request { buf: std::ptr::null_mut() };
+/// let mut pinner = Pinner::new();
+/// let p = pinner.pin_slice_mut(&mut data);
+/// set_check_mode(CheckMode::Deep);
+/// // SAFETY: `req.buf` is a valid, aligned slot.
+/// unsafe { store_pointer(&mut req.buf, p) };
+/// assert_eq!(req.buf, p);
+/// ```
+#[track_caller]
+pub unsafe fn store_pointer<P: StorablePointer>(slot: *mut P, ptr: P) {
+    if slot.is_null() {
+        panic!(
+            "pointer-escapes: store_pointer at {}: the slot is null; nothing was written",
+            Location::caller()
+        );
+    }
+    let addr = ptr.address();
+    if stores_checked() && addr != 0 && !crate::is_pinned(addr as *const u8) {
+        panic!(
+            "pointer-escapes: store_pointer at {}: storing {addr:#x} into C memory at {:#x} while \
+             it is not pinned; C keeps this pointer after the call, so pin what it points to \
+             with a Pinner or OwnedPin first (Go: cgocheck=2 write barrier)",
+            Location::caller(),
+            slot as usize
+        );
+    }
+    // SAFETY: the caller guarantees `slot` is valid and aligned for `P`.
+    unsafe { slot.write(ptr) };
+}

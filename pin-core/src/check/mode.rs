@@ -1,0 +1,109 @@
+//! `CheckMode`: how much the automatic checks do, from `PINCHECK` or
+//! `set_check_mode`.
+
+use core::sync::atomic::{AtomicU8, Ordering};
+
+/// How much the automatic checks do (Go's `cgocheck`).
+///
+/// | mode   | `PINCHECK` | what is checked automatically |
+/// |--------|------------|-------------------------------|
+/// | `Off`  | `0`        | nothing; call pins are made only if `PinAwareAlloc` is installed |
+/// | `Args` | `1`        | every `#[pointer_escapes]` call's pointer arguments |
+/// | `Deep` | `2`        | also every pointer written by [`store_pointer`](crate::store_pointer) |
+///
+/// The default is `Args` in builds with debug assertions and `Off` without.
+/// The explicit checks, [`check_referents`](crate::check_referents) and
+/// [`assert_pinned`](crate::assert_pinned), always check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CheckMode {
+    /// No automatic checks.
+    Off = 0,
+    /// Check `#[pointer_escapes]` arguments.
+    Args = 1,
+    /// Also check pointers stored into C memory with `store_pointer`.
+    Deep = 2,
+}
+
+const UNSET: u8 = u8::MAX;
+static MODE: AtomicU8 = AtomicU8::new(UNSET);
+
+/// The mode in force: `PINCHECK` (read once, on first use), the build's
+/// default, or what [`set_check_mode`] last set.
+///
+/// ```
+/// use pin_core::{check_mode, set_check_mode, CheckMode};
+/// set_check_mode(CheckMode::Deep);
+/// assert_eq!(check_mode(), CheckMode::Deep);
+/// ```
+#[inline]
+pub fn check_mode() -> CheckMode {
+    match MODE.load(Ordering::Relaxed) {
+        0 => CheckMode::Off,
+        1 => CheckMode::Args,
+        2 => CheckMode::Deep,
+        _ => init_from_env(),
+    }
+}
+
+/// Sets the mode for the whole process, overriding `PINCHECK`.
+pub fn set_check_mode(mode: CheckMode) {
+    MODE.store(mode as u8, Ordering::Relaxed);
+}
+
+fn default_mode() -> CheckMode {
+    if cfg!(debug_assertions) {
+        CheckMode::Args
+    } else {
+        CheckMode::Off
+    }
+}
+
+#[cold]
+fn init_from_env() -> CheckMode {
+    // `libc::getenv` rather than `std::env::var`: no allocation, so this is
+    // safe to reach from inside the global allocator.
+    // SAFETY: the name is a NUL-terminated literal; the result is read
+    // before anything else in this process could change the environment.
+    let value = unsafe { libc::getenv(c"PINCHECK".as_ptr()) };
+    let mode = if value.is_null() {
+        default_mode()
+    } else {
+        // SAFETY: getenv returns a NUL-terminated string.
+        match unsafe { core::ffi::CStr::from_ptr(value) }.to_bytes() {
+            b"0" => CheckMode::Off,
+            b"1" => CheckMode::Args,
+            b"2" => CheckMode::Deep,
+            _ => {
+                let msg = b"pointer-escapes: PINCHECK must be 0, 1 or 2; using the build's default\n";
+                // SAFETY: writing a static buffer to stderr.
+                unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+                default_mode()
+            }
+        }
+    };
+    // Keep a mode set by `set_check_mode` in the meantime.
+    let _ = MODE.compare_exchange(UNSET, mode as u8, Ordering::Relaxed, Ordering::Relaxed);
+    check_mode()
+}
+
+/// Whether `#[pointer_escapes]` calls check their arguments.
+#[inline]
+pub(crate) fn args_checked() -> bool {
+    !cfg!(feature = "unchecked") && check_mode() >= CheckMode::Args
+}
+
+/// Whether `store_pointer` checks.
+#[inline]
+pub(crate) fn stores_checked() -> bool {
+    !cfg!(feature = "unchecked") && check_mode() >= CheckMode::Deep
+}
+
+/// Whether a `#[pointer_escapes]` call records its pins: when a check may
+/// read them, or when the pin-aware allocator guards frees with them. With
+/// neither, the pins would be bookkeeping nobody reads, and skipping them is
+/// what makes an annotated call cost one branch in release builds.
+#[inline]
+pub(crate) fn call_pins_wanted() -> bool {
+    !cfg!(feature = "unchecked")
+        && (check_mode() != CheckMode::Off || crate::alloc::is_installed())
+}

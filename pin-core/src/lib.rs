@@ -1,0 +1,46 @@
+//! The run-time of `pointer-escapes`: regions, the process-wide pin
+//! registry, [`Pinner`], [`OwnedPin`], [`Referents`], the checker, the
+//! report and the pin-aware allocator.
+//!
+//! Users depend on the `pointer-escapes` crate, which re-exports everything
+//! here together with the `#[pointer_escapes]` and `#[derive(Referents)]`
+//! macros; see its documentation for the guide.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod alloc;
+mod call;
+mod check;
+mod origin;
+mod owned;
+mod pinner;
+pub mod referents;
+mod region;
+mod registry;
+mod report;
+mod statics;
+
+pub use alloc::PinAwareAlloc;
+pub use check::{
+    assert_pinned, check_mode, check_referents, set_check_mode, store_pointer,
+    try_check_referents, CheckFailure, CheckMode, FailureCause, StorablePointer,
+};
+pub use origin::{PinKind, Site, ThreadNumber};
+pub use owned::{OwnedPin, StableBuf};
+pub use pinner::{scope, with_pinned, Pinner};
+pub use referents::{Referents, Via, Visitor};
+pub use region::{Region, RegionError};
+pub use registry::{is_pinned, is_region_pinned, pin_count, AllocEvent, AllocEventKind};
+pub use report::{assert_no_pins, snapshot, LivePin, Snapshot};
+
+/// Support for macro-generated code. Not public API: it changes without
+/// notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::call::{
+        referent_count, CallPins, CheckFn, EscapeLen, EscapingPointer, Extent, HasReferents, NoReferents,
+        Probe,
+    };
+    pub use crate::referents::{Referents, Via, Visitor};
+}

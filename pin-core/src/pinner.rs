@@ -1,0 +1,271 @@
+//! `Pinner`: explicit pins, Go's `runtime.Pinner`, plus `scope` and
+//! `with_pinned`.
+//!
+//! A `Pinner<'a>` borrows everything it pins for `'a`. That is the Rust half
+//! of the promise: while the pinner lives, the borrow checker refuses to
+//! move, drop or reallocate a pinned value (`push` needs `&mut`). The
+//! registry half makes the pin visible to checks on every thread.
+
+use crate::origin::{PinKind, Site};
+use crate::referents::Referents;
+use crate::region::{Region, RegionError};
+use crate::registry::{self, PinId};
+use core::marker::PhantomData;
+use core::panic::Location;
+
+/// A set of pins released together, Go's `runtime.Pinner`.
+///
+/// Each `pin*` call pins its argument in the process-wide registry, records
+/// the caller's file and line, and returns the raw pointer to hand to C.
+/// [`unpin`](Pinner::unpin) releases them all and leaves the pinner ready for
+/// reuse; dropping it does the same.
+///
+/// ```
+/// use pin_core::{is_pinned, Pinner};
+///
+/// let header = [0u64; 4];
+/// let mut body = vec![0u8; 4096];
+/// let mut pinner = Pinner::new();
+/// let h: *const [u64; 4] = pinner.pin(&header);
+/// let b: *mut u8 = pinner.pin_slice_mut(&mut body);
+/// assert!(is_pinned(h) && is_pinned(b));
+/// assert_eq!(pinner.len(), 2);
+/// // ... hand `h` and `b` to C ...
+/// pinner.unpin();
+/// assert!(!is_pinned(h) && pinner.is_empty());
+/// ```
+///
+/// While a value is pinned it cannot be moved, dropped or grown:
+///
+/// ```compile_fail
+/// use pin_core::Pinner;
+/// let mut buf = vec![0u8; 16];
+/// let mut pinner = Pinner::new();
+/// let p = pinner.pin_slice(&buf);
+/// buf.push(1); // error[E0502]: cannot borrow `buf` as mutable
+/// drop(pinner);
+/// ```
+#[must_use = "a Pinner unpins everything when dropped; an unused Pinner pins nothing"]
+pub struct Pinner<'a> {
+    pins: Vec<PinId>,
+    borrows: PhantomData<&'a ()>,
+}
+
+impl Default for Pinner<'_> {
+    fn default() -> Self {
+        Pinner::new()
+    }
+}
+
+impl<'a> Pinner<'a> {
+    /// An empty pinner.
+    pub const fn new() -> Pinner<'a> {
+        Pinner {
+            pins: Vec::new(),
+            borrows: PhantomData,
+        }
+    }
+
+    /// Pins the memory of `value` and returns a pointer to it.
+    #[track_caller]
+    pub fn pin<T: ?Sized>(&mut self, value: &'a T) -> *const T {
+        self.add(Region::of(value), Location::caller());
+        value
+    }
+
+    /// Pins the memory of `value` for C to write through, and returns a
+    /// mutable pointer to it. `value` stays exclusively borrowed while the
+    /// pinner lives, so Rust cannot read it while C may be writing.
+    #[track_caller]
+    pub fn pin_mut<T: ?Sized>(&mut self, value: &'a mut T) -> *mut T {
+        self.add(Region::of(&*value), Location::caller());
+        value
+    }
+
+    /// Pins a slice's elements and returns a pointer to the first one (what
+    /// a C `const T *` parameter wants).
+    #[track_caller]
+    pub fn pin_slice<T>(&mut self, slice: &'a [T]) -> *const T {
+        self.add(Region::of_slice(slice), Location::caller());
+        slice.as_ptr()
+    }
+
+    /// Pins a slice's elements for C to write and returns a pointer to the
+    /// first one (what a C `T *` buffer parameter wants).
+    #[track_caller]
+    pub fn pin_slice_mut<T>(&mut self, slice: &'a mut [T]) -> *mut T {
+        self.add(Region::of_slice(slice), Location::caller());
+        slice.as_mut_ptr()
+    }
+
+    /// Pins the elements of `values` and, one level down, every referent of
+    /// each element: for an `iovec` array, the array and every buffer its
+    /// entries point to. What the referents point to in turn is not pinned
+    /// (pinning a holder does not pin its target).
+    ///
+    /// ```
+    /// use pin_core::{check_referents, Pinner};
+    /// use std::io::IoSlice;
+    ///
+    /// let (a, b) = (vec![1u8; 8], vec![2u8; 8]);
+    /// let iov = [IoSlice::new(&a), IoSlice::new(&b)];
+    /// let mut pinner = Pinner::new();
+    /// let p = pinner.pin_referents(&iov);
+    /// assert_eq!(p, iov.as_ptr());
+    /// check_referents(&iov[..]); // passes: both buffers are pinned
+    /// ```
+    #[track_caller]
+    pub fn pin_referents<T: Referents>(&mut self, values: &'a [T]) -> *const T {
+        let site = Location::caller();
+        let mut regions = crate::referents::RegionList::new();
+        regions.push(Region::of_slice(values));
+        for value in values {
+            crate::referents::collect_direct(value, &mut regions);
+        }
+        registry::pin_all(regions.as_slice(), PinKind::Pinner, site, &mut self.pins);
+        values.as_ptr()
+    }
+
+    /// Pins `len` bytes at `ptr` without borrowing anything.
+    ///
+    /// # Safety
+    /// Nothing ties the memory's life to the pinner: the caller vouches that
+    /// `[ptr, ptr + len)` stays allocated and in place until this pinner is
+    /// unpinned or dropped.
+    ///
+    /// # Panics
+    /// If `ptr + len` overflows the address space (see
+    /// [`try_pin_raw`](Pinner::try_pin_raw) for an error instead).
+    ///
+    /// ```
+    /// use pin_core::{is_region_pinned, Pinner};
+    /// let buf = vec![0u8; 100];
+    /// let mut pinner = Pinner::new();
+    /// // SAFETY: `buf` outlives the pinner.
+    /// unsafe { pinner.pin_raw(buf.as_ptr(), 100) };
+    /// assert!(is_region_pinned(buf.as_ptr(), 100));
+    /// ```
+    #[track_caller]
+    pub unsafe fn pin_raw<T: ?Sized>(&mut self, ptr: *const T, len: usize) -> *const T {
+        match Region::new(ptr, len) {
+            Ok(region) => {
+                self.add(region, Location::caller());
+                ptr
+            }
+            Err(e) => panic!("Pinner::pin_raw: {e}"),
+        }
+    }
+
+    /// Like [`pin_raw`](Pinner::pin_raw), but an overflowing end is an error.
+    ///
+    /// # Safety
+    /// As for [`pin_raw`](Pinner::pin_raw).
+    #[track_caller]
+    pub unsafe fn try_pin_raw<T: ?Sized>(
+        &mut self,
+        ptr: *const T,
+        len: usize,
+    ) -> Result<*const T, RegionError> {
+        let region = Region::new(ptr, len)?;
+        self.add(region, Location::caller());
+        Ok(ptr)
+    }
+
+    /// Pins a region without borrowing it.
+    ///
+    /// # Safety
+    /// As for [`pin_raw`](Pinner::pin_raw): the region must stay allocated
+    /// and in place until the pinner is unpinned or dropped.
+    #[track_caller]
+    pub unsafe fn pin_region(&mut self, region: Region) {
+        self.add(region, Location::caller());
+    }
+
+    fn add(&mut self, region: Region, site: Site) {
+        self.pins.reserve(1);
+        self.pins
+            .push(registry::pin(region, PinKind::Pinner, site));
+    }
+
+    /// Releases every pin this pinner holds. The pinner can be used again.
+    /// Unpinning an empty pinner does nothing.
+    pub fn unpin(&mut self) {
+        registry::unpin_all(&self.pins);
+        self.pins.clear();
+    }
+
+    /// How many pins this pinner holds (each `pin*` call adds one per region;
+    /// `pin_referents` adds one for the slice and one per referent).
+    pub fn len(&self) -> usize {
+        self.pins.len()
+    }
+
+    /// Whether the pinner holds no pins.
+    pub fn is_empty(&self) -> bool {
+        self.pins.is_empty()
+    }
+}
+
+impl Drop for Pinner<'_> {
+    fn drop(&mut self) {
+        registry::unpin_all(&self.pins);
+    }
+}
+
+impl core::fmt::Debug for Pinner<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Pinner").field("pins", &self.pins.len()).finish()
+    }
+}
+
+/// Runs `f` with a pinner that cannot leave it and is unpinned when `f`
+/// returns or unwinds (ansiwen's `WithPinner`). The pinner can pin anything
+/// that outlives the call to `scope`.
+///
+/// ```
+/// use pin_core::{is_pinned, scope};
+///
+/// let buf = vec![7u8; 64];
+/// let seen = scope(|pinner| {
+///     let p = pinner.pin_slice(&buf);
+///     is_pinned(p)
+/// });
+/// assert!(seen && !is_pinned(buf.as_ptr()));
+/// ```
+///
+/// The pinner cannot escape:
+///
+/// ```compile_fail
+/// let mut escaped = None;
+/// pin_core::scope(|pinner| escaped = Some(pinner));
+/// ```
+pub fn scope<'env, R>(f: impl for<'scope> FnOnce(&'scope mut Pinner<'env>) -> R) -> R {
+    let mut pinner = Pinner::new();
+    f(&mut pinner)
+}
+
+/// Pins every region of `regions` for the duration of `f` (ansiwen's
+/// `PtrEscapes`), then unpins them, also when `f` panics.
+///
+/// ```
+/// use pin_core::{is_pinned, with_pinned, Region};
+///
+/// let a = [1u8; 8];
+/// let b = [2u8; 8];
+/// let both = with_pinned(&[Region::of(&a), Region::of(&b)], || {
+///     is_pinned(a.as_ptr()) && is_pinned(b.as_ptr())
+/// });
+/// assert!(both && !is_pinned(a.as_ptr()));
+/// ```
+#[track_caller]
+pub fn with_pinned<R>(regions: &[Region], f: impl FnOnce() -> R) -> R {
+    struct Release(Vec<PinId>);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            registry::unpin_all(&self.0);
+        }
+    }
+    let mut held = Release(Vec::with_capacity(regions.len()));
+    registry::pin_all(regions, PinKind::Pinner, Location::caller(), &mut held.0);
+    f()
+}

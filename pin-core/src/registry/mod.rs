@@ -1,0 +1,411 @@
+//! The process-wide pin registry: counted pins, the questions everybody asks
+//! about them (`is_pinned`, `is_region_pinned`, `pin_count`, "does any pin
+//! overlap this block?"), and the quarantine of heap blocks freed while
+//! pinned.
+//!
+//! This is the only module that knows how pins are stored (see `table`).
+//! One spin lock guards the table; `LIVE_ENTRIES` mirrors whether anything is
+//! pinned so that the common questions cost one atomic load while nothing is.
+//!
+//! The registry never allocates through the global allocator and never calls
+//! user code or the inner allocator while holding its lock, so the pin-aware
+//! allocator can consult it from `dealloc` without recursion or deadlock.
+
+mod events;
+mod lock;
+mod table;
+
+pub use events::{AllocEvent, AllocEventKind};
+pub(crate) use events::{EventLog, RECENT_EVENTS};
+pub(crate) use table::PinId;
+
+use crate::origin::{coarse_now_ms, PinKind, Site, ThreadNumber};
+use crate::region::Region;
+use crate::statics;
+use core::alloc::Layout;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use lock::SpinLock;
+use table::{Quarantined, Table};
+
+struct Registry {
+    table: Table,
+    events: EventLog,
+}
+
+static REGISTRY: SpinLock<Registry> = SpinLock::new(Registry {
+    table: Table::new(),
+    events: EventLog::new(),
+});
+
+/// Live entries in the table, mirrored for lock-free "anything pinned?".
+static LIVE_ENTRIES: AtomicUsize = AtomicUsize::new(0);
+
+#[inline]
+pub(crate) fn any_pins() -> bool {
+    LIVE_ENTRIES.load(Ordering::Acquire) != 0
+}
+
+fn publish_live(table: &Table) {
+    LIVE_ENTRIES.store(table.live_entries(), Ordering::Release);
+}
+
+// ---------------------------------------------------------------- pinning
+
+/// Pins `region` once on behalf of the calling thread.
+pub(crate) fn pin(region: Region, kind: PinKind, site: Site) -> PinId {
+    let thread = ThreadNumber::current();
+    let born = coarse_now_ms();
+    crate::report::arm_exit_report();
+    let mut reg = REGISTRY.lock();
+    let id = reg.table.pin(region, kind, site, thread, born);
+    publish_live(&reg.table);
+    id
+}
+
+/// Pins every region of `regions` under one lock acquisition, appending the
+/// handles to `out` (which must have room: the caller reserves first, so no
+/// allocation happens under the lock).
+pub(crate) fn pin_all(regions: &[Region], kind: PinKind, site: Site, out: &mut Vec<PinId>) {
+    if regions.is_empty() {
+        return;
+    }
+    let thread = ThreadNumber::current();
+    let born = coarse_now_ms();
+    crate::report::arm_exit_report();
+    out.reserve(regions.len());
+    let mut reg = REGISTRY.lock();
+    for &region in regions {
+        let id = reg.table.pin(region, kind, site, thread, born);
+        out.push(id);
+    }
+    publish_live(&reg.table);
+}
+
+/// Releases one pin.
+pub(crate) fn unpin(id: PinId) {
+    unpin_all(core::slice::from_ref(&id));
+}
+
+/// Releases every pin in `ids` under one lock acquisition, then returns to
+/// their inner allocator the quarantined blocks no pin overlaps any more.
+pub(crate) fn unpin_all(ids: &[PinId]) {
+    if ids.is_empty() {
+        return;
+    }
+    let mut reg = REGISTRY.lock();
+    let mut released_any = false;
+    for &id in ids {
+        released_any |= reg.table.unpin(id).is_some();
+    }
+    publish_live(&reg.table);
+    if released_any && !reg.table.quarantine.is_empty() {
+        release_quarantine(reg);
+    }
+}
+
+// ---------------------------------------------------------------- queries
+
+/// Whether `ptr` lies inside a pinned region (a zero-length pin pins its
+/// own address) or in the program's static memory (string literals,
+/// `static`s and code are never freed or moved, so they count as pinned, as
+/// Go treats non-heap memory).
+///
+/// ```
+/// use pin_core::{is_pinned, Pinner};
+///
+/// let buf = vec![0u8; 32];
+/// assert!(!is_pinned(buf.as_ptr()));
+/// let mut pinner = Pinner::new();
+/// let p = pinner.pin_slice(&buf);
+/// assert!(is_pinned(p) && is_pinned(unsafe { p.add(31) }));
+/// assert!(!is_pinned(unsafe { p.add(32) }));
+/// drop(pinner);
+/// assert!(!is_pinned(buf.as_ptr()));
+///
+/// assert!(is_pinned("string literals are static".as_ptr()));
+/// ```
+#[inline]
+pub fn is_pinned<T: ?Sized>(ptr: *const T) -> bool {
+    let addr = ptr.cast::<u8>() as usize;
+    if addr == 0 {
+        return false;
+    }
+    (any_pins() && REGISTRY.lock().table.covers_point(addr)) || statics::is_static(addr)
+}
+
+/// Whether every byte of `[ptr, ptr + len)` is covered by pins (several
+/// overlapping or adjacent pins together count) or by static memory. A
+/// zero-length range asks about its address, as [`is_pinned`] does. A range
+/// whose end overflows is never pinned.
+///
+/// ```
+/// use pin_core::{is_region_pinned, Pinner};
+///
+/// let buf = [0u8; 64];
+/// let mut pinner = Pinner::new();
+/// pinner.pin_slice(&buf[..32]);
+/// pinner.pin_slice(&buf[32..]);
+/// assert!(is_region_pinned(buf.as_ptr(), 64));
+/// assert!(!is_region_pinned(buf.as_ptr(), 65));
+/// ```
+pub fn is_region_pinned<T: ?Sized>(ptr: *const T, len: usize) -> bool {
+    match Region::new(ptr, len) {
+        Ok(region) => region_covered(region),
+        Err(_) => false,
+    }
+}
+
+pub(crate) fn region_covered(region: Region) -> bool {
+    if region.is_null() {
+        return false;
+    }
+    if region.is_empty() {
+        return is_pinned(region.addr() as *const u8);
+    }
+    if !any_pins() {
+        return static_covers(region);
+    }
+    let reg = REGISTRY.lock();
+    covered_in(&reg.table, region)
+}
+
+/// Checks many regions under one lock acquisition; `covered[i]` answers for
+/// `regions[i]`. Used by the checker, whose walks ask about many referents.
+pub(crate) fn regions_covered(regions: &[Region], covered: &mut [bool]) {
+    debug_assert_eq!(regions.len(), covered.len());
+    if !any_pins() {
+        for (r, c) in regions.iter().zip(covered.iter_mut()) {
+            *c = !r.is_null() && static_covers(*r);
+        }
+        return;
+    }
+    let reg = REGISTRY.lock();
+    for (r, c) in regions.iter().zip(covered.iter_mut()) {
+        *c = !r.is_null() && covered_in(&reg.table, *r);
+    }
+}
+
+fn covered_in(table: &Table, region: Region) -> bool {
+    if region.is_empty() {
+        return table.covers_point(region.addr()) || statics::is_static(region.addr());
+    }
+    let mut cursor = region.addr();
+    while cursor < region.end() {
+        let by_pin = table.covered_until(cursor);
+        let by_static = statics::segment_containing(cursor).map(|(_, end)| end);
+        match by_pin.max(by_static) {
+            Some(end) => cursor = end,
+            None => return false,
+        }
+    }
+    true
+}
+
+fn static_covers(region: Region) -> bool {
+    match statics::segment_containing(region.addr()) {
+        Some((_, end)) => region.end() <= end,
+        None => false,
+    }
+}
+
+/// How many live pins cover the address (0: none). Static memory is always
+/// pinned but holds no pins, so it counts 0.
+///
+/// ```
+/// use pin_core::{pin_count, Pinner};
+///
+/// let x = 5u32;
+/// let mut a = Pinner::new();
+/// let mut b = Pinner::new();
+/// a.pin(&x);
+/// b.pin(&x);
+/// assert_eq!(pin_count(&x), 2);
+/// drop(a);
+/// assert_eq!(pin_count(&x), 1);
+/// ```
+pub fn pin_count<T: ?Sized>(ptr: *const T) -> usize {
+    let addr = ptr.cast::<u8>() as usize;
+    if addr == 0 || !any_pins() {
+        return 0;
+    }
+    REGISTRY.lock().table.count_at(addr)
+}
+
+/// What the report and allocator events say about one pin.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PinFacts {
+    pub(crate) region: Region,
+    pub(crate) count: u32,
+    pub(crate) kind: PinKind,
+    pub(crate) site: Site,
+    pub(crate) thread: ThreadNumber,
+    pub(crate) born_ms: u32,
+}
+
+fn facts(table: &Table, id: PinId) -> PinFacts {
+    let e = table.entry(id);
+    PinFacts {
+        region: e.region(),
+        count: e.count,
+        kind: PinKind::from_u8(e.kind),
+        site: e.site,
+        thread: ThreadNumber(e.thread),
+        born_ms: e.born_ms,
+    }
+}
+
+/// A copy of every live pin, for the report. Collected into System-allocated
+/// storage under the lock and converted afterwards.
+pub(crate) fn live_pins() -> Vec<PinFacts> {
+    let copied = {
+        let reg = REGISTRY.lock();
+        let mut out = allocator_api2::vec::Vec::with_capacity_in(
+            reg.table.live_entries(),
+            std::alloc::System,
+        );
+        for e in reg.table.live() {
+            out.push(PinFacts {
+                region: e.region(),
+                count: e.count,
+                kind: PinKind::from_u8(e.kind),
+                site: e.site,
+                thread: ThreadNumber(e.thread),
+                born_ms: e.born_ms,
+            });
+        }
+        out
+    };
+    copied.iter().copied().collect()
+}
+
+/// Allocator events and quarantine totals, for the report.
+pub(crate) struct AllocFacts {
+    pub(crate) recent: Vec<AllocEvent>,
+    pub(crate) freed_while_pinned: u64,
+    pub(crate) moved_while_pinned: u64,
+    pub(crate) quarantined_blocks: usize,
+    pub(crate) quarantined_bytes: usize,
+    pub(crate) registry_bytes: usize,
+}
+
+pub(crate) fn alloc_facts() -> AllocFacts {
+    let (recent, freed, moved, blocks, bytes, registry_bytes) = {
+        let reg = REGISTRY.lock();
+        let mut recent = [None; RECENT_EVENTS];
+        let mut n = 0;
+        for ev in reg.events.recent() {
+            recent[n] = Some(*ev);
+            n += 1;
+        }
+        (
+            recent,
+            reg.events.freed_while_pinned,
+            reg.events.moved_while_pinned,
+            reg.table.quarantine.len(),
+            reg.table.quarantined_bytes,
+            reg.table.heap_bytes(),
+        )
+    };
+    AllocFacts {
+        recent: recent.iter().flatten().copied().collect(),
+        freed_while_pinned: freed,
+        moved_while_pinned: moved,
+        quarantined_blocks: blocks,
+        quarantined_bytes: bytes,
+        registry_bytes,
+    }
+}
+
+// ---------------------------------------------------------------- quarantine
+
+/// How to hand a quarantined block back to the allocator it came from.
+#[derive(Clone, Copy)]
+pub(crate) struct QuarantineRelease {
+    /// The allocator (a `&'static` inner allocator, type-erased).
+    pub(crate) allocator: *const (),
+    /// Frees `ptr` with `layout` through `allocator`.
+    pub(crate) free: unsafe fn(*const (), *mut u8, Layout),
+}
+
+// SAFETY: `allocator` points at a `GlobalAlloc` that lives in a `static`
+// (`PinAwareAlloc` documents this) and `GlobalAlloc` is `Sync`; freeing
+// through it from any thread is what the allocator promises.
+unsafe impl Send for QuarantineRelease {}
+
+/// Whether any live pin shares a byte with `block`.
+pub(crate) fn overlaps_pin(block: Region) -> bool {
+    any_pins() && REGISTRY.lock().table.overlapping(block).is_some()
+}
+
+/// The allocator's question and action in one critical section: if a live
+/// pin overlaps `block`, keep the block (quarantine it), record the event and
+/// return the facts of that pin; otherwise return `None` and the caller frees
+/// it. Doing both under one lock means a pin released in between cannot
+/// strand a block in quarantine.
+pub(crate) fn quarantine_if_pinned(
+    block: Region,
+    layout: Layout,
+    release: QuarantineRelease,
+    event: AllocEventKind,
+) -> Option<AllocEvent> {
+    if !any_pins() {
+        return None;
+    }
+    let mut reg = REGISTRY.lock();
+    let id = reg.table.overlapping(block)?;
+    let pin = facts(&reg.table, id);
+    if reg.table.quarantine.try_reserve(1).is_err() {
+        // Out of memory for the bookkeeping: leaking the block is the only
+        // choice that keeps C's pointer valid.
+        return Some(AllocEvent::new(event, block, pin, ThreadNumber::current()));
+    }
+    reg.table.quarantine.push(Quarantined {
+        addr: block.addr(),
+        layout,
+        release,
+    });
+    reg.table.quarantined_bytes += layout.size();
+    let ev = AllocEvent::new(event, block, pin, ThreadNumber::current());
+    reg.events.record(ev);
+    Some(ev)
+}
+
+/// Frees, after dropping the lock, every quarantined block that no live pin
+/// overlaps any more.
+fn release_quarantine(mut reg: lock::SpinGuard<'_, Registry>) {
+    const BATCH: usize = 16;
+    loop {
+        let mut ready: [Option<Quarantined>; BATCH] = [None; BATCH];
+        let mut n = 0;
+        let mut i = 0;
+        while i < reg.table.quarantine.len() && n < BATCH {
+            let q = reg.table.quarantine[i];
+            let block = Region::from_parts(q.addr, q.layout.size());
+            if reg.table.overlapping(block).is_none() {
+                reg.table.quarantine.swap_remove(i);
+                reg.table.quarantined_bytes -= q.layout.size();
+                ready[n] = Some(q);
+                n += 1;
+            } else {
+                i += 1;
+            }
+        }
+        let more = n == BATCH;
+        drop(reg);
+        for q in ready.iter().flatten() {
+            // SAFETY: the block came from this allocator with this layout and
+            // was never freed (it was quarantined instead); no pin covers it
+            // any more, so C has been told it may no longer use it.
+            unsafe { (q.release.free)(q.release.allocator, q.addr as *mut u8, q.layout) };
+        }
+        if !more {
+            return;
+        }
+        reg = REGISTRY.lock();
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn quarantined_blocks() -> usize {
+    REGISTRY.lock().table.quarantine.len()
+}

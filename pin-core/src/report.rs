@@ -1,0 +1,209 @@
+//! The report: what is pinned right now, by whom, and what the allocator
+//! caught. `snapshot()` for programs and tests, `PINREPORT=1` at exit,
+//! `assert_no_pins()` for test suites.
+
+use crate::origin::{coarse_now_ms, PinKind, Site, ThreadNumber};
+use crate::region::Region;
+use crate::registry::{self, AllocEvent};
+use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::time::Duration;
+
+/// One live pin entry: a region pinned `count` times by one kind of pin,
+/// from one call site, on one thread.
+#[derive(Clone, Debug)]
+pub struct LivePin {
+    /// The pinned memory.
+    pub region: Region,
+    /// How many pins of this region were made at this site and still live.
+    pub count: u32,
+    /// Call, Pinner or OwnedPin.
+    pub kind: PinKind,
+    /// Where the (first) pin was made.
+    pub site: Site,
+    /// The thread that made it.
+    pub thread: ThreadNumber,
+    /// How long ago it was made (coarse clock, a few ms resolution).
+    pub age: Duration,
+}
+
+/// What is pinned now and what the pin-aware allocator has seen.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// Every live pin entry, oldest first.
+    pub pins: Vec<LivePin>,
+    /// The most recent freed-while-pinned and moved-while-pinned events.
+    pub events: Vec<AllocEvent>,
+    /// All blocks freed while pinned since the process started.
+    pub freed_while_pinned: u64,
+    /// All blocks moved while pinned since the process started.
+    pub moved_while_pinned: u64,
+    /// Blocks held in quarantine now.
+    pub quarantined_blocks: usize,
+    /// Bytes held in quarantine now.
+    pub quarantined_bytes: usize,
+    /// Whether `PinAwareAlloc` is the global allocator (frees are guarded).
+    pub allocator_installed: bool,
+    /// Bytes the registry's own tables occupy.
+    pub registry_bytes: usize,
+}
+
+impl Snapshot {
+    /// Total live pins (entries times their counts).
+    pub fn pin_total(&self) -> usize {
+        self.pins.iter().map(|p| p.count as usize).sum()
+    }
+
+    /// Whether any pin is live or any allocator event happened.
+    pub fn is_noteworthy(&self) -> bool {
+        !self.pins.is_empty() || self.freed_while_pinned > 0 || self.moved_while_pinned > 0
+    }
+}
+
+/// Copies the registry's live pins and the allocator's events.
+///
+/// ```
+/// use pin_core::{snapshot, Pinner, PinKind};
+///
+/// let buf = [0u8; 64];
+/// let mut pinner = Pinner::new();
+/// pinner.pin(&buf);
+/// let snap = snapshot();
+/// let mine = snap.pins.iter().find(|p| p.region.addr() == buf.as_ptr() as usize).unwrap();
+/// assert_eq!((mine.kind, mine.count, mine.region.len()), (PinKind::Pinner, 1, 64));
+/// assert_eq!(mine.site.file(), file!());
+/// println!("{snap}");
+/// ```
+pub fn snapshot() -> Snapshot {
+    let now = coarse_now_ms();
+    let mut pins: Vec<LivePin> = registry::live_pins()
+        .into_iter()
+        .map(|p| LivePin {
+            region: p.region,
+            count: p.count,
+            kind: p.kind,
+            site: p.site,
+            thread: p.thread,
+            age: Duration::from_millis(now.wrapping_sub(p.born_ms) as u64),
+        })
+        .collect();
+    pins.sort_by(|a, b| b.age.cmp(&a.age).then(a.region.addr().cmp(&b.region.addr())));
+    let facts = registry::alloc_facts();
+    Snapshot {
+        pins,
+        events: facts.recent,
+        freed_while_pinned: facts.freed_while_pinned,
+        moved_while_pinned: facts.moved_while_pinned,
+        quarantined_blocks: facts.quarantined_blocks,
+        quarantined_bytes: facts.quarantined_bytes,
+        allocator_installed: crate::alloc::is_installed(),
+        registry_bytes: facts.registry_bytes,
+    }
+}
+
+impl fmt::Display for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "pointer-escapes report: {} live pin(s) in {} entr{}; frees {}",
+            self.pin_total(),
+            self.pins.len(),
+            if self.pins.len() == 1 { "y" } else { "ies" },
+            if self.allocator_installed {
+                "guarded (PinAwareAlloc installed)"
+            } else {
+                "NOT guarded (PinAwareAlloc is not the global allocator)"
+            }
+        )?;
+        if !self.pins.is_empty() {
+            writeln!(
+                f,
+                "  {:<34} {:>10} {:>6}  {:<8} {:<10} {:>8}  site",
+                "region", "bytes", "count", "kind", "thread", "age"
+            )?;
+            for p in &self.pins {
+                writeln!(
+                    f,
+                    "  {:<34} {:>10} {:>6}  {:<8} {:<10} {:>8}  {}",
+                    format!("{:#x}..{:#x}", p.region.addr(), p.region.end()),
+                    p.region.len(),
+                    p.count,
+                    p.kind.to_string(),
+                    p.thread.to_string(),
+                    format!("{}ms", p.age.as_millis()),
+                    p.site
+                )?;
+            }
+        }
+        if self.freed_while_pinned + self.moved_while_pinned > 0 || self.quarantined_blocks > 0 {
+            writeln!(
+                f,
+                "allocator: {} block(s) freed while pinned, {} moved while pinned; \
+                 {} block(s), {} bytes in quarantine now",
+                self.freed_while_pinned,
+                self.moved_while_pinned,
+                self.quarantined_blocks,
+                self.quarantined_bytes
+            )?;
+            for ev in &self.events {
+                writeln!(f, "  {ev}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Panics, printing the report, if any pin is live. For the end of a test.
+///
+/// ```
+/// pin_core::assert_no_pins();
+/// ```
+#[track_caller]
+pub fn assert_no_pins() {
+    let snap = snapshot();
+    if !snap.pins.is_empty() {
+        panic!(
+            "pointer-escapes: assert_no_pins at {}: pins are still live \
+             (a Pinner or OwnedPin was leaked, or is still in scope):\n{snap}",
+            core::panic::Location::caller()
+        );
+    }
+}
+
+static EXIT_REPORT_ARMED: AtomicBool = AtomicBool::new(false);
+
+/// On the first pin or allocator event, registers the exit report if
+/// `PINREPORT=1`. One relaxed load afterwards.
+#[inline]
+pub(crate) fn arm_exit_report() {
+    if !EXIT_REPORT_ARMED.load(Ordering::Relaxed) {
+        arm_slow();
+    }
+}
+
+#[cold]
+fn arm_slow() {
+    if EXIT_REPORT_ARMED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    // SAFETY: NUL-terminated literal; getenv does not allocate.
+    let value = unsafe { libc::getenv(c"PINREPORT".as_ptr()) };
+    if value.is_null() {
+        return;
+    }
+    // SAFETY: getenv returns a NUL-terminated string.
+    let value = unsafe { core::ffi::CStr::from_ptr(value) }.to_bytes();
+    if value.is_empty() || value == b"0" {
+        return;
+    }
+    extern "C" fn print_at_exit() {
+        let snap = snapshot();
+        if snap.is_noteworthy() {
+            eprintln!("{snap}");
+        }
+    }
+    // SAFETY: registering a plain `extern "C" fn()` that does not unwind
+    // (eprintln! ignores a closed stderr only by panicking, which would
+    // abort at the FFI boundary: acceptable at exit).
+    unsafe { libc::atexit(print_at_exit) };
+}

@@ -1,0 +1,109 @@
+//! Static memory: the loaded segments of the executable and its shared
+//! libraries (string literals, `static`s, code). Go treats non-heap memory as
+//! always pinned; so do we.
+//!
+//! The segments are read once with `dl_iterate_phdr` into a fixed table (no
+//! allocation), so the answer is a few comparisons. Libraries loaded later
+//! with `dlopen` are not seen; their statics count as unpinned.
+
+use std::sync::OnceLock;
+
+/// How many loaded segments are remembered; more are merged into the last.
+const MAX_SEGMENTS: usize = 96;
+
+struct Segments {
+    ranges: [(usize, usize); MAX_SEGMENTS],
+    len: usize,
+}
+
+static SEGMENTS: OnceLock<Segments> = OnceLock::new();
+
+fn segments() -> &'static Segments {
+    SEGMENTS.get_or_init(read_segments)
+}
+
+fn read_segments() -> Segments {
+    let mut segs = Segments {
+        ranges: [(0, 0); MAX_SEGMENTS],
+        len: 0,
+    };
+    unsafe extern "C" fn each(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: `data` is the `&mut Segments` passed below, alive for the
+        // whole dl_iterate_phdr call; `info` is valid for this callback.
+        let (segs, info) = unsafe { (&mut *(data as *mut Segments), &*info) };
+        for i in 0..info.dlpi_phnum as usize {
+            // SAFETY: dlpi_phdr points at dlpi_phnum program headers.
+            let ph = unsafe { &*info.dlpi_phdr.add(i) };
+            if ph.p_type != libc::PT_LOAD || ph.p_memsz == 0 {
+                continue;
+            }
+            let start = (info.dlpi_addr as usize).wrapping_add(ph.p_vaddr as usize);
+            let end = start.saturating_add(ph.p_memsz as usize);
+            segs.push(start, end);
+        }
+        0
+    }
+    // SAFETY: the callback only reads the headers it is given and writes to
+    // `segs`, which outlives the call.
+    unsafe {
+        libc::dl_iterate_phdr(Some(each), &mut segs as *mut Segments as *mut libc::c_void);
+    }
+    segs.ranges[..segs.len].sort_unstable();
+    segs
+}
+
+impl Segments {
+    fn push(&mut self, start: usize, end: usize) {
+        if self.len < MAX_SEGMENTS {
+            self.ranges[self.len] = (start, end);
+            self.len += 1;
+        } else {
+            let last = &mut self.ranges[MAX_SEGMENTS - 1];
+            last.0 = last.0.min(start);
+            last.1 = last.1.max(end);
+        }
+    }
+
+    fn containing(&self, addr: usize) -> Option<(usize, usize)> {
+        let ranges = &self.ranges[..self.len];
+        // Last segment starting at or before addr.
+        let idx = ranges.partition_point(|&(start, _)| start <= addr);
+        let &(start, end) = ranges.get(idx.checked_sub(1)?)?;
+        (addr < end).then_some((start, end))
+    }
+}
+
+/// The static segment holding `addr`, as `(start, end)`.
+pub(crate) fn segment_containing(addr: usize) -> Option<(usize, usize)> {
+    if addr == 0 {
+        return None;
+    }
+    segments().containing(addr)
+}
+
+/// Whether `addr` is in static memory.
+pub(crate) fn is_static(addr: usize) -> bool {
+    segment_containing(addr).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static COUNTER: u64 = 7;
+
+    #[test]
+    fn literals_and_statics_are_static_heap_and_stack_are_not() {
+        assert!(is_static("a literal".as_ptr() as usize));
+        assert!(is_static(&COUNTER as *const u64 as usize));
+        let heap = Box::new(5u64);
+        assert!(!is_static(&*heap as *const u64 as usize));
+        let local = 3u64;
+        assert!(!is_static(&local as *const u64 as usize));
+        assert!(!is_static(0));
+    }
+}
