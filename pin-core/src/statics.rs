@@ -2,14 +2,14 @@
 //! libraries (string literals, `static`s, code). Go treats non-heap memory as
 //! always pinned; so do we.
 //!
-//! The segments are read once with `dl_iterate_phdr` into a fixed table (no
+//! The segments are read once (merged into one range per object) with `dl_iterate_phdr` into a fixed table (no
 //! allocation), so the answer is a few comparisons. Libraries loaded later
 //! with `dlopen` are not seen; their statics count as unpinned.
 
 use std::sync::OnceLock;
 
 /// How many loaded segments are remembered; more are merged into the last.
-const MAX_SEGMENTS: usize = 96;
+const MAX_SEGMENTS: usize = 64;
 
 struct Segments {
     ranges: [(usize, usize); MAX_SEGMENTS],
@@ -35,6 +35,10 @@ fn read_segments() -> Segments {
         // SAFETY: `data` is the `&mut Segments` passed below, alive for the
         // whole dl_iterate_phdr call; `info` is valid for this callback.
         let (segs, info) = unsafe { (&mut *(data as *mut Segments), &*info) };
+        // One range per loaded object, from its lowest to its highest
+        // PT_LOAD end: the gaps between one object's segments are unmapped
+        // or guard pages, never heap, and fewer ranges make lookups cheap.
+        let (mut lo, mut hi) = (usize::MAX, 0usize);
         for i in 0..info.dlpi_phnum as usize {
             // SAFETY: dlpi_phdr points at dlpi_phnum program headers.
             let ph = unsafe { &*info.dlpi_phdr.add(i) };
@@ -42,8 +46,11 @@ fn read_segments() -> Segments {
                 continue;
             }
             let start = (info.dlpi_addr as usize).wrapping_add(ph.p_vaddr as usize);
-            let end = start.saturating_add(ph.p_memsz as usize);
-            segs.push(start, end);
+            lo = lo.min(start);
+            hi = hi.max(start.saturating_add(ph.p_memsz as usize));
+        }
+        if lo < hi {
+            segs.push(lo, hi);
         }
         0
     }

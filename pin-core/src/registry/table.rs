@@ -16,6 +16,12 @@
 //! 8x per level from 64 bytes, so tiny objects packed into one page do not
 //! share a bucket, and a 1 GiB buffer is one entry too.
 //!
+//! Most programs have a handful of pins live at a time (one call's
+//! arguments), where hashing costs more than looking: while the slab has at
+//! most `SMALL_SLOTS` slots the index is not built and queries scan the slab.
+//! The index is built when the slab grows past that and dropped when the
+//! table empties.
+//!
 //! # Allocation
 //! All storage comes from `std::alloc::System` directly, never the global
 //! allocator: the pin-aware allocator calls into the registry from inside
@@ -39,6 +45,8 @@ const SHIFT_STEP: u32 = 3;
 /// A range query walks granules one by one up to this many per level, then
 /// scans the slab instead.
 const MAX_GRANULE_WALK: usize = 64;
+/// Up to this many slab slots the index is not built: queries scan.
+const SMALL_SLOTS: usize = 16;
 /// Free-list terminator.
 const NO_SLOT: u32 = u32::MAX;
 
@@ -83,6 +91,9 @@ pub(crate) struct Table {
     entries: SysVec<Entry, System>,
     free_head: u32,
     index: HashTable<u32, System>,
+    /// Whether `index` holds every live entry (else it is empty and queries
+    /// scan the slab).
+    indexed: bool,
     level_counts: [u32; LEVELS],
     level_mask: u32,
     live_entries: usize,
@@ -134,6 +145,7 @@ impl Table {
             entries: SysVec::new_in(System),
             free_head: NO_SLOT,
             index: HashTable::new_in(System),
+            indexed: false,
             level_counts: [0; LEVELS],
             level_mask: 0,
             live_entries: 0,
@@ -161,21 +173,29 @@ impl Table {
         born_ms: u32,
     ) -> PinId {
         let level = level_of(region.len());
-        let hash = bucket_hash(level, granule(level, region.addr()));
         let kind = kind as u8;
-        let entries = &mut self.entries;
-        for &id in self.index.iter_hash(hash) {
-            let e = &mut entries[id as usize];
-            if e.start == region.addr()
+        let same = |e: &Entry| {
+            e.start == region.addr()
                 && e.len == region.len()
                 && e.kind == kind
                 && e.thread == thread.0
                 && core::ptr::eq(e.site, site)
+                && e.count > 0
                 && e.count < u32::MAX
-            {
-                e.count += 1;
-                return PinId(id);
-            }
+        };
+        let hash = bucket_hash(level, granule(level, region.addr()));
+        let existing = if self.indexed {
+            let entries = &self.entries;
+            self.index
+                .iter_hash(hash)
+                .copied()
+                .find(|&id| same(&entries[id as usize]))
+        } else {
+            self.entries.iter().position(same).map(|i| i as u32)
+        };
+        if let Some(id) = existing {
+            self.entries[id as usize].count += 1;
+            return PinId(id);
         }
         let entry = Entry {
             start: region.addr(),
@@ -188,13 +208,32 @@ impl Table {
             level,
         };
         let id = self.alloc_slot(entry);
-        let entries = &self.entries;
-        self.index
-            .insert_unique(hash, id, |&i| entries[i as usize].bucket_hash());
+        if self.indexed {
+            let entries = &self.entries;
+            self.index
+                .insert_unique(hash, id, |&i| entries[i as usize].bucket_hash());
+        } else if self.entries.len() > SMALL_SLOTS {
+            self.build_index();
+        }
         self.level_counts[level as usize] += 1;
         self.level_mask |= 1 << level;
         self.live_entries += 1;
         PinId(id)
+    }
+
+    /// Files every live entry in the index (the slab outgrew scanning).
+    #[cold]
+    fn build_index(&mut self) {
+        let entries = &self.entries;
+        self.index.clear();
+        self.index.reserve(entries.len() * 2, |&i| entries[i as usize].bucket_hash());
+        for (id, e) in entries.iter().enumerate() {
+            if e.count > 0 {
+                self.index
+                    .insert_unique(e.bucket_hash(), id as u32, |&i| entries[i as usize].bucket_hash());
+            }
+        }
+        self.indexed = true;
     }
 
     fn alloc_slot(&mut self, entry: Entry) -> u32 {
@@ -226,8 +265,10 @@ impl Table {
             return None;
         }
         let e = *e;
-        if let Ok(found) = self.index.find_entry(e.bucket_hash(), |&i| i == id.0) {
-            found.remove();
+        if self.indexed {
+            if let Ok(found) = self.index.find_entry(e.bucket_hash(), |&i| i == id.0) {
+                found.remove();
+            }
         }
         self.entries[id.0 as usize].start = self.free_head as usize;
         self.free_head = id.0;
@@ -251,14 +292,28 @@ impl Table {
             self.index = HashTable::new_in(System);
         } else {
             self.entries.clear();
+            self.index.clear();
         }
+        self.indexed = false;
         self.free_head = NO_SLOT;
     }
 
     /// Calls `f` with every live entry covering `addr`; stops when `f`
     /// returns `true`, and returns whether it did.
     #[inline]
-    pub(crate) fn find_covering(&self, addr: usize, mut f: impl FnMut(PinId, &Entry) -> bool) -> bool {
+    pub(crate) fn find_covering(
+        &self,
+        addr: usize,
+        mut f: impl FnMut(PinId, &Entry) -> bool,
+    ) -> bool {
+        if !self.indexed {
+            for (id, e) in self.entries.iter().enumerate() {
+                if e.count > 0 && e.contains(addr) && f(PinId(id as u32), e) {
+                    return true;
+                }
+            }
+            return false;
+        }
         let mut mask = self.level_mask;
         while mask != 0 {
             let level = mask.trailing_zeros() as u8;
@@ -304,6 +359,12 @@ impl Table {
     /// Some live entry sharing a byte with `block` (a zero-length pin inside
     /// it counts), if any.
     pub(crate) fn overlapping(&self, block: Region) -> Option<PinId> {
+        if !self.indexed {
+            return self
+                .live_ids()
+                .find(|&(_, e)| e.region().overlaps(&block))
+                .map(|(id, _)| id);
+        }
         let mut mask = self.level_mask;
         let last = block.end().saturating_sub(1).max(block.addr());
         let mut scan_levels = 0u32;
@@ -338,6 +399,14 @@ impl Table {
     /// Every live entry, in slab order.
     pub(crate) fn live(&self) -> impl Iterator<Item = &Entry> {
         self.entries.iter().filter(|e| e.count > 0)
+    }
+
+    fn live_ids(&self) -> impl Iterator<Item = (PinId, &Entry)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.count > 0)
+            .map(|(id, e)| (PinId(id as u32), e))
     }
 
     /// Bytes of storage the table holds (slab, index, quarantine list).
@@ -388,7 +457,16 @@ mod tests {
 
     #[test]
     fn cover_is_exact_at_both_ends() {
+        for indexed in [false, true] {
+            cover_is_exact(indexed);
+        }
+    }
+
+    fn cover_is_exact(indexed: bool) {
         let mut t = Table::new();
+        if indexed {
+            t.build_index();
+        }
         pin(&mut t, 0x10_0000, 100);
         assert!(!t.covers_point(0x10_0000 - 1));
         assert!(t.covers_point(0x10_0000));
@@ -424,7 +502,15 @@ mod tests {
 
     #[test]
     fn overlap_queries_walk_or_scan() {
+        overlap_queries(false);
+        overlap_queries(true);
+    }
+
+    fn overlap_queries(indexed: bool) {
         let mut t = Table::new();
+        if indexed {
+            t.build_index();
+        }
         let id = pin(&mut t, 0x5_0000, 16);
         assert_eq!(t.overlapping(r(0x5_0000 - 8, 8)), None);
         assert_eq!(t.overlapping(r(0x5_0000 - 8, 9)), Some(id));
@@ -435,6 +521,31 @@ mod tests {
         let zero = pin(&mut t, 0x9_0000, 0);
         assert_eq!(t.overlapping(r(0x9_0000, 1)), Some(zero));
         assert_eq!(t.overlapping(r(0x8_ffff, 1)), None);
+    }
+
+    #[test]
+    fn index_is_built_past_the_small_slab_and_dropped_when_empty() {
+        let mut t = Table::new();
+        let ids: Vec<PinId> = (0..SMALL_SLOTS + 8).map(|i| pin(&mut t, 0x10_0000 + i * 0x1000, 16)).collect();
+        assert!(t.indexed);
+        for i in 0..SMALL_SLOTS + 8 {
+            let a = 0x10_0000 + i * 0x1000;
+            assert!(t.covers_point(a) && t.covers_point(a + 15) && !t.covers_point(a + 16));
+            assert_eq!(t.overlapping(r(a + 8, 100)), Some(ids[i]));
+        }
+        for id in &ids[..SMALL_SLOTS] {
+            t.unpin(*id);
+        }
+        assert!(t.indexed, "the index stays while entries live");
+        assert!(!t.covers_point(0x10_0000));
+        assert!(t.covers_point(0x10_0000 + SMALL_SLOTS * 0x1000));
+        for id in &ids[SMALL_SLOTS..] {
+            t.unpin(*id);
+        }
+        assert!(!t.indexed && t.live_entries() == 0);
+        let again = pin(&mut t, 0x10_0000, 16);
+        assert!(t.covers_point(0x10_0008));
+        t.unpin(again);
     }
 
     #[test]
