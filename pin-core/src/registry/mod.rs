@@ -12,6 +12,7 @@
 //! allocator can consult it from `dealloc` without recursion or deadlock.
 
 mod events;
+mod hints;
 mod lock;
 mod table;
 
@@ -130,7 +131,8 @@ pub fn is_pinned<T: ?Sized>(ptr: *const T) -> bool {
     if addr == 0 {
         return false;
     }
-    (any_pins() && REGISTRY.lock().table.covers_point(addr)) || statics::is_static(addr)
+    (any_pins() && hints::may_cover(addr) && REGISTRY.lock().table.covers_point(addr))
+        || statics::is_static(addr)
 }
 
 /// Whether every byte of `[ptr, ptr + len)` is covered by pins (several
@@ -189,6 +191,11 @@ fn covered_in(table: &Table, region: Region) -> bool {
     if region.is_empty() {
         return table.covers_point(region.addr()) || statics::is_static(region.addr());
     }
+    // The usual case: one pin covers the whole region.
+    if table.find_covering(region.addr(), |_, e| e.start + e.len >= region.end()) {
+        return true;
+    }
+    // Otherwise walk it piece by piece, pins and static memory together.
     let mut cursor = region.addr();
     while cursor < region.end() {
         let by_pin = table.covered_until(cursor);
@@ -225,7 +232,7 @@ fn static_covers(region: Region) -> bool {
 /// ```
 pub fn pin_count<T: ?Sized>(ptr: *const T) -> usize {
     let addr = ptr.cast::<u8>() as usize;
-    if addr == 0 || !any_pins() {
+    if addr == 0 || !any_pins() || !hints::may_cover(addr) {
         return 0;
     }
     REGISTRY.lock().table.count_at(addr)
@@ -334,7 +341,7 @@ unsafe impl Send for QuarantineRelease {}
 
 /// Whether any live pin shares a byte with `block`.
 pub(crate) fn overlaps_pin(block: Region) -> bool {
-    any_pins() && REGISTRY.lock().table.overlapping(block).is_some()
+    any_pins() && hints::may_overlap(block) && REGISTRY.lock().table.overlapping(block).is_some()
 }
 
 /// The allocator's question and action in one critical section: if a live
@@ -348,7 +355,7 @@ pub(crate) fn quarantine_if_pinned(
     release: QuarantineRelease,
     event: AllocEventKind,
 ) -> Option<AllocEvent> {
-    if !any_pins() {
+    if !any_pins() || !hints::may_overlap(block) {
         return None;
     }
     let mut reg = REGISTRY.lock();
@@ -403,9 +410,4 @@ fn release_quarantine(mut reg: lock::SpinGuard<'_, Registry>) {
         }
         reg = REGISTRY.lock();
     }
-}
-
-#[cfg(test)]
-pub(crate) fn quarantined_blocks() -> usize {
-    REGISTRY.lock().table.quarantine.len()
 }

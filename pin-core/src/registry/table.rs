@@ -16,11 +16,12 @@
 //! 8x per level from 64 bytes, so tiny objects packed into one page do not
 //! share a bucket, and a 1 GiB buffer is one entry too.
 //!
-//! Most programs have a handful of pins live at a time (one call's
-//! arguments), where hashing costs more than looking: while the slab has at
-//! most `SMALL_SLOTS` slots the index is not built and queries scan the slab.
-//! The index is built when the slab grows past that and dropped when the
-//! table empties.
+//! Most programs have a handful of pins live at a time, where hashing costs
+//! more than looking. So an entry is either in the index or in a short
+//! *scan list* that every query also reads: call pins (made and released
+//! together around one call) go to the scan list up to `SCAN_CALL_MAX`, and
+//! other pins go there while the table holds at most `SCAN_SMALL` of them
+//! and nothing is indexed yet. Past that they are indexed.
 //!
 //! # Allocation
 //! All storage comes from `std::alloc::System` directly, never the global
@@ -28,7 +29,7 @@
 //! `dealloc`, and the registry must not call back into it while it holds its
 //! lock.
 
-use super::QuarantineRelease;
+use super::{hints, QuarantineRelease};
 use crate::origin::{PinKind, Site, ThreadNumber};
 use crate::region::Region;
 use allocator_api2::vec::Vec as SysVec;
@@ -45,10 +46,15 @@ const SHIFT_STEP: u32 = 3;
 /// A range query walks granules one by one up to this many per level, then
 /// scans the slab instead.
 const MAX_GRANULE_WALK: usize = 64;
-/// Up to this many slab slots the index is not built: queries scan.
-const SMALL_SLOTS: usize = 16;
+/// Non-call pins stay in the scan list while there are at most this many
+/// entries there and the index is empty.
+const SCAN_SMALL: usize = 8;
+/// Call pins stay in the scan list while it is shorter than this.
+const SCAN_CALL_MAX: usize = 48;
 /// Free-list terminator.
 const NO_SLOT: u32 = u32::MAX;
+/// Set in `Entry::level` when the entry is in the index, not the scan list.
+const IN_INDEX: u8 = 0x80;
 
 /// A stable handle to one entry of the slab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,7 +72,8 @@ pub(crate) struct Entry {
     pub(crate) thread: u32,
     pub(crate) born_ms: u32,
     pub(crate) kind: u8,
-    pub(crate) level: u8,
+    /// The level, with `IN_INDEX` set when the entry is indexed.
+    level_and_place: u8,
 }
 
 impl Entry {
@@ -74,8 +81,37 @@ impl Entry {
         Region::from_parts(self.start, self.len)
     }
 
+    #[inline]
     fn contains(&self, addr: usize) -> bool {
-        self.region().contains(addr)
+        if self.len == 0 {
+            addr == self.start
+        } else {
+            addr.wrapping_sub(self.start) < self.len
+        }
+    }
+
+    #[inline]
+    fn end(&self) -> usize {
+        self.start + self.len
+    }
+
+    #[inline]
+    fn level(&self) -> u8 {
+        self.level_and_place & !IN_INDEX
+    }
+
+    #[inline]
+    fn indexed(&self) -> bool {
+        self.level_and_place & IN_INDEX != 0
+    }
+
+    fn bucket_hash(&self) -> u64 {
+        bucket_hash(self.level(), granule(self.level(), self.start))
+    }
+
+    #[inline]
+    fn filed_under(&self, level: u8, g: usize) -> bool {
+        self.level() == level && granule(level, self.start) == g
     }
 }
 
@@ -87,15 +123,42 @@ pub(crate) struct Quarantined {
     pub(crate) release: QuarantineRelease,
 }
 
+/// A scan-list entry: the extent of a live entry, and its id.
+#[derive(Clone, Copy)]
+struct ScanItem {
+    start: usize,
+    len: usize,
+    id: u32,
+}
+
+impl ScanItem {
+    #[inline]
+    fn contains(&self, addr: usize) -> bool {
+        if self.len == 0 {
+            addr == self.start
+        } else {
+            addr.wrapping_sub(self.start) < self.len
+        }
+    }
+}
+
 pub(crate) struct Table {
     entries: SysVec<Entry, System>,
     free_head: u32,
+    /// Indexed entries, filed by bucket hash.
     index: HashTable<u32, System>,
-    /// Whether `index` holds every live entry (else it is empty and queries
-    /// scan the slab).
-    indexed: bool,
+    /// Entries not in the index, with their extents copied so that reading
+    /// them all is a tight loop; every query does.
+    scan: SysVec<ScanItem, System>,
+    /// Whether this is the registry's table, which keeps the lock-free hints
+    /// (tables made by unit tests must not touch them).
+    publishes_hints: bool,
+    /// Indexed entries per level, and the levels with any.
     level_counts: [u32; LEVELS],
     level_mask: u32,
+    /// Levels of every live entry (indexed or not), for the hints.
+    all_level_counts: [u32; LEVELS],
+    all_level_mask: u32,
     live_entries: usize,
     pub(crate) quarantine: SysVec<Quarantined, System>,
     pub(crate) quarantined_bytes: usize,
@@ -114,7 +177,7 @@ fn level_of(len: usize) -> u8 {
     }
 }
 
-fn granule(level: u8, addr: usize) -> usize {
+pub(super) fn granule(level: u8, addr: usize) -> usize {
     if level >= HUGE_LEVEL {
         0
     } else {
@@ -122,21 +185,27 @@ fn granule(level: u8, addr: usize) -> usize {
     }
 }
 
-fn bucket_hash(level: u8, granule: usize) -> u64 {
+pub(super) fn bucket_hash(level: u8, granule: usize) -> u64 {
     // Granules fit in 58 bits (addresses >> 6); the level takes the top bits.
     let key = (granule as u64) ^ ((level as u64) << 58);
     let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     h ^ (h >> 29)
 }
 
-impl Entry {
-    fn bucket_hash(&self) -> u64 {
-        bucket_hash(self.level, granule(self.level, self.start))
-    }
+fn add_level(counts: &mut [u32; LEVELS], mask: &mut u32, level: u8) -> bool {
+    counts[level as usize] += 1;
+    let new = *mask & (1 << level) == 0;
+    *mask |= 1 << level;
+    new
+}
 
-    fn filed_under(&self, level: u8, g: usize) -> bool {
-        self.level == level && granule(level, self.start) == g
+fn remove_level(counts: &mut [u32; LEVELS], mask: &mut u32, level: u8) -> bool {
+    counts[level as usize] -= 1;
+    let gone = counts[level as usize] == 0;
+    if gone {
+        *mask &= !(1 << level);
     }
+    gone
 }
 
 impl Table {
@@ -145,12 +214,24 @@ impl Table {
             entries: SysVec::new_in(System),
             free_head: NO_SLOT,
             index: HashTable::new_in(System),
-            indexed: false,
+            scan: SysVec::new_in(System),
+            publishes_hints: true,
             level_counts: [0; LEVELS],
             level_mask: 0,
+            all_level_counts: [0; LEVELS],
+            all_level_mask: 0,
             live_entries: 0,
             quarantine: SysVec::new_in(System),
             quarantined_bytes: 0,
+        }
+    }
+
+    /// A table outside the registry (unit tests): no lock-free hints.
+    #[cfg(test)]
+    fn private() -> Table {
+        Table {
+            publishes_hints: false,
+            ..Table::new()
         }
     }
 
@@ -163,7 +244,7 @@ impl Table {
     }
 
     /// Adds one pin of `region`, joining an identical live entry if there is
-    /// one (same region, kind, site and thread).
+    /// one (same region, kind, site and thread; not for call pins).
     pub(crate) fn pin(
         &mut self,
         region: Region,
@@ -173,30 +254,22 @@ impl Table {
         born_ms: u32,
     ) -> PinId {
         let level = level_of(region.len());
-        let kind = kind as u8;
-        let same = |e: &Entry| {
-            e.start == region.addr()
-                && e.len == region.len()
-                && e.kind == kind
-                && e.thread == thread.0
-                && core::ptr::eq(e.site, site)
-                && e.count > 0
-                && e.count < u32::MAX
-        };
         let hash = bucket_hash(level, granule(level, region.addr()));
-        let existing = if self.indexed {
-            let entries = &self.entries;
-            self.index
-                .iter_hash(hash)
-                .copied()
-                .find(|&id| same(&entries[id as usize]))
-        } else {
-            self.entries.iter().position(same).map(|i| i as u32)
-        };
-        if let Some(id) = existing {
-            self.entries[id as usize].count += 1;
-            return PinId(id);
+        let is_call = kind == PinKind::Call;
+        let kind = kind as u8;
+        // Call pins live for one call and are released together: searching
+        // for a twin to share would cost more than the entry saves.
+        if !is_call {
+            if let Some(id) = self.find_twin(region, kind, site, thread, hash) {
+                self.entries[id as usize].count += 1;
+                return PinId(id);
+            }
         }
+        let to_index = if is_call {
+            self.scan.len() >= SCAN_CALL_MAX
+        } else {
+            !self.index.is_empty() || self.scan.len() >= SCAN_SMALL
+        };
         let entry = Entry {
             start: region.addr(),
             len: region.len(),
@@ -205,35 +278,57 @@ impl Table {
             thread: thread.0,
             born_ms,
             kind,
-            level,
+            level_and_place: if to_index { level | IN_INDEX } else { level },
         };
         let id = self.alloc_slot(entry);
-        if self.indexed {
+        if to_index {
             let entries = &self.entries;
             self.index
                 .insert_unique(hash, id, |&i| entries[i as usize].bucket_hash());
-        } else if self.entries.len() > SMALL_SLOTS {
-            self.build_index();
+            add_level(&mut self.level_counts, &mut self.level_mask, level);
+        } else {
+            self.scan.push(ScanItem {
+                start: region.addr(),
+                len: region.len(),
+                id,
+            });
         }
-        self.level_counts[level as usize] += 1;
-        self.level_mask |= 1 << level;
+        if self.publishes_hints {
+            hints::filed(hash);
+        }
+        if add_level(&mut self.all_level_counts, &mut self.all_level_mask, level)
+            && self.publishes_hints
+        {
+            hints::publish_levels(self.all_level_mask);
+        }
         self.live_entries += 1;
         PinId(id)
     }
 
-    /// Files every live entry in the index (the slab outgrew scanning).
-    #[cold]
-    fn build_index(&mut self) {
-        let entries = &self.entries;
-        self.index.clear();
-        self.index.reserve(entries.len() * 2, |&i| entries[i as usize].bucket_hash());
-        for (id, e) in entries.iter().enumerate() {
-            if e.count > 0 {
-                self.index
-                    .insert_unique(e.bucket_hash(), id as u32, |&i| entries[i as usize].bucket_hash());
-            }
+    fn find_twin(
+        &self,
+        region: Region,
+        kind: u8,
+        site: Site,
+        thread: ThreadNumber,
+        hash: u64,
+    ) -> Option<u32> {
+        let same = |id: &u32| {
+            let e = &self.entries[*id as usize];
+            e.start == region.addr()
+                && e.len == region.len()
+                && e.kind == kind
+                && e.thread == thread.0
+                && core::ptr::eq(e.site, site)
+                && e.count < u32::MAX
+        };
+        if let Some(item) = self.scan.iter().find(|item| same(&item.id)) {
+            return Some(item.id);
         }
-        self.indexed = true;
+        if self.index.is_empty() {
+            return None;
+        }
+        self.index.find(hash, same).copied()
     }
 
     fn alloc_slot(&mut self, entry: Entry) -> u32 {
@@ -265,18 +360,25 @@ impl Table {
             return None;
         }
         let e = *e;
-        if self.indexed {
+        let level = e.level();
+        if e.indexed() {
             if let Ok(found) = self.index.find_entry(e.bucket_hash(), |&i| i == id.0) {
                 found.remove();
             }
+            remove_level(&mut self.level_counts, &mut self.level_mask, level);
+        } else if let Some(pos) = self.scan.iter().rposition(|item| item.id == id.0) {
+            self.scan.swap_remove(pos);
+        }
+        if self.publishes_hints {
+            hints::unfiled(e.bucket_hash());
+        }
+        if remove_level(&mut self.all_level_counts, &mut self.all_level_mask, level)
+            && self.publishes_hints
+        {
+            hints::publish_levels(self.all_level_mask);
         }
         self.entries[id.0 as usize].start = self.free_head as usize;
         self.free_head = id.0;
-        let level = e.level as usize;
-        self.level_counts[level] -= 1;
-        if self.level_counts[level] == 0 {
-            self.level_mask &= !(1 << level);
-        }
         self.live_entries -= 1;
         if self.live_entries == 0 {
             self.shrink_when_empty();
@@ -294,7 +396,7 @@ impl Table {
             self.entries.clear();
             self.index.clear();
         }
-        self.indexed = false;
+        self.scan.clear();
         self.free_head = NO_SLOT;
     }
 
@@ -306,29 +408,45 @@ impl Table {
         addr: usize,
         mut f: impl FnMut(PinId, &Entry) -> bool,
     ) -> bool {
-        if !self.indexed {
-            for (id, e) in self.entries.iter().enumerate() {
-                if e.count > 0 && e.contains(addr) && f(PinId(id as u32), e) {
-                    return true;
-                }
+        for item in self.scan.iter() {
+            if item.contains(addr) && f(PinId(item.id), &self.entries[item.id as usize]) {
+                return true;
             }
-            return false;
         }
         let mut mask = self.level_mask;
         while mask != 0 {
             let level = mask.trailing_zeros() as u8;
             mask &= mask - 1;
             let g = granule(level, addr);
-            for g in [Some(g), g.checked_sub(1)].into_iter().flatten() {
-                for &id in self.index.iter_hash(bucket_hash(level, g)) {
-                    let e = &self.entries[id as usize];
-                    if e.filed_under(level, g) && e.contains(addr) && f(PinId(id), e) {
-                        return true;
-                    }
-                }
+            // Most regions start in the granule of the address asked about.
+            if self.probe(level, g, addr, &mut f) {
+                return true;
+            }
+            if g > 0 && self.probe(level, g - 1, addr, &mut f) {
+                return true;
             }
         }
         false
+    }
+
+    /// Indexed entries filed under `(level, g)` that cover `addr`, until `f`
+    /// says stop.
+    #[inline]
+    fn probe(
+        &self,
+        level: u8,
+        g: usize,
+        addr: usize,
+        f: &mut impl FnMut(PinId, &Entry) -> bool,
+    ) -> bool {
+        // `find` is hashbrown's tuned lookup; the predicate sees every
+        // candidate with a matching tag and stops at the first `true`.
+        self.index
+            .find(bucket_hash(level, g), |&id| {
+                let e = &self.entries[id as usize];
+                e.filed_under(level, g) && e.contains(addr) && f(PinId(id), e)
+            })
+            .is_some()
     }
 
     pub(crate) fn covers_point(&self, addr: usize) -> bool {
@@ -349,7 +467,7 @@ impl Table {
         let mut best = None;
         self.find_covering(addr, |_, e| {
             if e.len > 0 {
-                best = best.max(Some(e.start + e.len));
+                best = best.max(Some(e.end()));
             }
             false
         });
@@ -359,11 +477,10 @@ impl Table {
     /// Some live entry sharing a byte with `block` (a zero-length pin inside
     /// it counts), if any.
     pub(crate) fn overlapping(&self, block: Region) -> Option<PinId> {
-        if !self.indexed {
-            return self
-                .live_ids()
-                .find(|&(_, e)| e.region().overlaps(&block))
-                .map(|(id, _)| id);
+        for item in self.scan.iter() {
+            if Region::from_parts(item.start, item.len).overlaps(&block) {
+                return Some(PinId(item.id));
+            }
         }
         let mut mask = self.level_mask;
         let last = block.end().saturating_sub(1).max(block.addr());
@@ -378,17 +495,22 @@ impl Table {
                 continue;
             }
             for g in first_g..=last_g {
-                for &id in self.index.iter_hash(bucket_hash(level, g)) {
+                let hit = self.index.find(bucket_hash(level, g), |&id| {
                     let e = &self.entries[id as usize];
-                    if e.filed_under(level, g) && e.region().overlaps(&block) {
-                        return Some(PinId(id));
-                    }
+                    e.filed_under(level, g) && e.region().overlaps(&block)
+                });
+                if let Some(&id) = hit {
+                    return Some(PinId(id));
                 }
             }
         }
         if scan_levels != 0 {
             for (id, e) in self.entries.iter().enumerate() {
-                if e.count > 0 && scan_levels & (1 << e.level) != 0 && e.region().overlaps(&block) {
+                if e.count > 0
+                    && e.indexed()
+                    && scan_levels & (1 << e.level()) != 0
+                    && e.region().overlaps(&block)
+                {
                     return Some(PinId(id as u32));
                 }
             }
@@ -401,18 +523,12 @@ impl Table {
         self.entries.iter().filter(|e| e.count > 0)
     }
 
-    fn live_ids(&self) -> impl Iterator<Item = (PinId, &Entry)> {
-        self.entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.count > 0)
-            .map(|(id, e)| (PinId(id as u32), e))
-    }
-
-    /// Bytes of storage the table holds (slab, index, quarantine list).
+    /// Bytes of storage the table holds (slab, index, scan list, quarantine
+    /// list).
     pub(crate) fn heap_bytes(&self) -> usize {
         self.entries.capacity() * core::mem::size_of::<Entry>()
             + self.index.allocation_size()
+            + self.scan.capacity() * core::mem::size_of::<ScanItem>()
             + self.quarantine.capacity() * core::mem::size_of::<Quarantined>()
     }
 }
@@ -440,6 +556,16 @@ mod tests {
         t.pin(r(addr, len), PinKind::Pinner, Location::caller(), ThreadNumber(1), 0)
     }
 
+    impl Table {
+        /// Fills the scan list with far-away pins so the next pins are
+        /// indexed.
+        fn fill_scan_list(&mut self) {
+            for i in 0..SCAN_SMALL {
+                pin(self, 0x7000_0000_0000 + i * 0x100, 1);
+            }
+        }
+    }
+
     #[test]
     fn levels_fit_their_granule() {
         for len in [0usize, 1, 64, 65, 512, 513, 4096, 1 << 20, (1 << 20) + 1, usize::MAX] {
@@ -463,9 +589,9 @@ mod tests {
     }
 
     fn cover_is_exact(indexed: bool) {
-        let mut t = Table::new();
+        let mut t = Table::private();
         if indexed {
-            t.build_index();
+            t.fill_scan_list();
         }
         pin(&mut t, 0x10_0000, 100);
         assert!(!t.covers_point(0x10_0000 - 1));
@@ -476,7 +602,7 @@ mod tests {
 
     #[test]
     fn regions_crossing_granules_are_found_from_either_side() {
-        let mut t = Table::new();
+        let mut t = Table::private();
         // 60 bytes starting 10 bytes before a 64-byte granule boundary.
         pin(&mut t, 0x1000 - 10, 60);
         assert!(t.covers_point(0x1000 - 10));
@@ -486,7 +612,7 @@ mod tests {
 
     #[test]
     fn identical_pins_share_an_entry_and_count() {
-        let mut t = Table::new();
+        let mut t = Table::private();
         let site = Location::caller();
         let a = t.pin(r(0x2000, 8), PinKind::Pinner, site, ThreadNumber(1), 0);
         let b = t.pin(r(0x2000, 8), PinKind::Pinner, site, ThreadNumber(1), 0);
@@ -507,9 +633,9 @@ mod tests {
     }
 
     fn overlap_queries(indexed: bool) {
-        let mut t = Table::new();
+        let mut t = Table::private();
         if indexed {
-            t.build_index();
+            t.fill_scan_list();
         }
         let id = pin(&mut t, 0x5_0000, 16);
         assert_eq!(t.overlapping(r(0x5_0000 - 8, 8)), None);
@@ -524,33 +650,46 @@ mod tests {
     }
 
     #[test]
-    fn index_is_built_past_the_small_slab_and_dropped_when_empty() {
-        let mut t = Table::new();
-        let ids: Vec<PinId> = (0..SMALL_SLOTS + 8).map(|i| pin(&mut t, 0x10_0000 + i * 0x1000, 16)).collect();
-        assert!(t.indexed);
-        for i in 0..SMALL_SLOTS + 8 {
+    fn entries_past_the_scan_list_are_indexed_and_found() {
+        let mut t = Table::private();
+        let ids: Vec<PinId> = (0..SCAN_SMALL + 8)
+            .map(|i| pin(&mut t, 0x10_0000 + i * 0x1000, 16))
+            .collect();
+        assert_eq!(t.scan.len(), SCAN_SMALL);
+        assert_eq!(t.index.len(), 8);
+        for (i, id) in ids.iter().enumerate() {
             let a = 0x10_0000 + i * 0x1000;
             assert!(t.covers_point(a) && t.covers_point(a + 15) && !t.covers_point(a + 16));
-            assert_eq!(t.overlapping(r(a + 8, 100)), Some(ids[i]));
+            assert_eq!(t.overlapping(r(a + 8, 100)), Some(*id));
         }
-        for id in &ids[..SMALL_SLOTS] {
+        for id in &ids[..SCAN_SMALL + 4] {
             t.unpin(*id);
         }
-        assert!(t.indexed, "the index stays while entries live");
         assert!(!t.covers_point(0x10_0000));
-        assert!(t.covers_point(0x10_0000 + SMALL_SLOTS * 0x1000));
-        for id in &ids[SMALL_SLOTS..] {
+        assert!(t.covers_point(0x10_0000 + (SCAN_SMALL + 4) * 0x1000));
+        for id in &ids[SCAN_SMALL + 4..] {
             t.unpin(*id);
         }
-        assert!(!t.indexed && t.live_entries() == 0);
-        let again = pin(&mut t, 0x10_0000, 16);
-        assert!(t.covers_point(0x10_0008));
-        t.unpin(again);
+        assert!(t.index.is_empty() && t.scan.is_empty() && t.live_entries() == 0);
+    }
+
+    #[test]
+    fn call_pins_use_the_scan_list_and_others_join_twins() {
+        let mut t = Table::private();
+        let site = Location::caller();
+        let call = |t: &mut Table, a: usize| t.pin(r(a, 8), PinKind::Call, site, ThreadNumber(1), 0);
+        let a = call(&mut t, 0x4000);
+        let b = call(&mut t, 0x4000);
+        assert_ne!(a, b, "call pins never share an entry");
+        assert_eq!(t.count_at(0x4000), 2);
+        t.unpin(a);
+        t.unpin(b);
+        assert_eq!(t.count_at(0x4000), 0);
     }
 
     #[test]
     fn covered_until_reports_the_furthest_end() {
-        let mut t = Table::new();
+        let mut t = Table::private();
         pin(&mut t, 0x3000, 16);
         pin(&mut t, 0x3000, 64);
         assert_eq!(t.covered_until(0x3008), Some(0x3040));

@@ -1,0 +1,87 @@
+//! Lock-free hints: "could a pin cover or overlap this memory?" answered
+//! without the registry's lock, so the common negative answer (the
+//! allocator freeing an unpinned block while other pins are live, or
+//! `is_pinned` on unpinned memory) costs a few loads.
+//!
+//! A counting filter over the table's buckets: one counter per hash slot of
+//! `(level, granule)`, incremented when an entry is filed under a bucket
+//! hashing there and decremented when it leaves. Counters are written only
+//! under the registry lock (plain load + store) and read without it. A zero
+//! counter proves no entry is filed under any bucket hashing to that slot; a
+//! non-zero one sends the caller to the exact, locked lookup. The levels in
+//! use are mirrored in `LEVEL_MASK`.
+
+use super::table::{bucket_hash, granule};
+use crate::region::Region;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+const HINT_BITS: u32 = 17;
+const HINT_SLOTS: usize = 1 << HINT_BITS;
+/// A range wider than this many granules in one level is not probed
+/// granule by granule: the caller asks the table instead.
+const MAX_PROBES_PER_LEVEL: usize = 16;
+
+static COUNTS: [AtomicU32; HINT_SLOTS] = [const { AtomicU32::new(0) }; HINT_SLOTS];
+static LEVEL_MASK: AtomicU32 = AtomicU32::new(0);
+
+fn slot(hash: u64) -> &'static AtomicU32 {
+    &COUNTS[(hash >> (64 - HINT_BITS)) as usize]
+}
+
+/// An entry was filed under the bucket with this hash. Lock held.
+pub(super) fn filed(hash: u64) {
+    let c = slot(hash);
+    c.store(c.load(Ordering::Relaxed).saturating_add(1), Ordering::Relaxed);
+}
+
+/// An entry left the bucket with this hash. Lock held.
+pub(super) fn unfiled(hash: u64) {
+    let c = slot(hash);
+    c.store(c.load(Ordering::Relaxed).saturating_sub(1), Ordering::Relaxed);
+}
+
+/// The levels in use changed. Lock held.
+pub(super) fn publish_levels(mask: u32) {
+    LEVEL_MASK.store(mask, Ordering::Release);
+}
+
+fn occupied(level: u8, g: usize) -> bool {
+    slot(bucket_hash(level, g)).load(Ordering::Relaxed) != 0
+}
+
+/// False when no pin can cover `addr`.
+#[inline]
+pub(super) fn may_cover(addr: usize) -> bool {
+    let mut mask = LEVEL_MASK.load(Ordering::Acquire);
+    while mask != 0 {
+        let level = mask.trailing_zeros() as u8;
+        mask &= mask - 1;
+        let g = granule(level, addr);
+        if occupied(level, g) || (g > 0 && occupied(level, g - 1)) {
+            return true;
+        }
+    }
+    false
+}
+
+/// False when no pin can share a byte with `block`.
+#[inline]
+pub(super) fn may_overlap(block: Region) -> bool {
+    let last = block.end().saturating_sub(1).max(block.addr());
+    let mut mask = LEVEL_MASK.load(Ordering::Acquire);
+    while mask != 0 {
+        let level = mask.trailing_zeros() as u8;
+        mask &= mask - 1;
+        let first_g = granule(level, block.addr()).saturating_sub(1);
+        let last_g = granule(level, last);
+        if last_g - first_g >= MAX_PROBES_PER_LEVEL {
+            return true;
+        }
+        for g in first_g..=last_g {
+            if occupied(level, g) {
+                return true;
+            }
+        }
+    }
+    false
+}
