@@ -9,7 +9,7 @@
 
 use crate::check::walk::{self, Root};
 use crate::check::{args_checked, call_pins_wanted, CheckFailure};
-use crate::origin::{PinKind, Site};
+use crate::origin::Site;
 use crate::referents::{collect_direct, Referents, RegionList};
 use crate::region::Region;
 use crate::registry::{self, PinId};
@@ -204,6 +204,9 @@ pub struct CallPins {
     active: bool,
     regions: RegionList,
     checks: Vec<PendingCheck>,
+    /// The call's pins, as one group (the usual case)...
+    group: Option<PinId>,
+    /// ...or one entry each, for calls with very many regions.
     pins: Vec<PinId>,
 }
 
@@ -219,6 +222,7 @@ impl CallPins {
             active: call_pins_wanted(),
             regions: RegionList::new(),
             checks: Vec::new(),
+            group: None,
             pins: Vec::new(),
         }
     }
@@ -256,6 +260,20 @@ impl CallPins {
                 check,
             });
         }
+    }
+
+    /// A raw-pointer parameter of a safe function: pins `extent` of it and
+    /// never reads through it (a safe function's caller promises nothing
+    /// about the pointee, so its referents are not checked).
+    pub fn pointer_without_check<P: EscapingPointer>(
+        &mut self,
+        param: &'static str,
+        ptr: &P,
+        extent: Extent,
+    ) {
+        // SAFETY: with no check, `pointer` only records the region; it does
+        // not read through `ptr`.
+        unsafe { self.pointer(param, ptr, extent, None) }
     }
 
     /// A `#[flow_through]` raw-pointer parameter: pins `extent` of it and
@@ -331,7 +349,7 @@ impl CallPins {
         if !self.active {
             return;
         }
-        registry::pin_all(self.regions.as_slice(), PinKind::Call, self.site, &mut self.pins);
+        self.group = registry::pin_call(self.regions.as_slice(), self.site, &mut self.pins);
         if !self.checks.is_empty() && args_checked() {
             self.run_checks();
         }
@@ -355,6 +373,9 @@ impl CallPins {
 impl Drop for CallPins {
     #[inline]
     fn drop(&mut self) {
+        if let Some(group) = self.group {
+            registry::unpin(group);
+        }
         if !self.pins.is_empty() {
             registry::unpin_all(&self.pins);
         }

@@ -5,8 +5,9 @@
 //! Each level's referents are checked against the registry under one lock
 //! acquisition. A referent is read (its `visit_referents` called) only after
 //! the registry said it is pinned, so the walk never reads through an
-//! unpinned pointer. Cycles end because each `(address, type)` is followed
-//! once.
+//! unpinned pointer. Cycles end because each `(address, type, count)` is
+//! followed once (the count matters: a pointer to one element and a pointer
+//! to ten at the same address are different extents to follow).
 
 use super::failure::{CheckFailure, FailureCause, PathStep};
 use crate::referents::{Referents, Via, Visitor};
@@ -30,8 +31,13 @@ struct Pending {
     region: Region,
     pointee: &'static str,
     follow: Option<Follow>,
-    /// Node in `Scratch::path` naming the holder of the pointer.
-    path: u32,
+    /// Node in `Scratch::path` naming what holds the pointer...
+    holder: u32,
+    /// ...the element of it, if the holder is an array (`NO_ELEMENT` if
+    /// not)...
+    elem: usize,
+    /// ...and the last step from there to the pointer.
+    via: Via,
     /// The pointer's extent overflows the address space.
     overflow: bool,
 }
@@ -43,6 +49,10 @@ struct PathNode {
 }
 
 const ROOT: u32 = u32::MAX;
+const NO_ELEMENT: usize = usize::MAX;
+
+/// What was followed: address, type (its visit function) and element count.
+type FollowKey = (usize, usize, usize);
 
 /// Buffers reused across checks on a thread, so a check allocates nothing
 /// once warm.
@@ -51,10 +61,8 @@ struct Scratch {
     path: Vec<PathNode>,
     current: Vec<Pending>,
     next: Vec<Pending>,
-    regions: Vec<Region>,
-    covered: Vec<bool>,
-    followed: Vec<(usize, usize)>,
-    followed_set: HashSet<(usize, usize)>,
+    followed: Vec<FollowKey>,
+    followed_set: HashSet<FollowKey>,
 }
 
 impl Scratch {
@@ -66,8 +74,9 @@ impl Scratch {
         self.followed_set.clear();
     }
 
-    /// Records that `(addr, visit)` is being followed; false if it already was.
-    fn first_visit(&mut self, key: (usize, usize)) -> bool {
+    /// Records that `(addr, visit, count)` is being followed; false if it
+    /// already was.
+    fn first_visit(&mut self, key: FollowKey) -> bool {
         const LINEAR_LIMIT: usize = 32;
         if self.followed.len() < LINEAR_LIMIT {
             if self.followed.contains(&key) {
@@ -92,7 +101,12 @@ thread_local! {
 pub(crate) struct Collector<'s> {
     path: &'s mut Vec<PathNode>,
     out: &'s mut Vec<Pending>,
+    /// The path node of the value being visited...
     at: u32,
+    /// ...and which element of it, not yet recorded as a node: most
+    /// elements hold only pointers, whose `Pending` records the index, so
+    /// no node is pushed for them.
+    elem: usize,
 }
 
 impl Collector<'_> {
@@ -103,20 +117,33 @@ impl Collector<'_> {
         });
         (self.path.len() - 1) as u32
     }
+
+    /// Records the pending element index as a path node.
+    fn materialize(&mut self) {
+        if self.elem != NO_ELEMENT {
+            self.at = self.step(Via::Index(self.elem));
+            self.elem = NO_ELEMENT;
+        }
+    }
 }
 
 /// # Safety
 /// `ptr` must point at `count` initialised values of `T`.
 unsafe fn visit_elements<T: Referents>(ptr: *const u8, count: usize, c: &mut Collector<'_>) {
     let base = ptr.cast::<T>();
+    c.materialize();
     let holder = c.at;
     for i in 0..count {
-        c.at = if count > 1 { c.step(Via::Index(i)) } else { holder };
+        // Each element's index hangs off the holder, not off the previous
+        // element's index.
+        c.at = holder;
+        c.elem = if count > 1 { i } else { NO_ELEMENT };
         // SAFETY: the caller guarantees `count` valid values at `ptr`.
         let value = unsafe { &*base.add(i) };
         value.visit_referents(c);
     }
     c.at = holder;
+    c.elem = NO_ELEMENT;
 }
 
 impl Visitor for Collector<'_> {
@@ -124,7 +151,6 @@ impl Visitor for Collector<'_> {
         if ptr.is_null() || count == 0 {
             return;
         }
-        let path = self.step(via);
         let (region, overflow) = match Region::of_elements(ptr, count) {
             Ok(r) => (r, false),
             Err(_) => (Region::from_parts(ptr as usize, 0), true),
@@ -138,7 +164,9 @@ impl Visitor for Collector<'_> {
             region,
             pointee: core::any::type_name::<T>(),
             follow,
-            path,
+            holder: self.at,
+            elem: self.elem,
+            via,
             overflow,
         });
     }
@@ -147,7 +175,6 @@ impl Visitor for Collector<'_> {
         if ptr.is_null() || len == 0 {
             return;
         }
-        let path = self.step(via);
         let (region, overflow) = match Region::new(ptr, len) {
             Ok(r) => (r, false),
             Err(_) => (Region::from_parts(ptr as usize, 0), true),
@@ -156,16 +183,23 @@ impl Visitor for Collector<'_> {
             region,
             pointee: "bytes",
             follow: None,
-            path,
+            holder: self.at,
+            elem: self.elem,
+            via,
             overflow,
         });
     }
 
     fn inline<T: Referents + ?Sized>(&mut self, value: &T, via: Via) {
-        let saved = self.at;
-        self.at = self.step(via);
+        let saved = (self.at, self.elem);
+        self.materialize();
+        match via {
+            // An array element: recorded lazily, like `visit_elements` does.
+            Via::Index(i) => self.elem = i,
+            _ => self.at = self.step(via),
+        }
         value.visit_referents(self);
-        self.at = saved;
+        (self.at, self.elem) = saved;
     }
 }
 
@@ -198,6 +232,7 @@ pub(crate) unsafe fn check_elements<T: Referents>(
                 path: &mut s.path,
                 out: &mut s.current,
                 at: ROOT,
+                elem: NO_ELEMENT,
             };
             // SAFETY: forwarded from the caller.
             unsafe { visit_elements::<T>(ptr.cast(), count, &mut c) };
@@ -217,6 +252,7 @@ pub(crate) fn check_value<T: Referents + ?Sized>(
                 path: &mut s.path,
                 out: &mut s.current,
                 at: ROOT,
+                elem: NO_ELEMENT,
             };
             value.visit_referents(&mut c);
         }
@@ -242,26 +278,36 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 
 fn run(s: &mut Scratch, root: &Root<'_>) -> Result<(), Box<CheckFailure>> {
     while !s.current.is_empty() {
-        s.regions.clear();
-        s.regions.extend(s.current.iter().map(|p| p.region));
-        s.covered.clear();
-        s.covered.resize(s.current.len(), false);
-        registry::regions_covered(&s.regions, &mut s.covered);
-        for (i, p) in s.current.iter().enumerate() {
-            if p.overflow || !s.covered[i] {
-                return Err(Box::new(failure(s, root, p)));
-            }
+        let uncovered =
+            registry::first_uncovered(&s.current, |p| (!p.overflow).then_some(p.region));
+        if let Some(i) = uncovered {
+            return Err(Box::new(failure(s, root, &s.current[i])));
         }
         let level = std::mem::take(&mut s.current);
         for p in &level {
             let Some(follow) = p.follow else { continue };
-            if !s.first_visit((follow.ptr as usize, follow.visit as usize)) {
+            if !s.first_visit((follow.ptr as usize, follow.visit as usize, follow.count)) {
                 continue;
             }
+            // What the followed memory holds hangs off the pointer's path.
+            let mut parent = p.holder;
+            if p.elem != NO_ELEMENT {
+                s.path.push(PathNode {
+                    parent,
+                    step: Via::Index(p.elem),
+                });
+                parent = (s.path.len() - 1) as u32;
+            }
+            s.path.push(PathNode {
+                parent,
+                step: p.via,
+            });
+            let at = (s.path.len() - 1) as u32;
             let mut c = Collector {
                 path: &mut s.path,
                 out: &mut s.next,
-                at: p.path,
+                at,
+                elem: NO_ELEMENT,
             };
             // SAFETY: the referent is pinned (checked above), which is the
             // pinner's promise that it is live; its `Referents` impl
@@ -276,8 +322,11 @@ fn run(s: &mut Scratch, root: &Root<'_>) -> Result<(), Box<CheckFailure>> {
 }
 
 fn failure(s: &Scratch, root: &Root<'_>, p: &Pending) -> CheckFailure {
-    let mut steps = Vec::new();
-    let mut at = p.path;
+    let mut steps = vec![p.via];
+    if p.elem != NO_ELEMENT {
+        steps.push(Via::Index(p.elem));
+    }
+    let mut at = p.holder;
     while at != ROOT {
         let node = s.path[at as usize];
         steps.push(node.step);

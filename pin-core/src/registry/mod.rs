@@ -19,6 +19,7 @@ mod table;
 pub use events::{AllocEvent, AllocEventKind};
 pub(crate) use events::{EventLog, RECENT_EVENTS};
 pub(crate) use table::PinId;
+use table::{Hit, GROUP_MAX};
 
 use crate::origin::{coarse_now_ms, PinKind, Site, ThreadNumber};
 use crate::region::Region;
@@ -80,6 +81,26 @@ pub(crate) fn pin_all(regions: &[Region], kind: PinKind, site: Site, out: &mut V
         out.push(id);
     }
     publish_live(&reg.table);
+}
+
+/// Pins the regions of one `#[pointer_escapes]` call under one lock
+/// acquisition: as one group (returned) when there are at most
+/// `GROUP_MAX`, else one entry each, appended to `each`.
+pub(crate) fn pin_call(regions: &[Region], site: Site, each: &mut Vec<PinId>) -> Option<PinId> {
+    if regions.is_empty() {
+        return None;
+    }
+    if regions.len() > GROUP_MAX {
+        pin_all(regions, PinKind::Call, site, each);
+        return None;
+    }
+    let thread = ThreadNumber::current();
+    let born = coarse_now_ms();
+    crate::report::arm_exit_report();
+    let mut reg = REGISTRY.lock();
+    let id = reg.table.pin_group(regions, site, thread, born);
+    publish_live(&reg.table);
+    Some(id)
 }
 
 /// Releases one pin.
@@ -171,20 +192,24 @@ pub(crate) fn region_covered(region: Region) -> bool {
     covered_in(&reg.table, region)
 }
 
-/// Checks many regions under one lock acquisition; `covered[i]` answers for
-/// `regions[i]`. Used by the checker, whose walks ask about many referents.
-pub(crate) fn regions_covered(regions: &[Region], covered: &mut [bool]) {
-    debug_assert_eq!(regions.len(), covered.len());
+/// The index of the first item whose region is not entirely pinned (or
+/// static), asking about all of them under one lock acquisition; `None`
+/// when all are. `region` gives `None` for an item that can never be pinned
+/// (an extent past the address space). Used by the checker, whose walks ask
+/// about many referents at once.
+pub(crate) fn first_uncovered<T>(
+    items: &[T],
+    region: impl Fn(&T) -> Option<Region>,
+) -> Option<usize> {
     if !any_pins() {
-        for (r, c) in regions.iter().zip(covered.iter_mut()) {
-            *c = !r.is_null() && static_covers(*r);
-        }
-        return;
+        return items
+            .iter()
+            .position(|it| region(it).is_none_or(|r| r.is_null() || !static_covers(r)));
     }
     let reg = REGISTRY.lock();
-    for (r, c) in regions.iter().zip(covered.iter_mut()) {
-        *c = !r.is_null() && covered_in(&reg.table, *r);
-    }
+    items.iter().position(|it| {
+        region(it).is_none_or(|r| r.is_null() || !covered_in(&reg.table, r))
+    })
 }
 
 fn covered_in(table: &Table, region: Region) -> bool {
@@ -192,7 +217,7 @@ fn covered_in(table: &Table, region: Region) -> bool {
         return table.covers_point(region.addr()) || statics::is_static(region.addr());
     }
     // The usual case: one pin covers the whole region.
-    if table.find_covering(region.addr(), |_, e| e.start + e.len >= region.end()) {
+    if table.find_covering(region.addr(), |hit| hit.region.end() >= region.end()) {
         return true;
     }
     // Otherwise walk it piece by piece, pins and static memory together.
@@ -249,11 +274,11 @@ pub(crate) struct PinFacts {
     pub(crate) born_ms: u32,
 }
 
-fn facts(table: &Table, id: PinId) -> PinFacts {
-    let e = table.entry(id);
+fn facts(table: &Table, hit: Hit) -> PinFacts {
+    let e = table.entry(hit.id);
     PinFacts {
-        region: e.region(),
-        count: e.count,
+        region: hit.region,
+        count: hit.count,
         kind: PinKind::from_u8(e.kind),
         site: e.site,
         thread: ThreadNumber(e.thread),
@@ -267,19 +292,19 @@ pub(crate) fn live_pins() -> Vec<PinFacts> {
     let copied = {
         let reg = REGISTRY.lock();
         let mut out = allocator_api2::vec::Vec::with_capacity_in(
-            reg.table.live_entries(),
+            reg.table.live_regions(),
             std::alloc::System,
         );
-        for e in reg.table.live() {
+        reg.table.for_each_live(|region, count, e| {
             out.push(PinFacts {
-                region: e.region(),
-                count: e.count,
+                region,
+                count,
                 kind: PinKind::from_u8(e.kind),
                 site: e.site,
                 thread: ThreadNumber(e.thread),
                 born_ms: e.born_ms,
-            });
-        }
+            })
+        });
         out
     };
     copied.iter().copied().collect()
@@ -359,8 +384,8 @@ pub(crate) fn quarantine_if_pinned(
         return None;
     }
     let mut reg = REGISTRY.lock();
-    let id = reg.table.overlapping(block)?;
-    let pin = facts(&reg.table, id);
+    let hit = reg.table.overlapping(block)?;
+    let pin = facts(&reg.table, hit);
     if reg.table.quarantine.try_reserve(1).is_err() {
         // Out of memory for the bookkeeping: leaking the block is the only
         // choice that keeps C's pointer valid.

@@ -2,10 +2,9 @@
 //! the entries covering an address without scanning.
 //!
 //! # Layout
-//! Each live entry is one region pinned `count` times by the same kind of
-//! pin, from the same call site, on the same thread (pinning the same object
-//! 100 times in a loop costs one entry). Entries live in a slab (`Vec` plus a
-//! free list) so a pin's handle is a stable `u32`.
+//! Each live entry is one pin of one region (or one call's group of regions,
+//! below), with its kind, call site, thread and birth time. Entries live in a
+//! slab (`Vec` plus a free list) so a pin's handle is a stable `u32`.
 //!
 //! The index files every entry under `(level, granule of its start)`. The
 //! level is chosen from the length so that a region of level `k` is at most
@@ -22,6 +21,11 @@
 //! together around one call) go to the scan list up to `SCAN_CALL_MAX`, and
 //! other pins go there while the table holds at most `SCAN_SMALL` of them
 //! and nothing is indexed yet. Past that they are indexed.
+//!
+//! One call's pins form a *group*: one slab entry (kind, site, thread, age)
+//! and one scan item per region, released together by truncating the scan
+//! list. Pinning and unpinning a call's 17 regions is then a few stores per
+//! region instead of 17 hash-table updates.
 //!
 //! # Allocation
 //! All storage comes from `std::alloc::System` directly, never the global
@@ -53,8 +57,14 @@ const SCAN_SMALL: usize = 8;
 const SCAN_CALL_MAX: usize = 48;
 /// Free-list terminator.
 const NO_SLOT: u32 = u32::MAX;
-/// Set in `Entry::level` when the entry is in the index, not the scan list.
+/// Set in `Entry::level_and_place` when the entry is in the index, not the
+/// scan list.
 const IN_INDEX: u8 = 0x80;
+/// Set in `Entry::level_and_place` for a call group: the entry stands for
+/// `count` regions, each a scan item carrying the entry's id.
+const GROUP: u8 = 0x40;
+/// A call with more regions than this pins them as separate entries.
+pub(crate) const GROUP_MAX: usize = 256;
 
 /// A stable handle to one entry of the slab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +77,7 @@ pub(crate) struct Entry {
     pub(crate) start: usize,
     pub(crate) len: usize,
     pub(crate) site: Site,
-    /// Live pins in this entry; 0 marks a free slot.
+    /// Live pins in this entry (regions, for a group); 0 marks a free slot.
     pub(crate) count: u32,
     pub(crate) thread: u32,
     pub(crate) born_ms: u32,
@@ -91,13 +101,13 @@ impl Entry {
     }
 
     #[inline]
-    fn end(&self) -> usize {
-        self.start + self.len
+    fn level(&self) -> u8 {
+        self.level_and_place & !(IN_INDEX | GROUP)
     }
 
     #[inline]
-    fn level(&self) -> u8 {
-        self.level_and_place & !IN_INDEX
+    pub(crate) fn is_group(&self) -> bool {
+        self.level_and_place & GROUP != 0
     }
 
     #[inline]
@@ -128,17 +138,38 @@ pub(crate) struct Quarantined {
 struct ScanItem {
     start: usize,
     len: usize,
+    /// `len`, or 1 for a zero-length pin (which covers its own address), so
+    /// that the point test is one subtraction and one comparison.
+    reach: usize,
     id: u32,
 }
 
+/// A live pin covering or overlapping what was asked about.
+#[derive(Clone, Copy)]
+pub(crate) struct Hit {
+    pub(crate) id: PinId,
+    pub(crate) region: Region,
+    /// Pins of this region in the entry (1 for a region of a call group).
+    pub(crate) count: u32,
+}
+
 impl ScanItem {
+    fn new(region: Region, id: u32) -> ScanItem {
+        ScanItem {
+            start: region.addr(),
+            len: region.len(),
+            reach: region.len().max(1),
+            id,
+        }
+    }
+
+    fn region(&self) -> Region {
+        Region::from_parts(self.start, self.len)
+    }
+
     #[inline]
     fn contains(&self, addr: usize) -> bool {
-        if self.len == 0 {
-            addr == self.start
-        } else {
-            addr.wrapping_sub(self.start) < self.len
-        }
+        addr.wrapping_sub(self.start) < self.reach
     }
 }
 
@@ -243,8 +274,9 @@ impl Table {
         &self.entries[id.0 as usize]
     }
 
-    /// Adds one pin of `region`, joining an identical live entry if there is
-    /// one (same region, kind, site and thread; not for call pins).
+    /// Adds one pin of `region` as a new entry. Identical pins are not
+    /// merged here (searching for a twin costs more than the entry saves);
+    /// the report merges them for display.
     pub(crate) fn pin(
         &mut self,
         region: Region,
@@ -257,14 +289,6 @@ impl Table {
         let hash = bucket_hash(level, granule(level, region.addr()));
         let is_call = kind == PinKind::Call;
         let kind = kind as u8;
-        // Call pins live for one call and are released together: searching
-        // for a twin to share would cost more than the entry saves.
-        if !is_call {
-            if let Some(id) = self.find_twin(region, kind, site, thread, hash) {
-                self.entries[id as usize].count += 1;
-                return PinId(id);
-            }
-        }
         let to_index = if is_call {
             self.scan.len() >= SCAN_CALL_MAX
         } else {
@@ -287,12 +311,45 @@ impl Table {
                 .insert_unique(hash, id, |&i| entries[i as usize].bucket_hash());
             add_level(&mut self.level_counts, &mut self.level_mask, level);
         } else {
-            self.scan.push(ScanItem {
-                start: region.addr(),
-                len: region.len(),
-                id,
-            });
+            self.scan.push(ScanItem::new(region, id));
         }
+        self.file_hint(level, hash);
+        self.live_entries += 1;
+        PinId(id)
+    }
+
+    /// Pins all of `regions` (at least one, at most `GROUP_MAX`) as one
+    /// call group.
+    pub(crate) fn pin_group(
+        &mut self,
+        regions: &[Region],
+        site: Site,
+        thread: ThreadNumber,
+        born_ms: u32,
+    ) -> PinId {
+        debug_assert!(!regions.is_empty() && regions.len() <= GROUP_MAX);
+        let first = regions[0];
+        let id = self.alloc_slot(Entry {
+            start: first.addr(),
+            len: first.len(),
+            site,
+            count: regions.len() as u32,
+            thread: thread.0,
+            born_ms,
+            kind: PinKind::Call as u8,
+            level_and_place: GROUP | level_of(first.len()),
+        });
+        self.scan.reserve(regions.len());
+        for r in regions {
+            self.scan.push(ScanItem::new(*r, id));
+            let level = level_of(r.len());
+            self.file_hint(level, bucket_hash(level, granule(level, r.addr())));
+        }
+        self.live_entries += 1;
+        PinId(id)
+    }
+
+    fn file_hint(&mut self, level: u8, hash: u64) {
         if self.publishes_hints {
             hints::filed(hash);
         }
@@ -301,34 +358,43 @@ impl Table {
         {
             hints::publish_levels(self.all_level_mask);
         }
-        self.live_entries += 1;
-        PinId(id)
     }
 
-    fn find_twin(
-        &self,
-        region: Region,
-        kind: u8,
-        site: Site,
-        thread: ThreadNumber,
-        hash: u64,
-    ) -> Option<u32> {
-        let same = |id: &u32| {
-            let e = &self.entries[*id as usize];
-            e.start == region.addr()
-                && e.len == region.len()
-                && e.kind == kind
-                && e.thread == thread.0
-                && core::ptr::eq(e.site, site)
-                && e.count < u32::MAX
-        };
-        if let Some(item) = self.scan.iter().find(|item| same(&item.id)) {
-            return Some(item.id);
+    fn unfile_hint(&mut self, r: Region) {
+        let level = level_of(r.len());
+        if self.publishes_hints {
+            hints::unfiled(bucket_hash(level, granule(level, r.addr())));
         }
-        if self.index.is_empty() {
-            return None;
+        if remove_level(&mut self.all_level_counts, &mut self.all_level_mask, level)
+            && self.publishes_hints
+        {
+            hints::publish_levels(self.all_level_mask);
         }
-        self.index.find(hash, same).copied()
+    }
+
+    /// Removes a group's scan items: a truncation when they are the newest
+    /// (calls nest), a sweep otherwise.
+    fn remove_group_items(&mut self, id: u32, count: usize) {
+        let n = self.scan.len();
+        let tail_is_group =
+            n >= count && self.scan[n - count..].iter().all(|item| item.id == id);
+        if tail_is_group {
+            for i in n - count..n {
+                let r = self.scan[i].region();
+                self.unfile_hint(r);
+            }
+            self.scan.truncate(n - count);
+        } else {
+            let mut i = 0;
+            while i < self.scan.len() {
+                if self.scan[i].id == id {
+                    let r = self.scan.swap_remove(i).region();
+                    self.unfile_hint(r);
+                } else {
+                    i += 1;
+                }
+            }
+        }
     }
 
     fn alloc_slot(&mut self, entry: Entry) -> u32 {
@@ -355,6 +421,14 @@ impl Table {
         if e.count == 0 {
             return None;
         }
+        if e.is_group() {
+            let (id32, count) = (id.0, e.count as usize);
+            let first = e.region();
+            e.count = 0;
+            self.remove_group_items(id32, count);
+            self.release_slot(id32);
+            return Some(first);
+        }
         e.count -= 1;
         if e.count > 0 {
             return None;
@@ -369,48 +443,51 @@ impl Table {
         } else if let Some(pos) = self.scan.iter().rposition(|item| item.id == id.0) {
             self.scan.swap_remove(pos);
         }
-        if self.publishes_hints {
-            hints::unfiled(e.bucket_hash());
-        }
-        if remove_level(&mut self.all_level_counts, &mut self.all_level_mask, level)
-            && self.publishes_hints
-        {
-            hints::publish_levels(self.all_level_mask);
-        }
-        self.entries[id.0 as usize].start = self.free_head as usize;
-        self.free_head = id.0;
+        self.unfile_hint(e.region());
+        self.release_slot(id.0);
+        Some(e.region())
+    }
+
+    fn release_slot(&mut self, id: u32) {
+        self.entries[id as usize].start = self.free_head as usize;
+        self.free_head = id;
         self.live_entries -= 1;
         if self.live_entries == 0 {
             self.shrink_when_empty();
         }
-        Some(e.region())
     }
 
     /// Gives memory back once the last pin is gone, so that a burst of a
     /// million pins does not stay resident for the life of the process.
     fn shrink_when_empty(&mut self) {
+        // Every entry left the index one by one, so it is empty already;
+        // only a big allocation is worth giving back.
         if self.entries.capacity() > 4096 {
             self.entries = SysVec::new_in(System);
             self.index = HashTable::new_in(System);
         } else {
             self.entries.clear();
-            self.index.clear();
         }
         self.scan.clear();
         self.free_head = NO_SLOT;
     }
 
-    /// Calls `f` with every live entry covering `addr`; stops when `f`
+    /// Calls `f` with every live pin covering `addr`; stops when `f`
     /// returns `true`, and returns whether it did.
     #[inline]
-    pub(crate) fn find_covering(
-        &self,
-        addr: usize,
-        mut f: impl FnMut(PinId, &Entry) -> bool,
-    ) -> bool {
+    pub(crate) fn find_covering(&self, addr: usize, mut f: impl FnMut(Hit) -> bool) -> bool {
         for item in self.scan.iter() {
-            if item.contains(addr) && f(PinId(item.id), &self.entries[item.id as usize]) {
-                return true;
+            if item.contains(addr) {
+                let e = &self.entries[item.id as usize];
+                let count = if e.is_group() { 1 } else { e.count };
+                let hit = Hit {
+                    id: PinId(item.id),
+                    region: item.region(),
+                    count,
+                };
+                if f(hit) {
+                    return true;
+                }
             }
         }
         let mut mask = self.level_mask;
@@ -432,31 +509,31 @@ impl Table {
     /// Indexed entries filed under `(level, g)` that cover `addr`, until `f`
     /// says stop.
     #[inline]
-    fn probe(
-        &self,
-        level: u8,
-        g: usize,
-        addr: usize,
-        f: &mut impl FnMut(PinId, &Entry) -> bool,
-    ) -> bool {
+    fn probe(&self, level: u8, g: usize, addr: usize, f: &mut impl FnMut(Hit) -> bool) -> bool {
         // `find` is hashbrown's tuned lookup; the predicate sees every
         // candidate with a matching tag and stops at the first `true`.
         self.index
             .find(bucket_hash(level, g), |&id| {
                 let e = &self.entries[id as usize];
-                e.filed_under(level, g) && e.contains(addr) && f(PinId(id), e)
+                e.filed_under(level, g)
+                    && e.contains(addr)
+                    && f(Hit {
+                        id: PinId(id),
+                        region: e.region(),
+                        count: e.count,
+                    })
             })
             .is_some()
     }
 
     pub(crate) fn covers_point(&self, addr: usize) -> bool {
-        self.find_covering(addr, |_, _| true)
+        self.find_covering(addr, |_| true)
     }
 
     pub(crate) fn count_at(&self, addr: usize) -> usize {
         let mut total = 0usize;
-        self.find_covering(addr, |_, e| {
-            total += e.count as usize;
+        self.find_covering(addr, |hit| {
+            total += hit.count as usize;
             false
         });
         total
@@ -465,23 +542,32 @@ impl Table {
     /// The furthest end among non-empty pins covering `addr`.
     pub(crate) fn covered_until(&self, addr: usize) -> Option<usize> {
         let mut best = None;
-        self.find_covering(addr, |_, e| {
-            if e.len > 0 {
-                best = best.max(Some(e.end()));
+        self.find_covering(addr, |hit| {
+            if !hit.region.is_empty() {
+                best = best.max(Some(hit.region.end()));
             }
             false
         });
         best
     }
 
-    /// Some live entry sharing a byte with `block` (a zero-length pin inside
+    /// Some live pin sharing a byte with `block` (a zero-length pin inside
     /// it counts), if any.
-    pub(crate) fn overlapping(&self, block: Region) -> Option<PinId> {
+    pub(crate) fn overlapping(&self, block: Region) -> Option<Hit> {
         for item in self.scan.iter() {
-            if Region::from_parts(item.start, item.len).overlaps(&block) {
-                return Some(PinId(item.id));
+            if item.region().overlaps(&block) {
+                return Some(Hit {
+                    id: PinId(item.id),
+                    region: item.region(),
+                    count: 1,
+                });
             }
         }
+        let hit = |id: u32, e: &Entry| Hit {
+            id: PinId(id),
+            region: e.region(),
+            count: e.count,
+        };
         let mut mask = self.level_mask;
         let last = block.end().saturating_sub(1).max(block.addr());
         let mut scan_levels = 0u32;
@@ -495,12 +581,12 @@ impl Table {
                 continue;
             }
             for g in first_g..=last_g {
-                let hit = self.index.find(bucket_hash(level, g), |&id| {
+                let found = self.index.find(bucket_hash(level, g), |&id| {
                     let e = &self.entries[id as usize];
                     e.filed_under(level, g) && e.region().overlaps(&block)
                 });
-                if let Some(&id) = hit {
-                    return Some(PinId(id));
+                if let Some(&id) = found {
+                    return Some(hit(id, &self.entries[id as usize]));
                 }
             }
         }
@@ -511,16 +597,34 @@ impl Table {
                     && scan_levels & (1 << e.level()) != 0
                     && e.region().overlaps(&block)
                 {
-                    return Some(PinId(id as u32));
+                    return Some(hit(id as u32, e));
                 }
             }
         }
         None
     }
 
-    /// Every live entry, in slab order.
-    pub(crate) fn live(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.iter().filter(|e| e.count > 0)
+    /// Every live pinned region with its entry: ordinary entries once, each
+    /// region of a call group on its own (count 1).
+    pub(crate) fn for_each_live(&self, mut f: impl FnMut(Region, u32, &Entry)) {
+        for e in self.entries.iter().filter(|e| e.count > 0 && !e.is_group()) {
+            f(e.region(), e.count, e);
+        }
+        for item in self.scan.iter() {
+            let e = &self.entries[item.id as usize];
+            if e.is_group() {
+                f(item.region(), 1, e);
+            }
+        }
+    }
+
+    /// How many pinned regions `for_each_live` reports.
+    pub(crate) fn live_regions(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| e.count > 0)
+            .map(|e| if e.is_group() { e.count as usize } else { 1 })
+            .sum()
     }
 
     /// Bytes of storage the table holds (slab, index, scan list, quarantine
@@ -611,15 +715,14 @@ mod tests {
     }
 
     #[test]
-    fn identical_pins_share_an_entry_and_count() {
+    fn identical_pins_count_separately() {
         let mut t = Table::private();
         let site = Location::caller();
         let a = t.pin(r(0x2000, 8), PinKind::Pinner, site, ThreadNumber(1), 0);
         let b = t.pin(r(0x2000, 8), PinKind::Pinner, site, ThreadNumber(1), 0);
-        assert_eq!(a, b);
+        assert_ne!(a, b);
         assert_eq!(t.count_at(0x2000), 2);
-        assert_eq!(t.live_entries(), 1);
-        assert!(t.unpin(a).is_none());
+        assert_eq!(t.unpin(a), Some(r(0x2000, 8)));
         assert_eq!(t.count_at(0x2000), 1);
         assert_eq!(t.unpin(b), Some(r(0x2000, 8)));
         assert_eq!(t.count_at(0x2000), 0);
@@ -638,15 +741,15 @@ mod tests {
             t.fill_scan_list();
         }
         let id = pin(&mut t, 0x5_0000, 16);
-        assert_eq!(t.overlapping(r(0x5_0000 - 8, 8)), None);
-        assert_eq!(t.overlapping(r(0x5_0000 - 8, 9)), Some(id));
-        assert_eq!(t.overlapping(r(0x5_0000 + 15, 1)), Some(id));
+        assert_eq!(t.overlapping(r(0x5_0000 - 8, 8)).map(|h| h.id), None);
+        assert_eq!(t.overlapping(r(0x5_0000 - 8, 9)).map(|h| h.id), Some(id));
+        assert_eq!(t.overlapping(r(0x5_0000 + 15, 1)).map(|h| h.id), Some(id));
         // A block far wider than MAX_GRANULE_WALK granules takes the scan.
-        assert_eq!(t.overlapping(r(0x1000, 1 << 24)), Some(id));
-        assert_eq!(t.overlapping(r(0x100_0000, 1 << 24)), None);
+        assert_eq!(t.overlapping(r(0x1000, 1 << 24)).map(|h| h.id), Some(id));
+        assert_eq!(t.overlapping(r(0x100_0000, 1 << 24)).map(|h| h.id), None);
         let zero = pin(&mut t, 0x9_0000, 0);
-        assert_eq!(t.overlapping(r(0x9_0000, 1)), Some(zero));
-        assert_eq!(t.overlapping(r(0x8_ffff, 1)), None);
+        assert_eq!(t.overlapping(r(0x9_0000, 1)).map(|h| h.id), Some(zero));
+        assert_eq!(t.overlapping(r(0x8_ffff, 1)).map(|h| h.id), None);
     }
 
     #[test]
@@ -660,7 +763,7 @@ mod tests {
         for (i, id) in ids.iter().enumerate() {
             let a = 0x10_0000 + i * 0x1000;
             assert!(t.covers_point(a) && t.covers_point(a + 15) && !t.covers_point(a + 16));
-            assert_eq!(t.overlapping(r(a + 8, 100)), Some(*id));
+            assert_eq!(t.overlapping(r(a + 8, 100)).map(|h| h.id), Some(*id));
         }
         for id in &ids[..SCAN_SMALL + 4] {
             t.unpin(*id);
@@ -685,6 +788,29 @@ mod tests {
         t.unpin(a);
         t.unpin(b);
         assert_eq!(t.count_at(0x4000), 0);
+    }
+
+    #[test]
+    fn call_groups_pin_and_release_all_their_regions() {
+        let mut t = Table::private();
+        let site = Location::caller();
+        let outer = t.pin_group(&[r(0x8000, 16), r(0x9000, 64)], site, ThreadNumber(1), 0);
+        let inner = t.pin_group(&[r(0x8000, 16)], site, ThreadNumber(1), 0);
+        assert_eq!(t.count_at(0x8000), 2);
+        assert!(t.covers_point(0x9000 + 63) && !t.covers_point(0x9000 + 64));
+        assert_eq!(t.live_regions(), 3);
+        let mut seen = Vec::new();
+        t.for_each_live(|region, count, _| seen.push((region.addr(), count)));
+        seen.sort();
+        assert_eq!(seen, [(0x8000, 1), (0x8000, 1), (0x9000, 1)]);
+        // Released out of nesting order: the sweep path.
+        t.unpin(outer);
+        assert_eq!(t.count_at(0x8000), 1);
+        assert!(!t.covers_point(0x9000));
+        assert_eq!(t.overlapping(r(0x8000, 1)).map(|h| h.id), Some(inner));
+        t.unpin(inner);
+        assert_eq!(t.live_entries(), 0);
+        assert!(t.scan.is_empty());
     }
 
     #[test]
