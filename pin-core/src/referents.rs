@@ -9,6 +9,7 @@
 mod impls;
 
 use crate::region::Region;
+use core::mem::MaybeUninit;
 
 /// The pointers a value holds directly.
 ///
@@ -80,17 +81,23 @@ pub trait Visitor: Sized {
 }
 
 /// The regions a value's direct referents occupy. Inline room for the usual
-/// argument (an `iovec` array of up to 16), heap beyond that.
+/// argument (an `iovec` array of up to 16 and the array itself), heap
+/// beyond that. The inline room is left uninitialised until used, so an
+/// inactive `CallPins` costs nothing to build.
 pub(crate) struct RegionList {
-    inline: [Region; 17],
+    inline: [MaybeUninit<Region>; INLINE_REGIONS],
+    /// Initialised prefix of `inline`.
     len: usize,
+    /// Every region, once there are more than fit inline.
     spill: Vec<Region>,
 }
+
+const INLINE_REGIONS: usize = 17;
 
 impl RegionList {
     pub(crate) fn new() -> RegionList {
         RegionList {
-            inline: [Region::from_parts(0, 0); 17],
+            inline: [const { MaybeUninit::uninit() }; INLINE_REGIONS],
             len: 0,
             spill: Vec::new(),
         }
@@ -99,19 +106,26 @@ impl RegionList {
     pub(crate) fn push(&mut self, region: Region) {
         if !self.spill.is_empty() {
             self.spill.push(region);
-        } else if self.len < self.inline.len() {
-            self.inline[self.len] = region;
+        } else if self.len < INLINE_REGIONS {
+            self.inline[self.len] = MaybeUninit::new(region);
             self.len += 1;
         } else {
-            self.spill.reserve(self.len * 2);
-            self.spill.extend_from_slice(&self.inline);
-            self.spill.push(region);
+            let mut spill = Vec::with_capacity(self.len * 2);
+            spill.extend_from_slice(self.inline_slice());
+            spill.push(region);
+            self.spill = spill;
         }
+    }
+
+    fn inline_slice(&self) -> &[Region] {
+        // SAFETY: the first `len` slots were written by `push`, and
+        // `MaybeUninit<Region>` has the layout of `Region`.
+        unsafe { core::slice::from_raw_parts(self.inline.as_ptr().cast::<Region>(), self.len) }
     }
 
     pub(crate) fn as_slice(&self) -> &[Region] {
         if self.spill.is_empty() {
-            &self.inline[..self.len]
+            self.inline_slice()
         } else {
             &self.spill
         }
