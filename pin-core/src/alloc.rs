@@ -131,7 +131,11 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for PinAwareAlloc<A> {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if registry::any_pins() && self.quarantined(ptr, layout) {
+        // With no pin live: one atomic load. With pins live elsewhere: a few
+        // lock-free loads of the registry's hints.
+        if registry::may_overlap_pin(Region::from_parts(ptr as usize, layout.size()))
+            && self.quarantined(ptr, layout)
+        {
             return;
         }
         // SAFETY: forwarded contract.
@@ -140,12 +144,10 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for PinAwareAlloc<A> {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if registry::any_pins() {
-            let block = Region::from_parts(ptr as usize, layout.size());
-            if registry::overlaps_pin(block) {
-                // SAFETY: forwarded contract.
-                return unsafe { self.move_pinned(ptr, layout, new_size) };
-            }
+        let block = Region::from_parts(ptr as usize, layout.size());
+        if registry::may_overlap_pin(block) && registry::overlaps_pin(block) {
+            // SAFETY: forwarded contract.
+            return unsafe { self.move_pinned(ptr, layout, new_size) };
         }
         // SAFETY: forwarded contract.
         unsafe { self.inner.realloc(ptr, layout, new_size) }

@@ -364,6 +364,13 @@ pub(crate) struct QuarantineRelease {
 // through it from any thread is what the allocator promises.
 unsafe impl Send for QuarantineRelease {}
 
+/// False when no live pin can share a byte with `block`: lock-free, a few
+/// loads. True means "ask `overlaps_pin` or `quarantine_if_pinned`".
+#[inline]
+pub(crate) fn may_overlap_pin(block: Region) -> bool {
+    any_pins() && hints::may_overlap(block)
+}
+
 /// Whether any live pin shares a byte with `block`.
 pub(crate) fn overlaps_pin(block: Region) -> bool {
     any_pins() && hints::may_overlap(block) && REGISTRY.lock().table.overlapping(block).is_some()
