@@ -126,7 +126,9 @@ impl Extent {
         match self {
             Extent::One => Some(1),
             Extent::Elements(n) => n.ok(),
-            Extent::Bytes(n) => n.ok().map(|b| b.checked_div(core::mem::size_of::<T>()).unwrap_or(0)),
+            Extent::Bytes(n) => n
+                .ok()
+                .map(|b| b.checked_div(core::mem::size_of::<T>()).unwrap_or(0)),
         }
     }
 }

@@ -23,8 +23,8 @@ mod statics;
 
 pub use alloc::PinAwareAlloc;
 pub use check::{
-    assert_pinned, check_mode, check_referents, set_check_mode, store_pointer,
-    try_check_referents, CheckFailure, CheckMode, FailureCause, StorablePointer,
+    assert_pinned, check_mode, check_referents, set_check_mode, store_pointer, try_check_referents,
+    CheckFailure, CheckMode, FailureCause, StorablePointer,
 };
 pub use origin::{PinKind, Site, ThreadNumber};
 pub use owned::{OwnedPin, StableBuf};
@@ -39,8 +39,8 @@ pub use report::{assert_no_pins, snapshot, LivePin, Snapshot};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::call::{
-        referent_count, CallPins, CheckFn, EscapeLen, EscapingPointer, Extent, HasReferents, NoReferents,
-        Probe,
+        referent_count, CallPins, CheckFn, EscapeLen, EscapingPointer, Extent, HasReferents,
+        NoReferents, Probe,
     };
     pub use crate::referents::{Referents, Via, Visitor};
 }

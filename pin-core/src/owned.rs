@@ -129,8 +129,8 @@ impl<B: StableBuf> OwnedPin<B> {
         let len = buf.stable_len();
         let ptr = buf.stable_ptr();
         // A live buffer's storage never overflows the address space.
-        let region = Region::of_elements(ptr, len)
-            .unwrap_or_else(|_| Region::from_parts(ptr as usize, 0));
+        let region =
+            Region::of_elements(ptr, len).unwrap_or_else(|_| Region::from_parts(ptr as usize, 0));
         let pin = registry::pin(region, PinKind::Owned, Location::caller());
         OwnedPin {
             buf: ManuallyDrop::new(buf),

@@ -183,8 +183,7 @@ impl<'a> Pinner<'a> {
 
     fn add(&mut self, region: Region, site: Site) {
         self.pins.reserve(1);
-        self.pins
-            .push(registry::pin(region, PinKind::Pinner, site));
+        self.pins.push(registry::pin(region, PinKind::Pinner, site));
     }
 
     /// Releases every pin this pinner holds. The pinner can be used again.
@@ -214,7 +213,9 @@ impl Drop for Pinner<'_> {
 
 impl core::fmt::Debug for Pinner<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Pinner").field("pins", &self.pins.len()).finish()
+        f.debug_struct("Pinner")
+            .field("pins", &self.pins.len())
+            .finish()
     }
 }
 

@@ -178,7 +178,13 @@ impl fmt::Debug for Region {
 
 impl fmt::Display for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#x}..{:#x} ({} bytes)", self.addr, self.end(), self.len)
+        write!(
+            f,
+            "{:#x}..{:#x} ({} bytes)",
+            self.addr,
+            self.end(),
+            self.len
+        )
     }
 }
 
@@ -196,14 +202,16 @@ mod tests {
                 len: 1
             }
         );
-        assert!(err.to_string().contains("past the end of the address space"));
+        assert!(err
+            .to_string()
+            .contains("past the end of the address space"));
         assert!(Region::new((usize::MAX - 1) as *const u8, 1).is_ok());
     }
 
     #[test]
     fn element_count_overflow_is_refused() {
-        assert!(Region::of_elements(8 as *const u64, usize::MAX / 4).is_err());
-        assert_eq!(Region::of_elements(8 as *const u64, 3).unwrap().len(), 24);
+        assert!(Region::of_elements(0x1000 as *const u64, usize::MAX / 4).is_err());
+        assert_eq!(Region::of_elements(0x1000 as *const u64, 3).unwrap().len(), 24);
     }
 
     #[test]

@@ -88,7 +88,11 @@ pub fn snapshot() -> Snapshot {
         })
         .collect();
     merge_identical(&mut pins);
-    pins.sort_by(|a, b| b.age.cmp(&a.age).then(a.region.addr().cmp(&b.region.addr())));
+    pins.sort_by(|a, b| {
+        b.age
+            .cmp(&a.age)
+            .then(a.region.addr().cmp(&b.region.addr()))
+    });
     let facts = registry::alloc_facts();
     Snapshot {
         pins,

@@ -40,19 +40,27 @@ impl fmt::Display for CheckFailure {
             write!(f, "element {i}: ")?;
         }
         match self.cause {
-            FailureCause::Unpinned => write!(
-                f,
-                "`{}` points to unpinned memory at {:#x} ({} bytes of {}), which can move, \
-                 grow or be freed while C holds it (Go: cgo argument has Go pointer to unpinned \
-                 Go pointer); pin it with a Pinner or mark it #[flow_through]",
-                self.path,
-                self.region.addr(),
-                self.region.len(),
-                self.pointee
-            ),
+            FailureCause::Unpinned => {
+                write!(
+                    f,
+                    "`{}` points to unpinned memory at {:#x} ({} bytes",
+                    self.path,
+                    self.region.addr(),
+                    self.region.len()
+                )?;
+                if self.pointee != "bytes" {
+                    write!(f, " of {}", self.pointee)?;
+                }
+                write!(
+                    f,
+                    "), which can move, grow or be freed while C holds it (Go: cgo argument has \
+                     Go pointer to unpinned Go pointer); pin it with a Pinner or mark it \
+                     #[flow_through]"
+                )
+            }
             FailureCause::ExtentOverflows => write!(
                 f,
-                "`{}` points at {:#x} with an extent of {} that runs past the end of the address \
+                "`{}` points at {:#x} to more `{}` values than fit before the end of the address \
                  space; fix the length its Referents impl or #[referents(len = ..)] reports",
                 self.path,
                 self.region.addr(),

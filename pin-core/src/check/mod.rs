@@ -11,8 +11,8 @@ mod mode;
 pub(crate) mod walk;
 
 pub use failure::{CheckFailure, FailureCause};
-pub use mode::{check_mode, set_check_mode, CheckMode};
 pub(crate) use mode::{args_checked, call_pins_wanted, stores_checked};
+pub use mode::{check_mode, set_check_mode, CheckMode};
 
 use crate::referents::Referents;
 use crate::region::Region;
@@ -107,7 +107,7 @@ pub fn assert_pinned<T: ?Sized>(ptr: *const T, len: usize) {
             "pointer-escapes: assert_pinned at {}: {addr:#x} ({len} bytes) is not pinned{}; \
              pin it with a Pinner (or OwnedPin) before handing it to C",
             Location::caller(),
-            if registry::pin_count(ptr) > 0 {
+            if registry::overlaps_pin(region) {
                 " (only part of it is)"
             } else {
                 ""

@@ -74,7 +74,8 @@ fn init_from_env() -> CheckMode {
             b"1" => CheckMode::Args,
             b"2" => CheckMode::Deep,
             _ => {
-                let msg = b"pointer-escapes: PINCHECK must be 0, 1 or 2; using the build's default\n";
+                let msg =
+                    b"pointer-escapes: PINCHECK must be 0, 1 or 2; using the build's default\n";
                 // SAFETY: writing a static buffer to stderr.
                 unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
                 default_mode()
@@ -104,6 +105,5 @@ pub(crate) fn stores_checked() -> bool {
 /// what makes an annotated call cost one branch in release builds.
 #[inline]
 pub(crate) fn call_pins_wanted() -> bool {
-    !cfg!(feature = "unchecked")
-        && (check_mode() != CheckMode::Off || crate::alloc::is_installed())
+    !cfg!(feature = "unchecked") && (check_mode() != CheckMode::Off || crate::alloc::is_installed())
 }

@@ -148,14 +148,16 @@ unsafe fn visit_elements<T: Referents>(ptr: *const u8, count: usize, c: &mut Col
 
 impl Visitor for Collector<'_> {
     fn pointer<T: Referents>(&mut self, ptr: *const T, count: usize, via: Via) {
-        if ptr.is_null() || count == 0 {
+        // Zero-sized values occupy no memory C could read: nothing to check
+        // (their address is dangling and never pinned).
+        if ptr.is_null() || count == 0 || core::mem::size_of::<T>() == 0 {
             return;
         }
         let (region, overflow) = match Region::of_elements(ptr, count) {
             Ok(r) => (r, false),
             Err(_) => (Region::from_parts(ptr as usize, 0), true),
         };
-        let follow = (core::mem::size_of::<T>() > 0).then_some(Follow {
+        let follow = Some(Follow {
             ptr: ptr.cast(),
             count,
             visit: visit_elements::<T>,
@@ -337,14 +339,15 @@ fn failure(s: &Scratch, root: &Root<'_>, p: &Pending) -> CheckFailure {
         Via::Index(i) => Some(*i),
         _ => None,
     });
-    let path = steps
-        .iter()
-        .map(|&via| PathStep(via))
-        .fold(root.name.to_string(), |mut acc, step| {
-            use std::fmt::Write;
-            let _ = write!(acc, "{step}");
-            acc
-        });
+    let path =
+        steps
+            .iter()
+            .map(|&via| PathStep(via))
+            .fold(root.name.to_string(), |mut acc, step| {
+                use std::fmt::Write;
+                let _ = write!(acc, "{step}");
+                acc
+            });
     CheckFailure {
         context: (root.context)(),
         path,

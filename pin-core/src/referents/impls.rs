@@ -17,9 +17,30 @@ macro_rules! no_referents {
 }
 
 no_referents!(
-    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, bool, char, (),
-    str, c_void, CStr, core::sync::atomic::AtomicU8, core::sync::atomic::AtomicU32,
-    core::sync::atomic::AtomicU64, core::sync::atomic::AtomicUsize,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    bool,
+    char,
+    (),
+    str,
+    c_void,
+    CStr,
+    core::sync::atomic::AtomicU8,
+    core::sync::atomic::AtomicU32,
+    core::sync::atomic::AtomicU64,
+    core::sync::atomic::AtomicUsize,
 );
 
 // SAFETY: PhantomData holds nothing.
@@ -70,7 +91,11 @@ unsafe impl Referents for &str {
 // SAFETY: a `&CStr` points at its bytes and the NUL.
 unsafe impl Referents for &CStr {
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
-        visitor.bytes(self.as_ptr().cast(), self.to_bytes_with_nul().len(), Via::Itself);
+        visitor.bytes(
+            self.as_ptr().cast(),
+            self.to_bytes_with_nul().len(),
+            Via::Itself,
+        );
     }
 }
 
@@ -135,7 +160,11 @@ unsafe impl Referents for String {
 // SAFETY: a `CString` points at its bytes and the NUL that C reads.
 unsafe impl Referents for CString {
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
-        visitor.bytes(self.as_ptr().cast(), self.as_bytes_with_nul().len(), Via::Itself);
+        visitor.bytes(
+            self.as_ptr().cast(),
+            self.as_bytes_with_nul().len(),
+            Via::Itself,
+        );
     }
 }
 
@@ -161,7 +190,11 @@ unsafe impl Referents for IoSliceMut<'_> {
 unsafe impl Referents for libc::iovec {
     #[inline]
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
-        visitor.bytes(self.iov_base as *const u8, self.iov_len, Via::Field("iov_base"));
+        visitor.bytes(
+            self.iov_base as *const u8,
+            self.iov_len,
+            Via::Field("iov_base"),
+        );
     }
 }
 

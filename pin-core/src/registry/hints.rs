@@ -31,13 +31,19 @@ fn slot(hash: u64) -> &'static AtomicU32 {
 /// An entry was filed under the bucket with this hash. Lock held.
 pub(super) fn filed(hash: u64) {
     let c = slot(hash);
-    c.store(c.load(Ordering::Relaxed).saturating_add(1), Ordering::Relaxed);
+    c.store(
+        c.load(Ordering::Relaxed).saturating_add(1),
+        Ordering::Relaxed,
+    );
 }
 
 /// An entry left the bucket with this hash. Lock held.
 pub(super) fn unfiled(hash: u64) {
     let c = slot(hash);
-    c.store(c.load(Ordering::Relaxed).saturating_sub(1), Ordering::Relaxed);
+    c.store(
+        c.load(Ordering::Relaxed).saturating_sub(1),
+        Ordering::Relaxed,
+    );
 }
 
 /// The levels in use changed. Lock held.

@@ -207,9 +207,9 @@ pub(crate) fn first_uncovered<T>(
             .position(|it| region(it).is_none_or(|r| r.is_null() || !static_covers(r)));
     }
     let reg = REGISTRY.lock();
-    items.iter().position(|it| {
-        region(it).is_none_or(|r| r.is_null() || !covered_in(&reg.table, r))
-    })
+    items
+        .iter()
+        .position(|it| region(it).is_none_or(|r| r.is_null() || !covered_in(&reg.table, r)))
 }
 
 fn covered_in(table: &Table, region: Region) -> bool {
@@ -324,10 +324,8 @@ pub(crate) fn alloc_facts() -> AllocFacts {
     let (recent, freed, moved, blocks, bytes, registry_bytes) = {
         let reg = REGISTRY.lock();
         let mut recent = [None; RECENT_EVENTS];
-        let mut n = 0;
-        for ev in reg.events.recent() {
-            recent[n] = Some(*ev);
-            n += 1;
+        for (slot, ev) in recent.iter_mut().zip(reg.events.recent()) {
+            *slot = Some(*ev);
         }
         (
             recent,

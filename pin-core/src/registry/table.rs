@@ -376,8 +376,7 @@ impl Table {
     /// (calls nest), a sweep otherwise.
     fn remove_group_items(&mut self, id: u32, count: usize) {
         let n = self.scan.len();
-        let tail_is_group =
-            n >= count && self.scan[n - count..].iter().all(|item| item.id == id);
+        let tail_is_group = n >= count && self.scan[n - count..].iter().all(|item| item.id == id);
         if tail_is_group {
             for i in n - count..n {
                 let r = self.scan[i].region();
@@ -657,7 +656,13 @@ mod tests {
     }
 
     fn pin(t: &mut Table, addr: usize, len: usize) -> PinId {
-        t.pin(r(addr, len), PinKind::Pinner, Location::caller(), ThreadNumber(1), 0)
+        t.pin(
+            r(addr, len),
+            PinKind::Pinner,
+            Location::caller(),
+            ThreadNumber(1),
+            0,
+        )
     }
 
     impl Table {
@@ -672,13 +677,27 @@ mod tests {
 
     #[test]
     fn levels_fit_their_granule() {
-        for len in [0usize, 1, 64, 65, 512, 513, 4096, 1 << 20, (1 << 20) + 1, usize::MAX] {
+        for len in [
+            0usize,
+            1,
+            64,
+            65,
+            512,
+            513,
+            4096,
+            1 << 20,
+            (1 << 20) + 1,
+            usize::MAX,
+        ] {
             let k = level_of(len);
             if k < HUGE_LEVEL {
                 let shift = FIRST_SHIFT + SHIFT_STEP * k as u32;
                 assert!(len <= 1usize << shift, "len {len} level {k}");
                 if k > 0 {
-                    assert!(len > 1usize << (shift - SHIFT_STEP), "len {len} level {k} too coarse");
+                    assert!(
+                        len > 1usize << (shift - SHIFT_STEP),
+                        "len {len} level {k} too coarse"
+                    );
                 }
             }
         }
@@ -780,7 +799,8 @@ mod tests {
     fn call_pins_use_the_scan_list_and_others_join_twins() {
         let mut t = Table::private();
         let site = Location::caller();
-        let call = |t: &mut Table, a: usize| t.pin(r(a, 8), PinKind::Call, site, ThreadNumber(1), 0);
+        let call =
+            |t: &mut Table, a: usize| t.pin(r(a, 8), PinKind::Call, site, ThreadNumber(1), 0);
         let a = call(&mut t, 0x4000);
         let b = call(&mut t, 0x4000);
         assert_ne!(a, b, "call pins never share an entry");

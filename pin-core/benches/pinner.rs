@@ -1,0 +1,321 @@
+//! Go's `runtime.Pinner` benchmarks, mirrored one for one.
+//!
+//! Each bench does what its namesake in `GOROOT/src/runtime/pinner_test.go`
+//! does (`BenchmarkPinnerPinUnpin` is `pin_unpin`, and so on), so that the
+//! two can be compared line by line in BENCHMARKS.md:
+//! - Go's `obj` is `struct { x, y, z int64 }` allocated with `new(obj)`: here
+//!   a `Box<Obj>` of three `i64`. Go's "tiny" object is `new(bool)`: here a
+//!   `Box<bool>`.
+//! - Every iteration makes a fresh pinner, pins and unpins, as Go's
+//!   `var pinner runtime.Pinner` inside the loop does.
+//! - The parallel benches run 2 threads (Go's `b.RunParallel` with
+//!   GOMAXPROCS=2 on this machine) and report wall time divided by the total
+//!   number of operations, as Go does.
+//!
+//! Beyond Go's set: `pin_unpin_with_live/N` (the same pin/unpin with N other
+//! pins live, to show the registry's cost does not grow with its size) and
+//! `is_pinned_on_unpinned_with_pins_live` (the registry lookup that Go's
+//! "on unpinned" case never reaches here, because with no pin live the
+//! answer takes one atomic load).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use pin_core::{is_pinned, snapshot, Pinner};
+use std::hint::black_box;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+/// Go's `obj` from pinner_test.go: three `int64` fields.
+#[allow(dead_code)] // Only its size and its address matter.
+struct Obj {
+    x: i64,
+    y: i64,
+    z: i64,
+}
+
+/// `new(obj)`: a heap object of its own, as Go's allocation is.
+fn new_obj() -> Box<Obj> {
+    Box::new(Obj { x: 0, y: 0, z: 0 })
+}
+
+/// Go's batch size in the `*Batch*` benchmarks.
+const BATCH: usize = 1000;
+
+/// Go's `b.RunParallel` on this 2-core machine runs 2 goroutines.
+const THREADS: u64 = 2;
+
+/// Runs `iters` operations split over [`THREADS`] threads that start
+/// together, and returns the wall time from the first start to the last
+/// finish: criterion divides it by `iters`, which is Go's ns/op for
+/// `RunParallel` (wall time / total operations).
+fn run_parallel(iters: u64, work: impl Fn(u64) + Sync) -> Duration {
+    let barrier = Barrier::new(THREADS as usize);
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let share = iters / THREADS + u64::from(t < iters % THREADS);
+                let (barrier, work) = (&barrier, &work);
+                s.spawn(move || {
+                    barrier.wait();
+                    let start = Instant::now();
+                    work(share);
+                    (start, Instant::now())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a bench thread panicked"))
+            .collect()
+    });
+    let first = spans.iter().map(|s| s.0).min().expect("two threads ran");
+    let last = spans.iter().map(|s| s.1).max().expect("two threads ran");
+    last - first
+}
+
+fn assert_nothing_pinned() {
+    let live = snapshot().pins.len();
+    assert_eq!(live, 0, "a previous bench left {live} pin entries live");
+}
+
+fn pin_unpin(c: &mut Criterion) {
+    assert_nothing_pinned();
+    let p = new_obj();
+    c.bench_function("pin_unpin", |b| {
+        b.iter(|| {
+            let mut pinner = Pinner::new();
+            black_box(pinner.pin(black_box(&*p)));
+            pinner.unpin();
+        })
+    });
+}
+
+fn pin_unpin_tiny(c: &mut Criterion) {
+    let p = Box::new(false);
+    c.bench_function("pin_unpin_tiny", |b| {
+        b.iter(|| {
+            let mut pinner = Pinner::new();
+            black_box(pinner.pin(black_box(&*p)));
+            pinner.unpin();
+        })
+    });
+}
+
+fn pin_unpin_double(c: &mut Criterion) {
+    let p = new_obj();
+    c.bench_function("pin_unpin_double", |b| {
+        b.iter(|| {
+            let mut pinner = Pinner::new();
+            black_box(pinner.pin(black_box(&*p)));
+            black_box(pinner.pin(black_box(&*p)));
+            pinner.unpin();
+        })
+    });
+}
+
+fn pin_unpin_batch(c: &mut Criterion) {
+    let data: Vec<Box<Obj>> = (0..BATCH).map(|_| new_obj()).collect();
+    c.bench_function("pin_unpin_batch", |b| {
+        b.iter(|| {
+            let mut pinner = Pinner::new();
+            for d in &data {
+                black_box(pinner.pin(&**d));
+            }
+            pinner.unpin();
+        })
+    });
+}
+
+fn pin_unpin_batch_double(c: &mut Criterion) {
+    let data: Vec<Box<Obj>> = (0..BATCH).map(|_| new_obj()).collect();
+    c.bench_function("pin_unpin_batch_double", |b| {
+        b.iter(|| {
+            let mut pinner = Pinner::new();
+            for d in &data {
+                black_box(pinner.pin(&**d));
+                black_box(pinner.pin(&**d));
+            }
+            pinner.unpin();
+        })
+    });
+}
+
+fn pin_unpin_batch_tiny(c: &mut Criterion) {
+    let data: Vec<Box<bool>> = (0..BATCH).map(|_| Box::new(false)).collect();
+    c.bench_function("pin_unpin_batch_tiny", |b| {
+        b.iter(|| {
+            let mut pinner = Pinner::new();
+            for d in &data {
+                black_box(pinner.pin(&**d));
+            }
+            pinner.unpin();
+        })
+    });
+}
+
+fn pin_unpin_parallel(c: &mut Criterion) {
+    c.bench_function("pin_unpin_parallel", |b| {
+        b.iter_custom(|iters| {
+            run_parallel(iters, |n| {
+                let p = new_obj();
+                for _ in 0..n {
+                    let mut pinner = Pinner::new();
+                    black_box(pinner.pin(black_box(&*p)));
+                    pinner.unpin();
+                }
+            })
+        })
+    });
+}
+
+fn pin_unpin_parallel_tiny(c: &mut Criterion) {
+    c.bench_function("pin_unpin_parallel_tiny", |b| {
+        b.iter_custom(|iters| {
+            run_parallel(iters, |n| {
+                let p = Box::new(false);
+                for _ in 0..n {
+                    let mut pinner = Pinner::new();
+                    black_box(pinner.pin(black_box(&*p)));
+                    pinner.unpin();
+                }
+            })
+        })
+    });
+}
+
+fn pin_unpin_parallel_double(c: &mut Criterion) {
+    c.bench_function("pin_unpin_parallel_double", |b| {
+        b.iter_custom(|iters| {
+            run_parallel(iters, |n| {
+                let p = new_obj();
+                for _ in 0..n {
+                    let mut pinner = Pinner::new();
+                    black_box(pinner.pin(black_box(&*p)));
+                    black_box(pinner.pin(black_box(&*p)));
+                    pinner.unpin();
+                }
+            })
+        })
+    });
+}
+
+fn is_pinned_on_pinned(c: &mut Criterion) {
+    let obj = new_obj();
+    let mut pinner = Pinner::new();
+    let ptr = pinner.pin(&*obj);
+    assert!(is_pinned(ptr));
+    c.bench_function("is_pinned_on_pinned", |b| {
+        b.iter(|| is_pinned(black_box(ptr)))
+    });
+    pinner.unpin();
+}
+
+fn is_pinned_on_unpinned(c: &mut Criterion) {
+    assert_nothing_pinned();
+    let obj = new_obj();
+    let ptr: *const Obj = &*obj;
+    assert!(!is_pinned(ptr));
+    c.bench_function("is_pinned_on_unpinned", |b| {
+        b.iter(|| is_pinned(black_box(ptr)))
+    });
+}
+
+fn is_pinned_on_unpinned_with_pins_live(c: &mut Criterion) {
+    let (other, obj) = (new_obj(), new_obj());
+    let mut pinner = Pinner::new();
+    pinner.pin(&*other);
+    let ptr: *const Obj = &*obj;
+    assert!(!is_pinned(ptr));
+    c.bench_function("is_pinned_on_unpinned_with_pins_live", |b| {
+        b.iter(|| is_pinned(black_box(ptr)))
+    });
+    pinner.unpin();
+}
+
+fn is_pinned_on_pinned_parallel(c: &mut Criterion) {
+    let obj = new_obj();
+    let mut pinner = Pinner::new();
+    let ptr = pinner.pin(&*obj) as usize;
+    c.bench_function("is_pinned_on_pinned_parallel", |b| {
+        b.iter_custom(|iters| {
+            run_parallel(iters, |n| {
+                for _ in 0..n {
+                    black_box(is_pinned(black_box(ptr as *const Obj)));
+                }
+            })
+        })
+    });
+    pinner.unpin();
+}
+
+fn is_pinned_on_unpinned_parallel(c: &mut Criterion) {
+    assert_nothing_pinned();
+    let obj = new_obj();
+    let ptr = &*obj as *const Obj as usize;
+    c.bench_function("is_pinned_on_unpinned_parallel", |b| {
+        b.iter_custom(|iters| {
+            run_parallel(iters, |n| {
+                for _ in 0..n {
+                    black_box(is_pinned(black_box(ptr as *const Obj)));
+                }
+            })
+        })
+    });
+}
+
+/// `pin_unpin` with `n` other pins live (each on its own heap object, held
+/// by one pinner), to show how the registry scales with its size.
+fn pin_unpin_with_live(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pin_unpin_with_live");
+    for n in [0usize, 1, 1_000, 100_000, 1_000_000] {
+        let others: Vec<Box<Obj>> = (0..n).map(|_| new_obj()).collect();
+        let mut live = Pinner::new();
+        for o in &others {
+            live.pin(&**o);
+        }
+        assert_eq!(snapshot().pin_total(), n);
+        let p = new_obj();
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| {
+                let mut pinner = Pinner::new();
+                black_box(pinner.pin(black_box(&*p)));
+                pinner.unpin();
+            })
+        });
+        live.unpin();
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = go_mirror;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50);
+    targets =
+        pin_unpin,
+        pin_unpin_tiny,
+        pin_unpin_double,
+        pin_unpin_batch,
+        pin_unpin_batch_double,
+        pin_unpin_batch_tiny,
+        pin_unpin_parallel,
+        pin_unpin_parallel_tiny,
+        pin_unpin_parallel_double,
+        is_pinned_on_pinned,
+        is_pinned_on_unpinned,
+        is_pinned_on_unpinned_with_pins_live,
+        is_pinned_on_pinned_parallel,
+        is_pinned_on_unpinned_parallel,
+}
+
+criterion_group! {
+    name = scaling;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50);
+    targets = pin_unpin_with_live,
+}
+
+criterion_main!(go_mirror, scaling);
