@@ -1,0 +1,225 @@
+//! Emits `unsafe impl Referents`: each field reported to the visitor under
+//! its name, inline (its own referents) or, for a pointer field with an
+//! extent, as a pointer to `len` elements or `bytes` bytes.
+//!
+//! Hygiene: the visitor variable has a mixed-site span, so a user's `len`
+//! expression cannot see (or shadow) it; `self` keeps the call-site span so
+//! that the user's `self.other_field` resolves to the method's receiver.
+//! The visitor's type parameter cannot be made hygienic (generic parameters
+//! resolve at the call site), so it has a name no user writes.
+
+use super::attrs::ExtentKind;
+use super::bounds;
+use super::parse::{Field, Input, Shape, Variant, VariantStyle};
+use super::pointer::pointee;
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{Ident, Path};
+
+/// The path generated code names the run-time through.
+pub(crate) fn crate_path(input: Option<&Input<'_>>) -> Path {
+    input
+        .and_then(|i| i.options.krate.clone())
+        .unwrap_or_else(|| syn::parse_quote!(::pointer_escapes))
+}
+
+/// The `unsafe impl Referents` for `input`.
+pub(crate) fn referents_impl(input: &Input<'_>) -> TokenStream {
+    let krate = crate_path(Some(input));
+    let private = quote!(#krate::__private);
+    let trait_path: Path = syn::parse_quote!(#private::Referents);
+    let generics = bounds::impl_generics(input, &trait_path);
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let ident = input.ident;
+    let visitor = Ident::new("visitor", Span::mixed_site());
+    let emit = Emit {
+        private: &private,
+        visitor: &visitor,
+    };
+    let body = match &input.shape {
+        Shape::Struct(fields) => emit.struct_body(fields, input.packed),
+        Shape::Enum(variants) => emit.enum_body(variants),
+    };
+    quote! {
+        #[automatically_derived]
+        unsafe impl #impl_generics #trait_path for #ident #ty_generics #where_clause {
+            #[inline]
+            fn visit_referents<__PointerEscapesVisitor: #private::Visitor>(
+                &self,
+                #visitor: &mut __PointerEscapesVisitor,
+            ) {
+                #body
+            }
+        }
+    }
+}
+
+/// An impl that reports nothing, emitted beside the errors of a rejected
+/// input so that the user sees those errors, not a cascade of "does not
+/// implement `Referents`" at every use of the type. It is never run: the
+/// errors stop the build.
+pub(crate) fn fallback_impl(input: &syn::DeriveInput, krate: &Path) -> TokenStream {
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let ident = &input.ident;
+    quote! {
+        #[automatically_derived]
+        unsafe impl #impl_generics #krate::__private::Referents for #ident #ty_generics #where_clause {
+            fn visit_referents<__PointerEscapesVisitor: #krate::__private::Visitor>(
+                &self,
+                _: &mut __PointerEscapesVisitor,
+            ) {
+            }
+        }
+    }
+}
+
+struct Emit<'a> {
+    private: &'a TokenStream,
+    visitor: &'a Ident,
+}
+
+impl Emit<'_> {
+    fn struct_body(&self, fields: &[Field<'_>], packed: bool) -> TokenStream {
+        let visits: Vec<TokenStream> = fields
+            .iter()
+            .filter(|f| f.options.skip.is_none())
+            .map(|field| {
+                let member = &field.member;
+                // A packed struct's fields may be unaligned, and a reference
+                // to one is an error: visit a copy instead (pointers and
+                // lengths are `Copy`).
+                let reference = if packed {
+                    quote!(&{ self.#member })
+                } else {
+                    quote!(&self.#member)
+                };
+                self.field(field, reference)
+            })
+            .collect();
+        self.or_unused(visits)
+    }
+
+    fn enum_body(&self, variants: &[Variant<'_>]) -> TokenStream {
+        if variants.is_empty() {
+            // `&Empty` is not an empty type to `match`; `Empty` is.
+            let visitor = self.visitor;
+            return quote!(let _ = #visitor; match *self {});
+        }
+        let arms = variants.iter().map(|variant| {
+            let ident = variant.ident;
+            let bindings: Vec<Option<Ident>> = variant
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    f.options
+                        .skip
+                        .is_none()
+                        .then(|| format_ident!("__field{}", i, span = Span::mixed_site()))
+                })
+                .collect();
+            let pattern = match variant.style {
+                VariantStyle::Unit => quote!(Self::#ident),
+                VariantStyle::Tuple => {
+                    let parts = bindings.iter().map(|b| match b {
+                        Some(b) => b.to_token_stream(),
+                        None => quote!(_),
+                    });
+                    quote!(Self::#ident(#(#parts),*))
+                }
+                VariantStyle::Named => {
+                    let parts = variant.fields.iter().zip(&bindings).map(|(f, b)| {
+                        let member = &f.member;
+                        match b {
+                            Some(b) => quote!(#member: #b),
+                            None => quote!(#member: _),
+                        }
+                    });
+                    quote!(Self::#ident { #(#parts),* })
+                }
+            };
+            // Match ergonomics on `&Self`: each binding is `&FieldType`.
+            let visits = variant
+                .fields
+                .iter()
+                .zip(&bindings)
+                .filter_map(|(f, b)| b.as_ref().map(|b| self.field(f, b.to_token_stream())));
+            quote!(#pattern => { #(#visits)* })
+        });
+        let reports_nothing = variants
+            .iter()
+            .flat_map(|v| &v.fields)
+            .all(|f| f.options.skip.is_some());
+        let unused = reports_nothing.then(|| self.or_unused(Vec::new()));
+        quote! {
+            #unused
+            match self {
+                #(#arms)*
+            }
+        }
+    }
+
+    /// Reports one field; `reference` is an expression of type `&FieldType`.
+    fn field(&self, field: &Field<'_>, reference: TokenStream) -> TokenStream {
+        let Emit { private, visitor } = self;
+        let ty = field.ty;
+        let label = &field.label;
+        let via = quote!(#private::Via::Field(#label));
+        let Some(extent) = &field.options.extent else {
+            // The explicit type argument carries the field type's span, so a
+            // type without an impl is reported on the field's type.
+            return quote_spanned! {ty.span()=>
+                #visitor.inline::<#ty>(#reference, #via);
+            };
+        };
+        let expr = &extent.expr;
+        // Spanned on the expression, so a non-integer is reported there and
+        // not on the derive.
+        let referent_count = respan(quote!(#private::referent_count), expr.span());
+        let count = quote_spanned!(expr.span()=> #referent_count(#expr));
+        let target = quote!(#private::EscapingPointer::target(#reference));
+        match extent.kind {
+            ExtentKind::Len => {
+                // `validate` refused `len` on a field that is not a pointer,
+                // so `pointee` finds one; `_` lets rustc infer it otherwise.
+                // Spanned on the pointee: it is what must implement
+                // `Referents`.
+                let elem = pointee(ty).map_or_else(|| quote!(_), ToTokens::to_token_stream);
+                quote_spanned! {elem.span()=>
+                    #visitor.pointer::<#elem>(#target, #count, #via);
+                }
+            }
+            ExtentKind::Bytes => quote! {
+                #visitor.bytes(#target.cast::<u8>(), #count, #via);
+            },
+        }
+    }
+
+    /// `visits`, or a use of the visitor when there are none (a unit struct).
+    fn or_unused(&self, visits: Vec<TokenStream>) -> TokenStream {
+        if visits.is_empty() {
+            let visitor = self.visitor;
+            quote!(let _ = #visitor;)
+        } else {
+            quote!(#(#visits)*)
+        }
+    }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut inner = Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = TokenTree::Group(inner);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
+}

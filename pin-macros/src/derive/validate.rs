@@ -1,0 +1,54 @@
+//! The rules that need the whole input: an extent (`len` / `bytes`) only on
+//! a field spelled as a raw pointer, and only in a struct, where the
+//! expression can read the other fields through `self`.
+
+use super::errors::Errors;
+use super::parse::{Field, Input, Shape};
+use super::pointer::pointee;
+
+/// Records every broken rule in `errors`.
+pub(crate) fn validate(input: &Input<'_>, errors: &mut Errors) {
+    match &input.shape {
+        Shape::Struct(fields) => {
+            for field in fields {
+                extent_on_pointer(field, errors);
+            }
+        }
+        Shape::Enum(variants) => {
+            for field in variants.iter().flat_map(|v| &v.fields) {
+                if let Some(extent) = &field.options.extent {
+                    errors.spanned(
+                        &extent.key,
+                        format!(
+                            "`{key}` is not supported on a field of an enum variant (`{}`): \
+                             the expression could not read the variant's other fields through \
+                             `self`; move the pointer and its length into a struct with \
+                             #[derive(Referents)] and `#[referents({key} = self.<field>)]`, \
+                             and hold that struct in the variant",
+                            field.label,
+                            key = extent.kind.key(),
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn extent_on_pointer(field: &Field<'_>, errors: &mut Errors) {
+    let Some(extent) = &field.options.extent else {
+        return;
+    };
+    if pointee(field.ty).is_none() {
+        errors.spanned(
+            &extent.key,
+            format!(
+                "`{key}` applies only to a raw-pointer field (`*const T`, `*mut T`, \
+                 `NonNull<T>` or an `Option` of those), and field `{}` is not one; its type \
+                 reports its own referents, so remove `{key} = ..`",
+                field.label,
+                key = extent.kind.key(),
+            ),
+        );
+    }
+}

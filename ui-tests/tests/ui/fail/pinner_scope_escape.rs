@@ -1,0 +1,13 @@
+// The pinner of `scope` cannot leave its closure: it is unpinned when the
+// closure returns.
+use pointer_escapes::{scope, Pinner};
+
+fn main() {
+    let buf = vec![0u8; 16];
+    let mut escaped: Option<&mut Pinner<'_>> = None;
+    scope(|pinner| {
+        pinner.pin_slice(&buf);
+        escaped = Some(pinner);
+    });
+    let _ = escaped;
+}
