@@ -1,0 +1,59 @@
+//! Re-running the current test binary as a child process, for behaviour that
+//! happens at exit (`PINREPORT=1`), aborts (`PINGUARD=abort`) or needs a
+//! registry no other test touches.
+
+use std::process::{Command, Output};
+
+/// Names the child's role; unset in the parent.
+pub const CHILD_ENV: &str = "POINTER_ESCAPES_TEST_CHILD";
+
+/// Whether this process is the child re-run for `role`.
+pub fn is_child(role: &str) -> bool {
+    std::env::var(CHILD_ENV).as_deref() == Ok(role)
+}
+
+/// Re-runs this test binary with only the test named `test` selected
+/// (`--exact`), marked as the child for `role`, with `env` set on top of a
+/// clean pointer-escapes environment.
+pub fn run_child(test: &str, role: &str, env: &[(&str, &str)]) -> Output {
+    let exe = std::env::current_exe().expect("the test binary's own path");
+    let mut cmd = Command::new(exe);
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, role)
+        .env_remove("PINREPORT")
+        .env_remove("PINGUARD")
+        .env_remove("PINCHECK");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let out = cmd.output().expect("spawning the test binary again");
+    // A mistyped filter would run nothing and pass: make sure the child
+    // really ran the one test.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("running 1 test"),
+        "the child did not run exactly `{test}`:\n{stdout}"
+    );
+    out
+}
+
+/// The child's stderr as text.
+pub fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The sites the child printed with [`announce_site`], in order.
+pub fn sites_of(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        // libtest's "test name ... " may precede the first one on its line.
+        .filter_map(|l| l.split_once("SITE ").map(|(_, site)| site.to_string()))
+        .collect()
+}
+
+/// Prints a pin site for the parent to find in the child's report, as the
+/// report shows it (`file:line:`; the trailing colon keeps line 12 from
+/// matching line 123).
+pub fn announce_site(file: &str, line: u32) {
+    println!("SITE {file}:{line}:");
+}

@@ -1,0 +1,151 @@
+//! The report. The shared scenarios (`common/report.rs`, also run by
+//! `alloc_suite.rs`) look at `snapshot()`; the tests here need a registry
+//! nothing else touches, or the process's exit, so each re-runs this binary
+//! as a child process selecting one test.
+
+mod common;
+
+use common::child::{announce_site, is_child, run_child, sites_of, stderr_of};
+use common::panics::{assert_mentions, panic_message};
+use pointer_escapes::*;
+
+common::report::tests!();
+
+/// Without `PinAwareAlloc` the report says that frees are not guarded.
+#[test]
+fn report_says_frees_are_not_guarded_without_pin_aware_alloc() {
+    let snap = snapshot();
+    assert!(!snap.allocator_installed);
+    assert!(snap
+        .to_string()
+        .contains("frees NOT guarded (PinAwareAlloc is not the global allocator)"));
+    assert_eq!(snap.quarantined_blocks, 0);
+    assert_eq!(snap.freed_while_pinned, 0);
+}
+
+/// Child: leaks a Pinner's pin (the pinner is forgotten) and an OwnedPin's
+/// (dropped while C may hold it), printing both sites.
+fn leak_a_pinner_and_an_owned_pin() {
+    let leaked: &'static [u8; 32] = Box::leak(Box::new([0u8; 32]));
+    let mut pinner = Pinner::new();
+    let line = line!() + 1;
+    pinner.pin(leaked);
+    announce_site(file!(), line);
+    std::mem::forget(pinner);
+
+    let line = line!() + 1;
+    let owned = OwnedPin::new(vec![0u8; 64]);
+    announce_site(file!(), line);
+    drop(owned);
+}
+
+/// `PINREPORT=1` prints the report at exit when pins are still live, naming
+/// each leaked pin's kind and site.
+#[test]
+fn pinreport_prints_live_pins_at_exit() {
+    if is_child("pinreport-leaks") {
+        leak_a_pinner_and_an_owned_pin();
+        return;
+    }
+    let out = run_child(
+        "pinreport_prints_live_pins_at_exit",
+        "pinreport-leaks",
+        &[("PINREPORT", "1")],
+    );
+    let stderr = stderr_of(&out);
+    assert!(out.status.success(), "the child failed:\n{stderr}");
+    assert_mentions(
+        &stderr,
+        &["pointer-escapes report: 2 live pin(s) in 2 entries; frees NOT guarded"],
+    );
+    let sites = sites_of(&out);
+    assert_eq!(sites.len(), 2, "{sites:?}");
+    for (site, kind) in sites.iter().zip(["Pinner", "OwnedPin"]) {
+        let row = stderr
+            .lines()
+            .find(|l| l.contains(site.as_str()))
+            .unwrap_or_else(|| panic!("no report row for {site}:\n{stderr}"));
+        assert!(row.contains(kind), "{row}");
+    }
+}
+
+/// `PINREPORT=1` with every pin released by exit prints no report.
+#[test]
+fn pinreport_is_silent_when_nothing_is_left_pinned() {
+    if is_child("pinreport-clean") {
+        let buf = vec![0u8; 16];
+        let mut pinner = Pinner::new();
+        pinner.pin_slice(&buf);
+        drop(pinner);
+        drop(OwnedPin::new(vec![1u8; 8]).into_inner());
+        return;
+    }
+    let out = run_child(
+        "pinreport_is_silent_when_nothing_is_left_pinned",
+        "pinreport-clean",
+        &[("PINREPORT", "1")],
+    );
+    let stderr = stderr_of(&out);
+    assert!(out.status.success(), "the child failed:\n{stderr}");
+    assert!(!stderr.contains("pointer-escapes report"), "{stderr}");
+}
+
+/// Without `PINREPORT`, leaked pins print no report at exit.
+#[test]
+fn no_report_at_exit_without_pinreport() {
+    if is_child("no-pinreport") {
+        leak_a_pinner_and_an_owned_pin();
+        return;
+    }
+    for setting in [None, Some("0")] {
+        let env: Vec<(&str, &str)> = setting.map(|v| ("PINREPORT", v)).into_iter().collect();
+        let out = run_child("no_report_at_exit_without_pinreport", "no-pinreport", &env);
+        let stderr = stderr_of(&out);
+        assert!(out.status.success(), "the child failed:\n{stderr}");
+        assert!(
+            !stderr.contains("pointer-escapes report"),
+            "{setting:?}: {stderr}"
+        );
+    }
+}
+
+/// `assert_no_pins` in a process of its own: passes with no pins, panics
+/// with the report naming a live pin's site, passes again once it is gone.
+#[test]
+fn assert_no_pins_names_what_is_still_pinned() {
+    if !is_child("assert-no-pins") {
+        let out = run_child(
+            "assert_no_pins_names_what_is_still_pinned",
+            "assert-no-pins",
+            &[],
+        );
+        assert!(
+            out.status.success(),
+            "the child failed:\n{}",
+            stderr_of(&out)
+        );
+        return;
+    }
+    assert_no_pins();
+    assert!(snapshot().pins.is_empty());
+
+    let buf = vec![0u8; 20];
+    let mut pinner = Pinner::new();
+    let pin_line = line!() + 1;
+    pinner.pin_slice(&buf);
+    // A closure, not the function itself: `#[track_caller]` sees through the
+    // closure to this line, not through a function pointer.
+    #[allow(clippy::redundant_closure)]
+    let (line, msg) = (line!(), panic_message(|| assert_no_pins()));
+    assert_mentions(
+        &msg,
+        &[
+            &format!("assert_no_pins at {}:{line}:", file!()),
+            "pins are still live (a Pinner or OwnedPin was leaked, or is still in scope)",
+            "pointer-escapes report: 1 live pin(s) in 1 entry;",
+            &format!("{}:{pin_line}:", file!()),
+        ],
+    );
+    drop(pinner);
+    assert_no_pins();
+}
