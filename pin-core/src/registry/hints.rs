@@ -9,11 +9,13 @@
 //! under the registry lock (plain load + store) and read without it. A zero
 //! counter proves no entry is filed under any bucket hashing to that slot; a
 //! non-zero one sends the caller to the exact, locked lookup. The levels in
-//! use are mirrored in `LEVEL_MASK`.
+//! use are mirrored in `LEVEL_MASK`. The hints are kept only when
+//! `PinAwareAlloc` is installed (decided at the first pin); otherwise every
+//! answer here is "maybe" and callers take the lock.
 
 use super::table::{bucket_hash, granule};
 use crate::region::Region;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 const HINT_BITS: u32 = 17;
 const HINT_SLOTS: usize = 1 << HINT_BITS;
@@ -23,6 +25,14 @@ const MAX_PROBES_PER_LEVEL: usize = 16;
 
 static COUNTS: [AtomicU32; HINT_SLOTS] = [const { AtomicU32::new(0) }; HINT_SLOTS];
 static LEVEL_MASK: AtomicU32 = AtomicU32::new(0);
+/// Whether the registry keeps the hints (see `Table::hints`); until then
+/// every answer is "maybe".
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// The registry keeps the hints from now on. Lock held, before any entry.
+pub(super) fn enable() {
+    ENABLED.store(true, Ordering::Release);
+}
 
 fn slot(hash: u64) -> &'static AtomicU32 {
     &COUNTS[(hash >> (64 - HINT_BITS)) as usize]
@@ -58,6 +68,9 @@ fn occupied(level: u8, g: usize) -> bool {
 /// False when no pin can cover `addr`.
 #[inline]
 pub(super) fn may_cover(addr: usize) -> bool {
+    if !ENABLED.load(Ordering::Acquire) {
+        return true;
+    }
     let mut mask = LEVEL_MASK.load(Ordering::Acquire);
     while mask != 0 {
         let level = mask.trailing_zeros() as u8;
@@ -73,6 +86,9 @@ pub(super) fn may_cover(addr: usize) -> bool {
 /// False when no pin can share a byte with `block`.
 #[inline]
 pub(super) fn may_overlap(block: Region) -> bool {
+    if !ENABLED.load(Ordering::Acquire) {
+        return true;
+    }
     let last = block.end().saturating_sub(1).max(block.addr());
     let mut mask = LEVEL_MASK.load(Ordering::Acquire);
     while mask != 0 {

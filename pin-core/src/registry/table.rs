@@ -173,6 +173,13 @@ impl ScanItem {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HintsMode {
+    Undecided,
+    On,
+    Off,
+}
+
 pub(crate) struct Table {
     entries: SysVec<Entry, System>,
     free_head: u32,
@@ -181,9 +188,12 @@ pub(crate) struct Table {
     /// Entries not in the index, with their extents copied so that reading
     /// them all is a tight loop; every query does.
     scan: SysVec<ScanItem, System>,
-    /// Whether this is the registry's table, which keeps the lock-free hints
-    /// (tables made by unit tests must not touch them).
-    publishes_hints: bool,
+    /// Whether this table keeps the lock-free hints: decided at the first
+    /// pin, on when `PinAwareAlloc` is installed (its frees are what the
+    /// hints are for). Without it, keeping them would cost every call pin
+    /// a few stores for nothing the program needs; queries then take the
+    /// lock. Tables made by unit tests never touch them.
+    hints: HintsMode,
     /// Indexed entries per level, and the levels with any.
     level_counts: [u32; LEVELS],
     level_mask: u32,
@@ -246,7 +256,7 @@ impl Table {
             free_head: NO_SLOT,
             index: HashTable::new_in(System),
             scan: SysVec::new_in(System),
-            publishes_hints: true,
+            hints: HintsMode::Undecided,
             level_counts: [0; LEVELS],
             level_mask: 0,
             all_level_counts: [0; LEVELS],
@@ -261,7 +271,7 @@ impl Table {
     #[cfg(test)]
     fn private() -> Table {
         Table {
-            publishes_hints: false,
+            hints: HintsMode::Off,
             ..Table::new()
         }
     }
@@ -285,6 +295,7 @@ impl Table {
         thread: ThreadNumber,
         born_ms: u32,
     ) -> PinId {
+        self.decide_hints();
         let level = level_of(region.len());
         let hash = bucket_hash(level, granule(level, region.addr()));
         let is_call = kind == PinKind::Call;
@@ -328,6 +339,7 @@ impl Table {
         born_ms: u32,
     ) -> PinId {
         debug_assert!(!regions.is_empty() && regions.len() <= GROUP_MAX);
+        self.decide_hints();
         let first = regions[0];
         let id = self.alloc_slot(Entry {
             start: first.addr(),
@@ -342,32 +354,43 @@ impl Table {
         self.scan.reserve(regions.len());
         for r in regions {
             self.scan.push(ScanItem::new(*r, id));
-            let level = level_of(r.len());
-            self.file_hint(level, bucket_hash(level, granule(level, r.addr())));
+            if self.hints == HintsMode::On {
+                let level = level_of(r.len());
+                self.file_hint(level, bucket_hash(level, granule(level, r.addr())));
+            }
         }
         self.live_entries += 1;
         PinId(id)
     }
 
-    fn file_hint(&mut self, level: u8, hash: u64) {
-        if self.publishes_hints {
-            hints::filed(hash);
+    fn decide_hints(&mut self) {
+        if self.hints == HintsMode::Undecided {
+            self.hints = if crate::alloc::is_installed() {
+                hints::enable();
+                HintsMode::On
+            } else {
+                HintsMode::Off
+            };
         }
-        if add_level(&mut self.all_level_counts, &mut self.all_level_mask, level)
-            && self.publishes_hints
-        {
+    }
+
+    fn file_hint(&mut self, level: u8, hash: u64) {
+        if self.hints != HintsMode::On {
+            return;
+        }
+        hints::filed(hash);
+        if add_level(&mut self.all_level_counts, &mut self.all_level_mask, level) {
             hints::publish_levels(self.all_level_mask);
         }
     }
 
     fn unfile_hint(&mut self, r: Region) {
-        let level = level_of(r.len());
-        if self.publishes_hints {
-            hints::unfiled(bucket_hash(level, granule(level, r.addr())));
+        if self.hints != HintsMode::On {
+            return;
         }
-        if remove_level(&mut self.all_level_counts, &mut self.all_level_mask, level)
-            && self.publishes_hints
-        {
+        let level = level_of(r.len());
+        hints::unfiled(bucket_hash(level, granule(level, r.addr())));
+        if remove_level(&mut self.all_level_counts, &mut self.all_level_mask, level) {
             hints::publish_levels(self.all_level_mask);
         }
     }
