@@ -146,7 +146,7 @@ pub fn string_contents() {
         &[
             "`value`",
             &format!("{:#x}", s.as_ptr() as usize),
-            "6 bytes of bytes",
+            "(6 bytes)",
         ],
     );
     let mut pinner = Pinner::new();

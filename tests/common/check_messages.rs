@@ -112,7 +112,7 @@ pub fn io_slices_name_the_entry() {
             "element 1",
             "`value[1].iov_base`",
             &hex(b.as_ptr()),
-            "20 bytes of bytes",
+            "(20 bytes)",
             FIX,
         ],
     );
@@ -139,7 +139,7 @@ pub fn iovec_array_names_the_entry() {
             type_name::<[libc::iovec; 5]>(),
             "element 3",
             &hex(bufs[3].as_ptr()),
-            "400 bytes of bytes",
+            "(400 bytes)",
             FIX,
         ],
     );

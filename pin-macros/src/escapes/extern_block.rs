@@ -1,0 +1,295 @@
+//! `#[pointer_escapes]` on an `extern "C" { .. }` / `unsafe extern "C" {
+//! .. }` block: each foreign function becomes an `unsafe fn` (a plain `fn`
+//! for a `safe fn` item) of the same name, visibility, attributes and
+//! signature, which holds the raw import in an inner extern block (items
+//! inside a function body cannot be named from outside it), pins and checks
+//! its arguments as an annotated function does, and calls the import.
+//!
+//! Statics, types and macro invocations pass through untouched in an extern
+//! block of their own, with the block's attributes. A variadic function is
+//! refused: its extra arguments cannot be pinned.
+
+use super::errors::Errors;
+use super::options::Options;
+use super::param_attr;
+use super::prologue::{self, Escape};
+use super::valid::{self, FnKind};
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, ToTokens};
+use syn::ext::IdentExt;
+use syn::parse::{ParseStream, Parser};
+use syn::{
+    Attribute, FnArg, ForeignItem, Ident, ItemForeignMod, LitStr, Pat, Signature, Token, Visibility,
+};
+
+/// A foreign function, whichever way it was spelled.
+struct ForeignFn {
+    attrs: Vec<Attribute>,
+    vis: Visibility,
+    /// `safe fn` (2024 edition): the `safe` keyword.
+    safe: Option<Ident>,
+    sig: Signature,
+    semi: Token![;],
+}
+
+/// Rewrites `block`; on error returns it with the consumed attributes
+/// removed and nothing else changed.
+pub(crate) fn expand(options: &Options, block: ItemForeignMod, errors: &mut Errors) -> TokenStream {
+    let ItemForeignMod {
+        attrs,
+        unsafety,
+        abi,
+        brace_token,
+        items,
+    } = block;
+    let wrapper_cfgs: Vec<&Attribute> = attrs.iter().filter(|a| is_cfg(a)).collect();
+    let import_block_attrs: Vec<&Attribute> =
+        attrs.iter().filter(|a| !a.path().is_ident("doc")).collect();
+    let mut wrappers = Vec::new();
+    let mut passthrough = Vec::new();
+    let mut stripped = Vec::new();
+    for item in items {
+        let mut f = match classify(item) {
+            Foreign::Fn(f) => f,
+            Foreign::Other(item) => {
+                stripped.push(item.to_token_stream());
+                passthrough.push(item);
+                continue;
+            }
+        };
+        let wrapper = wrap(
+            options,
+            &mut f,
+            &wrapper_cfgs,
+            &import_block_attrs,
+            &abi,
+            errors,
+        );
+        wrappers.push(wrapper);
+        stripped.push(f.to_token_stream());
+    }
+    if !errors.is_empty() {
+        let mut body = TokenStream::new();
+        brace_token.surround(&mut body, |t| t.extend(stripped));
+        return quote!(#(#attrs)* #unsafety #abi #body);
+    }
+    let rest = if passthrough.is_empty() {
+        TokenStream::new()
+    } else {
+        let mut body = TokenStream::new();
+        brace_token.surround(&mut body, |t| t.extend(quote!(#(#passthrough)*)));
+        quote!(#(#attrs)* #unsafety #abi #body)
+    };
+    quote! {
+        #(#wrappers)*
+        #rest
+    }
+}
+
+/// An item of the block: a function to wrap, or anything else.
+enum Foreign {
+    Fn(ForeignFn),
+    Other(ForeignItem),
+}
+
+fn classify(item: ForeignItem) -> Foreign {
+    match item {
+        ForeignItem::Fn(f) => Foreign::Fn(ForeignFn {
+            attrs: f.attrs,
+            vis: f.vis,
+            safe: None,
+            sig: f.sig,
+            semi: f.semi_token,
+        }),
+        // syn keeps `safe fn` (and `safe`/`unsafe static`) as verbatim tokens.
+        ForeignItem::Verbatim(tokens) => match parse_safe_fn.parse2(tokens.clone()) {
+            Ok(f) => Foreign::Fn(f),
+            Err(_) => Foreign::Other(ForeignItem::Verbatim(tokens)),
+        },
+        other => Foreign::Other(other),
+    }
+}
+
+/// `attrs vis safe fn name(..) -> R;`
+fn parse_safe_fn(input: ParseStream) -> syn::Result<ForeignFn> {
+    let attrs = input.call(Attribute::parse_outer)?;
+    let vis = input.parse()?;
+    let safe: Ident = input.call(Ident::parse_any)?;
+    if safe != "safe" {
+        return Err(syn::Error::new_spanned(safe, "not a `safe fn`"));
+    }
+    let sig: Signature = input.parse()?;
+    let semi = input.parse()?;
+    Ok(ForeignFn {
+        attrs,
+        vis,
+        safe: Some(safe),
+        sig,
+        semi,
+    })
+}
+
+impl ToTokens for ForeignFn {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let ForeignFn {
+            attrs,
+            vis,
+            safe,
+            sig,
+            semi,
+        } = self;
+        tokens.extend(quote!(#(#attrs)* #vis #safe #sig #semi));
+    }
+}
+
+/// The wrapper of one foreign function. Consumes the parameter attributes
+/// of `f`, leaving it fit to be emitted as a plain import on error.
+fn wrap(
+    options: &Options,
+    f: &mut ForeignFn,
+    block_cfgs: &[&Attribute],
+    block_attrs: &[&Attribute],
+    abi: &syn::Abi,
+    errors: &mut Errors,
+) -> TokenStream {
+    let kind = FnKind {
+        name: f.sig.ident.to_string(),
+        is_unsafe: f.safe.is_none(),
+        foreign: true,
+    };
+    if let Some(variadic) = &f.sig.variadic {
+        errors.at(
+            variadic.dots,
+            format_args!(
+                "#[pointer_escapes] cannot wrap the variadic function `{}`: it cannot pin \
+                 arguments it does not see; wrap it by hand: declare it in an extern block \
+                 without #[pointer_escapes] and pin its pointer arguments with a Pinner around \
+                 each call",
+                f.sig.ident
+            ),
+        );
+    }
+    let mut escapes = Vec::new();
+    let mut args = Vec::new();
+    for arg in f.sig.inputs.iter_mut() {
+        let FnArg::Typed(pt) = arg else {
+            // syn accepts `self` here, rustc does not: leave it to rustc.
+            continue;
+        };
+        let name = match &*pt.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
+            _ => None,
+        };
+        let shown = name
+            .as_ref()
+            .map_or_else(|| "_".to_string(), Ident::to_string);
+        let attrs = param_attr::take(&mut pt.attrs, &shown, errors);
+        let Some(ident) = name else {
+            errors.at(
+                &pt.pat,
+                format_args!(
+                    "name this parameter: the wrapper #[pointer_escapes] writes for `{}` passes \
+                     each argument on to C by name (write e.g. `fd: c_int`)",
+                    f.sig.ident
+                ),
+            );
+            continue;
+        };
+        if let Some(action) = valid::typed_param(&kind, &shown, &pt.ty, attrs, errors) {
+            let (span, span_end) = prologue::span_range(&pt.ty);
+            escapes.push(Escape {
+                name: shown,
+                access: ident.to_token_stream(),
+                span,
+                span_end,
+                action,
+            });
+        }
+        args.push(ident);
+    }
+    if !errors.is_empty() {
+        return TokenStream::new();
+    }
+
+    let (import_attrs, mut wrapper_attrs): (Vec<&Attribute>, Vec<&Attribute>) =
+        f.attrs.iter().partition(|a| is_import_attr(a));
+    wrapper_attrs.extend(block_cfgs.iter().copied());
+    let link_name = if import_attrs.iter().any(|a| a.path().is_ident("link_name")) {
+        TokenStream::new()
+    } else {
+        let symbol = LitStr::new(&f.sig.ident.unraw().to_string(), f.sig.ident.span());
+        quote!(#[link_name = #symbol])
+    };
+    // The import shares the function's name, unless a parameter does (a
+    // local would shadow it).
+    let import_ident = if args.contains(&f.sig.ident) {
+        Ident::new("__pe_import", Span::mixed_site())
+    } else {
+        f.sig.ident.clone()
+    };
+    let mut import_sig = f.sig.clone();
+    import_sig.ident = import_ident.clone();
+    import_sig.unsafety = None;
+    for arg in import_sig.inputs.iter_mut() {
+        if let FnArg::Typed(pt) = arg {
+            // Only what the compiler knows on a foreign parameter: unknown
+            // attributes are reported once, on the wrapper's parameter.
+            pt.attrs.retain(is_builtin_param_attr);
+        }
+    }
+    let mut wrapper_sig = f.sig.clone();
+    wrapper_sig.unsafety = match &f.safe {
+        Some(_) => None,
+        None => Some(
+            f.sig
+                .unsafety
+                .unwrap_or_else(|| Token![unsafe](f.sig.fn_token.span)),
+        ),
+    };
+    let unchecked = cfg!(feature = "unchecked");
+    let inline = unchecked.then(|| quote!(#[inline(always)]));
+    let prologue = if unchecked {
+        TokenStream::new()
+    } else {
+        prologue::emit(&options.krate, &f.sig.ident, &escapes)
+    };
+    let vis = &f.vis;
+    // The wrapper stands in for a foreign item, which carries a C name and
+    // its safety contract in C's documentation: lint it as rustc lints the
+    // foreign item it replaces.
+    quote! {
+        #(#wrapper_attrs)*
+        #inline
+        #[allow(non_snake_case, clippy::missing_safety_doc)]
+        #vis #wrapper_sig {
+            #(#block_attrs)*
+            unsafe #abi {
+                #(#import_attrs)*
+                #link_name
+                #import_sig;
+            }
+            #prologue
+            unsafe { #import_ident(#(#args),*) }
+        }
+    }
+}
+
+fn is_cfg(attr: &Attribute) -> bool {
+    attr.path().is_ident("cfg")
+}
+
+/// Attributes that belong on the raw import rather than on the wrapper.
+fn is_import_attr(attr: &Attribute) -> bool {
+    ["link_name", "link_ordinal", "ffi_pure", "ffi_const"]
+        .iter()
+        .any(|name| attr.path().is_ident(name))
+}
+
+/// Attributes the compiler accepts on a parameter.
+fn is_builtin_param_attr(attr: &Attribute) -> bool {
+    [
+        "cfg", "cfg_attr", "allow", "warn", "deny", "forbid", "expect",
+    ]
+    .iter()
+    .any(|name| attr.path().is_ident(name))
+}

@@ -1,0 +1,150 @@
+//! The attribute's own options: `#[pointer_escapes(crate = path)]`.
+//!
+//! Parsed into one struct, each option checked on its own token, so an
+//! unknown or duplicated option is an error on exactly that token.
+
+use super::errors::Errors;
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{ParseStream, Parser};
+use syn::{Ident, LitStr, Path, Token};
+
+/// What `#[pointer_escapes(..)]` was given.
+pub(crate) struct Options {
+    /// Path of the `pointer-escapes` crate; every generated path starts
+    /// with it (`::pointer_escapes` unless `crate = ..` says otherwise).
+    pub(crate) krate: Path,
+}
+
+impl Options {
+    /// Parses the attribute's arguments, recording every mistake in `errors`
+    /// (and falling back to the defaults for what could not be read).
+    pub(crate) fn parse(attr: TokenStream, errors: &mut Errors) -> Options {
+        let mut krate: Option<(Ident, Path)> = None;
+        let parser = |input: ParseStream| -> syn::Result<()> {
+            while !input.is_empty() {
+                let key = input.call(Ident::parse_any)?;
+                if key == "crate" {
+                    let value = parse_crate_path(input, &key)?;
+                    if krate.is_some() {
+                        errors.at(
+                            &key,
+                            "duplicate option `crate`: give the path of the pointer-escapes \
+                             crate once",
+                        );
+                    } else {
+                        krate = Some((key, value));
+                    }
+                } else {
+                    errors.at(
+                        &key,
+                        format_args!(
+                            "unknown option `{key}`: #[pointer_escapes] takes only `crate = path` \
+                             (the path of the pointer-escapes crate, e.g. \
+                             `crate = ::my_ffi::pointer_escapes`); parameters take \
+                             #[flow_through] and #[escapes(len = ..)] / #[escapes(bytes = ..)]"
+                        ),
+                    );
+                    skip_to_comma(input)?;
+                }
+                if input.is_empty() {
+                    break;
+                }
+                input.parse::<Token![,]>()?;
+            }
+            Ok(())
+        };
+        if let Err(e) = parser.parse2(attr) {
+            errors.push(e);
+        }
+        Options {
+            krate: krate
+                .map(|(_, path)| path)
+                .unwrap_or_else(default_crate_path),
+        }
+    }
+}
+
+/// `= path` or `= "path"` (the string form as serde spells it).
+fn parse_crate_path(input: ParseStream, key: &Ident) -> syn::Result<Path> {
+    if !input.peek(Token![=]) {
+        return Err(syn::Error::new_spanned(
+            key,
+            "`crate` needs a value: write `crate = path::to::pointer_escapes`",
+        ));
+    }
+    input.parse::<Token![=]>()?;
+    if input.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
+        lit.parse_with(Path::parse_mod_style)
+    } else {
+        input.call(Path::parse_mod_style)
+    }
+}
+
+/// Skips the value of an unknown option so the next one is still read.
+fn skip_to_comma(input: ParseStream) -> syn::Result<()> {
+    while !input.is_empty() && !input.peek(Token![,]) {
+        input.parse::<proc_macro2::TokenTree>()?;
+    }
+    Ok(())
+}
+
+fn default_crate_path() -> Path {
+    let span = Span::call_site();
+    let mut path = Path::from(Ident::new("pointer_escapes", span));
+    path.leading_colon = Some(Token![::](span));
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::{quote, ToTokens};
+
+    fn parse(attr: TokenStream) -> (Options, Errors) {
+        let mut errors = Errors::default();
+        let options = Options::parse(attr, &mut errors);
+        (options, errors)
+    }
+
+    fn path_text(o: &Options) -> String {
+        o.krate.to_token_stream().to_string().replace(' ', "")
+    }
+
+    #[test]
+    fn default_path() {
+        let (o, e) = parse(quote!());
+        assert!(e.is_empty());
+        assert_eq!(path_text(&o), "::pointer_escapes");
+    }
+
+    #[test]
+    fn crate_path_and_string_form() {
+        let (o, e) = parse(quote!(crate = ::my::pe));
+        assert!(e.is_empty());
+        assert_eq!(path_text(&o), "::my::pe");
+        let (o, e) = parse(quote!(crate = "crate::pe",));
+        assert!(e.is_empty());
+        assert_eq!(path_text(&o), "crate::pe");
+    }
+
+    #[test]
+    fn unknown_and_duplicate_are_both_reported() {
+        let (o, e) = parse(quote!(foo = 1, crate = a, crate = b, bar));
+        let text = e.to_compile_errors().to_string();
+        assert!(text.contains("unknown option `foo`"), "{text}");
+        assert!(text.contains("unknown option `bar`"), "{text}");
+        assert!(text.contains("duplicate option `crate`"), "{text}");
+        assert_eq!(path_text(&o), "a");
+    }
+
+    #[test]
+    fn crate_without_value() {
+        let (_, e) = parse(quote!(crate));
+        assert!(e
+            .to_compile_errors()
+            .to_string()
+            .contains("`crate` needs a value"));
+    }
+}

@@ -1,0 +1,417 @@
+//! The parameter attributes the macro consumes: `#[flow_through]` and
+//! `#[escapes(len = expr)]` / `#[escapes(bytes = expr)]`.
+//!
+//! [`take`] removes them from a parameter (they are not real attributes, so
+//! they must never reach the compiler) and reports every malformed one.
+//! Other attributes stay where they are, except near-misses of ours
+//! (`#[flow_thru]`), which are reported with a suggestion and removed.
+
+use super::errors::Errors;
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::ext::IdentExt;
+use syn::parse::ParseStream;
+use syn::punctuated::Punctuated;
+use syn::{Attribute, Expr, ExprLit, ExprUnary, Ident, Lit, Meta, Token, UnOp};
+
+/// What a parameter's attributes ask for.
+#[derive(Default)]
+pub(crate) struct ParamAttrs {
+    /// `#[flow_through]`: the attribute, for errors about where it is used.
+    pub(crate) flow_through: Option<TokenStream>,
+    /// `#[escapes(..)]`.
+    pub(crate) extent: Option<ExtentAttr>,
+}
+
+/// A well-formed `#[escapes(..)]`.
+pub(crate) struct ExtentAttr {
+    /// The whole attribute, for errors about where it is used.
+    pub(crate) tokens: TokenStream,
+    pub(crate) kind: ExtentKind,
+}
+
+/// How far a pointer reaches.
+#[derive(Clone)]
+pub(crate) enum ExtentKind {
+    /// `len = expr`: that many elements.
+    Len(Expr),
+    /// `bytes = expr`: that many bytes.
+    Bytes(Expr),
+}
+
+impl ExtentKind {
+    pub(crate) fn key(&self) -> &'static str {
+        match self {
+            ExtentKind::Len(_) => "len",
+            ExtentKind::Bytes(_) => "bytes",
+        }
+    }
+}
+
+const FLOW_THROUGH: &str = "flow_through";
+const ESCAPES: &str = "escapes";
+
+/// Removes `#[flow_through]` and `#[escapes(..)]` (and near-misses of them)
+/// from `attrs` and returns what they say; malformed ones go to `errors`.
+pub(crate) fn take(attrs: &mut Vec<Attribute>, param: &str, errors: &mut Errors) -> ParamAttrs {
+    let mut found = ParamAttrs::default();
+    let mut seen_escapes = false;
+    attrs.retain(|attr| {
+        let Some(name) = attr.path().get_ident().map(|i| i.unraw().to_string()) else {
+            return true;
+        };
+        if name == FLOW_THROUGH {
+            if found.flow_through.is_some() {
+                errors.at(
+                    attr,
+                    format_args!("duplicate #[flow_through] on `{param}`: remove this one"),
+                );
+            } else if !matches!(attr.meta, Meta::Path(_)) {
+                errors.at(
+                    &attr.meta,
+                    "#[flow_through] takes no arguments: write #[flow_through], and give the \
+                     pointer's extent with #[escapes(len = ..)] or #[escapes(bytes = ..)]",
+                );
+            } else {
+                found.flow_through = Some(attr.to_token_stream());
+            }
+            false
+        } else if name == ESCAPES {
+            if seen_escapes {
+                errors.at(
+                    attr,
+                    format_args!(
+                        "duplicate #[escapes] on `{param}`: write one #[escapes(len = ..)] or \
+                         #[escapes(bytes = ..)]"
+                    ),
+                );
+            } else {
+                seen_escapes = true;
+                found.extent = parse_escapes(attr, errors);
+            }
+            false
+        } else if let Some(meant) = near_miss(&name) {
+            errors.at(
+                attr.path(),
+                format_args!(
+                    "unknown parameter attribute `{name}`: did you mean #[{meant}]? \
+                     #[pointer_escapes] understands #[flow_through], #[escapes(len = ..)] and \
+                     #[escapes(bytes = ..)]"
+                ),
+            );
+            false
+        } else {
+            true
+        }
+    });
+    found
+}
+
+/// `#[escapes(len = expr)]` or `#[escapes(bytes = expr)]`.
+fn parse_escapes(attr: &Attribute, errors: &mut Errors) -> Option<ExtentAttr> {
+    const NEEDS_EXTENT: &str =
+        "#[escapes] needs an extent: write #[escapes(len = <element count>)] \
+                                or #[escapes(bytes = <byte count>)] (without #[escapes] a raw \
+                                pointer pins one element)";
+    let list = match &attr.meta {
+        Meta::List(list) => list,
+        Meta::Path(_) => {
+            errors.at(attr, NEEDS_EXTENT);
+            return None;
+        }
+        Meta::NameValue(nv) => {
+            errors.at(
+                nv.eq_token,
+                "write #[escapes(len = ..)] or #[escapes(bytes = ..)], with parentheses",
+            );
+            return None;
+        }
+    };
+    let args = match list.parse_args_with(Punctuated::<KeyValue, Token![,]>::parse_terminated) {
+        Ok(args) => args,
+        Err(e) => {
+            errors.push(e);
+            return None;
+        }
+    };
+    let mut kind: Option<ExtentKind> = None;
+    let mut ok = true;
+    for KeyValue { key, value } in args {
+        let new = if key == "len" {
+            ExtentKind::Len(value)
+        } else if key == "bytes" {
+            ExtentKind::Bytes(value)
+        } else {
+            errors.at(
+                &key,
+                format_args!(
+                    "unknown key `{key}` in #[escapes(..)]: write `len = <element count>` or \
+                     `bytes = <byte count>`"
+                ),
+            );
+            ok = false;
+            continue;
+        };
+        if let Some(bad) = non_integer_literal(new.expr()) {
+            errors.at(
+                bad,
+                format_args!(
+                    "`{}` must be an integer expression, not a {}: write e.g. `{} = n` or `{} = 16`",
+                    new.key(),
+                    literal_kind(bad),
+                    new.key(),
+                    new.key()
+                ),
+            );
+            ok = false;
+        }
+        match &kind {
+            None => kind = Some(new),
+            Some(old) if old.key() == new.key() => {
+                errors.at(
+                    &key,
+                    format_args!("duplicate `{key}` in #[escapes(..)]: give it once"),
+                );
+                ok = false;
+            }
+            Some(_) => {
+                errors.at(
+                    &key,
+                    "`len` and `bytes` together: an extent is either an element count \
+                     (`len = ..`) or a byte count (`bytes = ..`); keep one",
+                );
+                ok = false;
+            }
+        }
+    }
+    match kind {
+        Some(kind) if ok => Some(ExtentAttr {
+            tokens: attr.to_token_stream(),
+            kind,
+        }),
+        Some(_) => None,
+        None => {
+            if ok {
+                errors.at(attr, NEEDS_EXTENT);
+            }
+            None
+        }
+    }
+}
+
+impl ExtentKind {
+    pub(crate) fn expr(&self) -> &Expr {
+        match self {
+            ExtentKind::Len(e) | ExtentKind::Bytes(e) => e,
+        }
+    }
+}
+
+/// `key = expr` inside `#[escapes(..)]`.
+struct KeyValue {
+    key: Ident,
+    value: Expr,
+}
+
+impl syn::parse::Parse for KeyValue {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let key = input.call(Ident::parse_any)?;
+        if !input.peek(Token![=]) {
+            return Err(syn::Error::new_spanned(
+                &key,
+                format_args!("`{key}` needs a value: write `{key} = <integer expression>`"),
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        let value = input.parse()?;
+        Ok(KeyValue { key, value })
+    }
+}
+
+/// A literal that can never be a length (`1.5`, `-2.0`, `"3"`, `true`):
+/// refused here with a precise span rather than by a trait error.
+fn non_integer_literal(expr: &Expr) -> Option<&Lit> {
+    match expr {
+        Expr::Lit(ExprLit { lit, .. }) => (!matches!(lit, Lit::Int(_))).then_some(lit),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr,
+            ..
+        }) => non_integer_literal(expr),
+        Expr::Paren(p) => non_integer_literal(&p.expr),
+        Expr::Group(g) => non_integer_literal(&g.expr),
+        _ => None,
+    }
+}
+
+fn literal_kind(lit: &Lit) -> &'static str {
+    match lit {
+        Lit::Float(_) => "float literal",
+        Lit::Str(_) | Lit::CStr(_) => "string literal",
+        Lit::ByteStr(_) => "byte string literal",
+        Lit::Bool(_) => "bool literal",
+        Lit::Char(_) => "char literal",
+        Lit::Byte(_) => "byte literal",
+        _ => "literal that is not an integer",
+    }
+}
+
+/// Which of our attributes `name` looks like a misspelling of.
+fn near_miss(name: &str) -> Option<&'static str> {
+    let squashed: String = name
+        .chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect();
+    if squashed.starts_with("flow") || edit_distance(&squashed, "flowthrough") <= 3 {
+        Some(FLOW_THROUGH)
+    } else if squashed.starts_with("escape") || edit_distance(&squashed, "escapes") <= 2 {
+        Some("escapes(len = ..)")
+    } else {
+        None
+    }
+}
+
+/// Levenshtein distance (names are short: the quadratic table is tiny).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    fn take_from(mut attrs: Vec<Attribute>) -> (ParamAttrs, Vec<Attribute>, String) {
+        let mut errors = Errors::default();
+        let found = take(&mut attrs, "p", &mut errors);
+        (found, attrs, errors.to_compile_errors().to_string())
+    }
+
+    #[test]
+    fn takes_ours_and_keeps_the_rest() {
+        let (found, rest, errors) = take_from(vec![
+            parse_quote!(#[flow_through]),
+            parse_quote!(#[cfg(unix)]),
+            parse_quote!(#[escapes(len = n * 2)]),
+        ]);
+        assert!(errors.is_empty(), "{errors}");
+        assert!(found.flow_through.is_some());
+        assert!(matches!(found.extent.unwrap().kind, ExtentKind::Len(_)));
+        assert_eq!(rest.len(), 1);
+        assert!(rest[0].path().is_ident("cfg"));
+    }
+
+    #[test]
+    fn bytes_key() {
+        let (found, _, errors) = take_from(vec![parse_quote!(#[escapes(bytes = size,)])]);
+        assert!(errors.is_empty(), "{errors}");
+        assert!(matches!(found.extent.unwrap().kind, ExtentKind::Bytes(_)));
+    }
+
+    #[test]
+    fn malformed_escapes() {
+        for (attr, expected) in [
+            (parse_quote!(#[escapes]), "needs an extent"),
+            (parse_quote!(#[escapes()]), "needs an extent"),
+            (parse_quote!(#[escapes = 3]), "with parentheses"),
+            (parse_quote!(#[escapes(count = 3)]), "unknown key `count`"),
+            (
+                parse_quote!(#[escapes(len = 1, len = 2)]),
+                "duplicate `len`",
+            ),
+            (
+                parse_quote!(#[escapes(len = 1, bytes = 2)]),
+                "`len` and `bytes` together",
+            ),
+            (parse_quote!(#[escapes(len = 1.5)]), "not a float literal"),
+            (parse_quote!(#[escapes(len = -1.5)]), "not a float literal"),
+            (
+                parse_quote!(#[escapes(bytes = "8")]),
+                "not a string literal",
+            ),
+            (parse_quote!(#[escapes(len = true)]), "not a bool literal"),
+            (parse_quote!(#[escapes(len)]), "`len` needs a value"),
+        ] {
+            let (found, rest, errors) = take_from(vec![attr]);
+            assert!(errors.contains(expected), "{expected}: {errors}");
+            assert!(found.extent.is_none());
+            assert!(rest.is_empty());
+        }
+    }
+
+    #[test]
+    fn integer_expressions_are_accepted() {
+        for attr in [
+            parse_quote!(#[escapes(len = 3)]),
+            parse_quote!(#[escapes(len = -1)]),
+            parse_quote!(#[escapes(len = n as usize)]),
+            parse_quote!(#[escapes(bytes = nmemb * size)]),
+        ] {
+            let (found, _, errors) = take_from(vec![attr]);
+            assert!(errors.is_empty(), "{errors}");
+            assert!(found.extent.is_some());
+        }
+    }
+
+    #[test]
+    fn duplicates() {
+        let (_, _, errors) = take_from(vec![
+            parse_quote!(#[flow_through]),
+            parse_quote!(#[flow_through]),
+        ]);
+        assert!(errors.contains("duplicate #[flow_through]"), "{errors}");
+        let (found, _, errors) = take_from(vec![
+            parse_quote!(#[escapes(len = 1)]),
+            parse_quote!(#[escapes(bytes = 1)]),
+        ]);
+        assert!(errors.contains("duplicate #[escapes]"), "{errors}");
+        assert!(matches!(found.extent.unwrap().kind, ExtentKind::Len(_)));
+    }
+
+    #[test]
+    fn flow_through_takes_no_arguments() {
+        let (found, _, errors) = take_from(vec![parse_quote!(#[flow_through(len = 2)])]);
+        assert!(errors.contains("takes no arguments"), "{errors}");
+        assert!(found.flow_through.is_none());
+    }
+
+    #[test]
+    fn near_misses_are_reported_and_removed() {
+        for name in [
+            "flow_thru",
+            "flowthrough",
+            "flow_through_",
+            "escape",
+            "escpes",
+        ] {
+            let ident = Ident::new(name, proc_macro2::Span::call_site());
+            let (_, rest, errors) = take_from(vec![parse_quote!(#[#ident])]);
+            assert!(errors.contains("did you mean"), "{name}: {errors}");
+            assert!(rest.is_empty());
+        }
+        for name in ["cfg", "allow", "expect", "doc", "deny"] {
+            assert_eq!(near_miss(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn distance() {
+        assert_eq!(edit_distance("flowthru", "flowthrough"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("escapes", "escapes"), 0);
+    }
+}

@@ -1,0 +1,153 @@
+//! The code put in front of a function body: a `CallPins` guard that
+//! records each escaping parameter, pins them all at once and runs the
+//! checks; dropping the guard (return, `?`, unwinding, a dropped future)
+//! releases the pins.
+
+use super::valid::{Action, Extent};
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{Ident, LitStr, Path};
+
+/// The first and last token spans of `tokens` (a parameter's type).
+pub(crate) fn span_range(tokens: &impl quote::ToTokens) -> (Span, Span) {
+    let mut trees = tokens.to_token_stream().into_iter();
+    let first = trees.next().map_or_else(Span::call_site, |t| t.span());
+    let last = trees.last().map_or(first, |t| t.span());
+    (first, last)
+}
+
+/// One escaping parameter.
+pub(crate) struct Escape {
+    /// Its name in messages (`iov`, `self`, `#2` for `_`).
+    pub(crate) name: String,
+    /// An expression naming it inside the body.
+    pub(crate) access: TokenStream,
+    /// Where its type starts and ends: trait errors (`Referents`,
+    /// `EscapingPointer`) about the argument point at the type.
+    pub(crate) span: Span,
+    pub(crate) span_end: Span,
+    pub(crate) action: Action,
+}
+
+/// The guard's name. Made at `Span::mixed_site()`, so code in the body
+/// cannot name it (not even by writing `__pe_pins`).
+pub(crate) fn guard_ident() -> Ident {
+    Ident::new("__pe_pins", Span::mixed_site())
+}
+
+/// The prologue for `function`'s escaping parameters, in parameter order
+/// (nothing at all when none escapes).
+pub(crate) fn emit(krate: &Path, function: &Ident, escapes: &[Escape]) -> TokenStream {
+    if escapes.is_empty() {
+        return TokenStream::new();
+    }
+    let private = quote!(#krate::__private);
+    let guard = guard_ident();
+    let name = LitStr::new(&function.unraw().to_string(), function.span());
+    // Spanned on the function's name: `CallPins::new` is `#[track_caller]`,
+    // so every pin of this call records the function as its site.
+    let new = quote_spanned!(function.span()=> #private::CallPins::new(#name));
+    let steps = escapes.iter().map(|e| step(&private, &guard, e));
+    quote! {
+        let mut #guard = #new;
+        if #guard.is_active() {
+            #(#steps)*
+            #guard.commit();
+        }
+    }
+}
+
+/// The prologue of an `unchecked` build: nothing runs, but the length
+/// expressions still name the parameters (inside a closure that is never
+/// called), so a parameter used only there is not reported unused and a
+/// misspelt name is still an error, whichever way the crate is built.
+pub(crate) fn emit_unchecked(escapes: &[Escape]) -> TokenStream {
+    let lengths: Vec<&syn::Expr> = escapes
+        .iter()
+        .filter_map(|e| match &e.action {
+            Action::Pointer { extent, .. } | Action::FlowPointer { extent } => match extent {
+                Extent::Len(len) | Extent::Bytes(len) => Some(len),
+                Extent::One => None,
+            },
+            Action::FlowRef => None,
+        })
+        .collect();
+    if lengths.is_empty() {
+        return TokenStream::new();
+    }
+    quote!(let _ = || (#(#lengths,)*);)
+}
+
+fn step(private: &TokenStream, guard: &Ident, escape: &Escape) -> TokenStream {
+    let Escape {
+        name,
+        access,
+        span,
+        span_end,
+        action,
+    } = escape;
+    let name = LitStr::new(name, *span);
+    // `&` / `&*` sit at the type's start and the name at its end, so the
+    // argument expression spans the whole type.
+    let access = &relocate(access.clone(), *span_end);
+    match action {
+        Action::Pointer {
+            extent,
+            check: true,
+        } => {
+            let extent = extent_tokens(private, extent);
+            let check = Ident::new("__pe_check", Span::mixed_site());
+            // Autoref specialisation: the `HasReferents` impl applies when
+            // the pointee implements `Referents`, `NoReferents` otherwise.
+            quote_spanned! {*span=>
+                {
+                    #[allow(unused_imports)]
+                    use #private::{HasReferents as _, NoReferents as _};
+                    let #check = (&#private::Probe::of(&#access)).check_fn();
+                    unsafe { #guard.pointer(#name, &#access, #extent, #check) };
+                }
+            }
+        }
+        Action::Pointer {
+            extent,
+            check: false,
+        } => {
+            let extent = extent_tokens(private, extent);
+            quote_spanned! {*span=>
+                #guard.pointer_without_check(#name, &#access, #extent);
+            }
+        }
+        Action::FlowPointer { extent } => {
+            let extent = extent_tokens(private, extent);
+            quote_spanned! {*span=>
+                unsafe { #guard.flow_through_pointer(#name, &#access, #extent) };
+            }
+        }
+        Action::FlowRef => quote_spanned! {*span=>
+            #guard.flow_through_ref(#name, &*#access);
+        },
+    }
+}
+
+/// `tokens` shown at `span`, keeping their hygiene.
+fn relocate(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            tree.set_span(tree.span().located_at(span));
+            tree
+        })
+        .collect()
+}
+
+/// The length expression is evaluated here only, once, and only when the
+/// call records pins.
+fn extent_tokens(private: &TokenStream, extent: &Extent) -> TokenStream {
+    match extent {
+        Extent::One => quote!(#private::Extent::One),
+        Extent::Len(e) => quote_spanned!(e.span()=> #private::Extent::len(#e)),
+        Extent::Bytes(e) => quote_spanned!(e.span()=> #private::Extent::bytes(#e)),
+    }
+}

@@ -1,0 +1,352 @@
+//! The rules: what each parameter's attributes and type mean together, and
+//! which combinations are refused (with an error on the offending token that
+//! says what to write instead).
+
+use super::errors::Errors;
+use super::param_attr::{ExtentKind, ParamAttrs};
+use super::shape::{classify, Shape};
+use quote::ToTokens;
+use syn::{Expr, Receiver, Type};
+
+/// What the function being rewritten promises.
+pub(crate) struct FnKind {
+    /// Its name, for messages.
+    pub(crate) name: String,
+    /// `unsafe fn`: its caller vouches for raw-pointer arguments, so the
+    /// generated code may read through them.
+    pub(crate) is_unsafe: bool,
+    /// A wrapper for an extern-block item (changes the wording of the fix).
+    pub(crate) foreign: bool,
+}
+
+/// What the prologue does with one parameter.
+#[derive(Clone)]
+pub(crate) enum Action {
+    /// A raw pointer: pin `extent`; with `check`, check its referents.
+    Pointer { extent: Extent, check: bool },
+    /// `#[flow_through]` raw pointer: pin `extent` and each element's
+    /// referents.
+    FlowPointer { extent: Extent },
+    /// `#[flow_through]` reference or slice: pin it and its referents.
+    FlowRef,
+}
+
+/// How much of a pointer is pinned.
+#[derive(Clone)]
+pub(crate) enum Extent {
+    One,
+    Len(Expr),
+    Bytes(Expr),
+}
+
+impl From<ExtentKind> for Extent {
+    fn from(kind: ExtentKind) -> Extent {
+        match kind {
+            ExtentKind::Len(e) => Extent::Len(e),
+            ExtentKind::Bytes(e) => Extent::Bytes(e),
+        }
+    }
+}
+
+/// Decides what to do with a typed parameter `param: ty`; `None` when it
+/// does not escape (or was refused, with the reason in `errors`).
+pub(crate) fn typed_param(
+    kind: &FnKind,
+    param: &str,
+    ty: &Type,
+    attrs: ParamAttrs,
+    errors: &mut Errors,
+) -> Option<Action> {
+    let shape = classify(ty);
+    let ty_text = type_text(ty);
+    if let (Some(extent), Shape::Reference | Shape::NotPointer(_)) = (&attrs.extent, shape) {
+        let key = extent.kind.key();
+        let what = match shape {
+            Shape::NotPointer(what) => what,
+            _ => "a reference",
+        };
+        let fix = if shape == Shape::Reference {
+            ", whose extent its type already gives: remove #[escapes] (#[flow_through] pins \
+             what it points to)"
+        } else {
+            ": put it on a `*const T`, `*mut T` or `NonNull<T>` parameter, or remove it"
+        };
+        errors.at(
+            &extent.tokens,
+            format_args!(
+                "#[escapes({key} = ..)] gives the extent of a raw pointer, but `{param}` is \
+                 {what} (`{ty_text}`){fix}"
+            ),
+        );
+        return None;
+    }
+    let extent = attrs.extent.map_or(Extent::One, |e| e.kind.into());
+    let Some(flow_attr) = attrs.flow_through else {
+        return match shape {
+            Shape::RawPointer => Some(Action::Pointer {
+                extent,
+                check: kind.is_unsafe,
+            }),
+            // An explicit #[escapes] on a name the macro cannot see through:
+            // the `EscapingPointer` bound decides (aliases of pointers pass).
+            Shape::Opaque if !matches!(extent, Extent::One) => Some(Action::Pointer {
+                extent,
+                check: kind.is_unsafe,
+            }),
+            _ => None,
+        };
+    };
+    match shape {
+        Shape::RawPointer if kind.is_unsafe => Some(Action::FlowPointer { extent }),
+        Shape::RawPointer => {
+            let fix = if kind.foreign {
+                format!("declare it `unsafe fn {}` instead of `safe fn`", kind.name)
+            } else {
+                format!("write `unsafe fn {}`", kind.name)
+            };
+            errors.at(
+                &flow_attr,
+                format_args!(
+                    "make the function unsafe: #[flow_through] reads through the raw pointer \
+                     `{param}` to find what it points to, and only an `unsafe fn` may do that \
+                     (its caller promises `{param}` is valid); {fix}"
+                ),
+            );
+            None
+        }
+        Shape::Reference => Some(Action::FlowRef),
+        Shape::NotPointer(what) => {
+            errors.at(
+                &flow_attr,
+                format_args!(
+                    "#[flow_through] needs a raw pointer, reference or slice parameter, but \
+                     `{param}` is {what} passed by value (`{ty_text}`), which C cannot reach \
+                     through this call; take it by reference (`{}`) or remove \
+                     #[flow_through]",
+                    borrowed(ty)
+                ),
+            );
+            None
+        }
+        Shape::Opaque => {
+            errors.at(
+                &flow_attr,
+                format_args!(
+                    "#[flow_through] needs a raw pointer, reference or slice parameter, but \
+                     `{param}: {ty_text}` is passed by value as written; take it by reference \
+                     (`&{ty_text}`), or if `{ty_text}` names a raw pointer type, write the \
+                     pointer type out (`*const T`, `*mut T`, `NonNull<T>`)"
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Decides what to do with `self`: only `#[flow_through] &self` (or
+/// `&mut self`, `self: &Self`) escapes.
+pub(crate) fn receiver(
+    receiver: &Receiver,
+    attrs: ParamAttrs,
+    errors: &mut Errors,
+) -> Option<Action> {
+    if let Some(extent) = &attrs.extent {
+        errors.at(
+            &extent.tokens,
+            "#[escapes(..)] gives the extent of a raw-pointer parameter; `self` is never one: \
+             remove it (#[flow_through] on `&self` pins `self` and what it points to)",
+        );
+    }
+    let flow_attr = attrs.flow_through?;
+    let by_reference = receiver.reference.is_some() || classify(&receiver.ty) == Shape::Reference;
+    if by_reference {
+        Some(Action::FlowRef)
+    } else {
+        errors.at(
+            &flow_attr,
+            format_args!(
+                "#[flow_through] needs a reference: this `self` is passed by value (`{}`), \
+                 which C cannot reach through this call; write `&self` or `&mut self`, or \
+                 remove #[flow_through]",
+                type_text(&receiver.ty)
+            ),
+        );
+        None
+    }
+}
+
+/// How to take `ty` by reference: `&[T]` for `Vec<T>`, `&str` for
+/// `String`, `&T` otherwise.
+fn borrowed(ty: &Type) -> String {
+    if let Type::Path(p) = ty {
+        if let Some(last) = p.path.segments.last() {
+            if last.ident == "String" {
+                return "&str".into();
+            }
+            if let (true, syn::PathArguments::AngleBracketed(args)) =
+                (last.ident == "Vec", &last.arguments)
+            {
+                if let Some(syn::GenericArgument::Type(elem)) = args.args.first() {
+                    return format!("&[{}]", type_text(elem));
+                }
+            }
+        }
+    }
+    format!("&{}", type_text(ty))
+}
+
+/// A type as a user would write it (`&[Vec<u8>]`), for messages.
+pub(crate) fn type_text(ty: &Type) -> String {
+    let mut text = ty.to_token_stream().to_string();
+    for (from, to) in [
+        (" < ", "<"),
+        ("< ", "<"),
+        (" <", "<"),
+        (" >", ">"),
+        ("& ", "&"),
+        (" :: ", "::"),
+        (":: ", "::"),
+        ("[ ", "["),
+        (" ]", "]"),
+        (" ,", ","),
+        ("* const", "*const"),
+        ("* mut", "*mut"),
+        ("' ", "'"),
+        ("( ", "("),
+        (" )", ")"),
+    ] {
+        text = text.replace(from, to);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::escapes::param_attr;
+    use syn::{parse_quote, Attribute};
+
+    fn plan(is_unsafe: bool, ty: Type, mut attrs: Vec<Attribute>) -> (Option<Action>, String) {
+        let mut errors = Errors::default();
+        let found = param_attr::take(&mut attrs, "p", &mut errors);
+        let kind = FnKind {
+            name: "f".into(),
+            is_unsafe,
+            foreign: false,
+        };
+        let action = typed_param(&kind, "p", &ty, found, &mut errors);
+        (action, errors.to_compile_errors().to_string())
+    }
+
+    #[test]
+    fn raw_pointers_are_pinned_and_checked_in_unsafe_fns() {
+        let (a, e) = plan(true, parse_quote!(*const u8), vec![]);
+        assert!(e.is_empty());
+        assert!(matches!(
+            a,
+            Some(Action::Pointer {
+                extent: Extent::One,
+                check: true
+            })
+        ));
+        let (a, _) = plan(false, parse_quote!(*const u8), vec![]);
+        assert!(matches!(a, Some(Action::Pointer { check: false, .. })));
+    }
+
+    #[test]
+    fn non_pointers_do_not_escape() {
+        let (a, e) = plan(true, parse_quote!(c_int), vec![]);
+        assert!(a.is_none() && e.is_empty());
+        let (a, e) = plan(true, parse_quote!(&[u8]), vec![]);
+        assert!(a.is_none() && e.is_empty());
+    }
+
+    #[test]
+    fn escapes_on_an_alias_is_left_to_the_trait() {
+        let (a, e) = plan(
+            true,
+            parse_quote!(IovPtr),
+            vec![parse_quote!(#[escapes(len = n)])],
+        );
+        assert!(e.is_empty());
+        assert!(matches!(
+            a,
+            Some(Action::Pointer {
+                extent: Extent::Len(_),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn flow_through() {
+        let ft: Attribute = parse_quote!(#[flow_through]);
+        let (a, e) = plan(true, parse_quote!(*const libc::iovec), vec![ft.clone()]);
+        assert!(e.is_empty());
+        assert!(matches!(a, Some(Action::FlowPointer { .. })));
+        let (a, e) = plan(false, parse_quote!(&mut [IoSliceMut<'_>]), vec![ft.clone()]);
+        assert!(e.is_empty());
+        assert!(matches!(a, Some(Action::FlowRef)));
+        let (a, e) = plan(false, parse_quote!(*const libc::iovec), vec![ft.clone()]);
+        assert!(a.is_none());
+        assert!(e.contains("make the function unsafe"), "{e}");
+        let (a, e) = plan(true, parse_quote!(Vec<u8>), vec![ft.clone()]);
+        assert!(a.is_none());
+        assert!(e.contains("passed by value (`Vec<u8>`)"), "{e}");
+        assert!(e.contains("take it by reference (`&[u8]`)"), "{e}");
+        let (_, e) = plan(true, parse_quote!(IovPtr), vec![ft]);
+        assert!(e.contains("write the pointer type out"), "{e}");
+    }
+
+    #[test]
+    fn escapes_on_non_pointers() {
+        let (a, e) = plan(
+            true,
+            parse_quote!(&[u8]),
+            vec![parse_quote!(#[escapes(len = 2)])],
+        );
+        assert!(a.is_none());
+        assert!(e.contains("is a reference (`&[u8]`)"), "{e}");
+        let (_, e) = plan(
+            true,
+            parse_quote!(u32),
+            vec![parse_quote!(#[escapes(bytes = 2)])],
+        );
+        assert!(e.contains("#[escapes(bytes = ..)]"), "{e}");
+        assert!(e.contains("is an integer"), "{e}");
+    }
+
+    #[test]
+    fn receivers() {
+        let mut errors = Errors::default();
+        let r: Receiver = parse_quote!(&self);
+        let attrs = ParamAttrs {
+            flow_through: Some(quote::quote!(#[flow_through])),
+            extent: None,
+        };
+        assert!(matches!(
+            receiver(&r, attrs, &mut errors),
+            Some(Action::FlowRef)
+        ));
+        let r: Receiver = parse_quote!(self);
+        let attrs = ParamAttrs {
+            flow_through: Some(quote::quote!(#[flow_through])),
+            extent: None,
+        };
+        assert!(receiver(&r, attrs, &mut errors).is_none());
+        assert!(errors.to_compile_errors().to_string().contains("by value"));
+    }
+
+    #[test]
+    fn type_texts() {
+        assert_eq!(type_text(&parse_quote!(&[Vec<u8>])), "&[Vec<u8>]");
+        assert_eq!(
+            type_text(&parse_quote!(*const libc::iovec)),
+            "*const libc::iovec"
+        );
+        assert_eq!(
+            type_text(&parse_quote!(&'a mut [IoSliceMut<'b>])),
+            "&'a mut [IoSliceMut<'b>]"
+        );
+    }
+}

@@ -1,0 +1,23 @@
+// Input of the expansion snapshot test (see src/escapes/snapshot.rs).
+
+#[pointer_escapes]
+#[link(name = "c")]
+unsafe extern "C" {
+    /// Gathers `iovcnt` buffers into `fd`.
+    pub fn writev(
+        fd: c_int,
+        #[flow_through]
+        #[escapes(len = iovcnt)]
+        iov: *const libc::iovec,
+        iovcnt: c_int,
+    ) -> isize;
+    #[link_name = "qsort"]
+    fn sort(
+        #[escapes(bytes = nmemb * size)] base: *mut c_void,
+        nmemb: usize,
+        size: usize,
+        compar: Option<unsafe extern "C" fn(*const c_void, *const c_void) -> c_int>,
+    );
+    pub safe fn getpid() -> c_int;
+    static environ: *const *const c_char;
+}
