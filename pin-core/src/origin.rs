@@ -44,7 +44,9 @@ impl fmt::Display for PinKind {
 
 /// A small number naming a thread in reports (`std::thread::ThreadId` has no
 /// stable integer form). Numbers start at 1 in the order threads first pin or
-/// free; the process's main thread is marked as such.
+/// free; the process's main thread is marked as such. A pin records numbers
+/// up to 16383 (its entry packs the number in 14 bits); pins made by later
+/// threads are reported as thread #16383.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ThreadNumber(pub(crate) u32);
 

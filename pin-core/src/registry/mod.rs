@@ -76,7 +76,8 @@ pub(crate) fn pin_all(regions: &[Region], kind: PinKind, site: Site, out: &mut V
     crate::report::arm_exit_report();
     out.reserve(regions.len());
     let mut reg = REGISTRY.lock();
-    for &region in regions {
+    // A null region pins nothing (see `Region::new`).
+    for &region in regions.iter().filter(|r| !r.is_null()) {
         let id = reg.table.pin(region, kind, site, thread, born);
         out.push(id);
     }
@@ -279,9 +280,9 @@ fn facts(table: &Table, hit: Hit) -> PinFacts {
     PinFacts {
         region: hit.region,
         count: hit.count,
-        kind: PinKind::from_u8(e.kind),
+        kind: e.kind(),
         site: e.site,
-        thread: ThreadNumber(e.thread),
+        thread: e.thread(),
         born_ms: e.born_ms,
     }
 }
@@ -299,9 +300,9 @@ pub(crate) fn live_pins() -> Vec<PinFacts> {
             out.push(PinFacts {
                 region,
                 count,
-                kind: PinKind::from_u8(e.kind),
+                kind: e.kind(),
                 site: e.site,
-                thread: ThreadNumber(e.thread),
+                thread: e.thread(),
                 born_ms: e.born_ms,
             })
         });

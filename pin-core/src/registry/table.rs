@@ -57,36 +57,88 @@ const SCAN_SMALL: usize = 8;
 const SCAN_CALL_MAX: usize = 48;
 /// Free-list terminator.
 const NO_SLOT: u32 = u32::MAX;
-/// Set in `Entry::level_and_place` when the entry is in the index, not the
-/// scan list.
-const IN_INDEX: u8 = 0x80;
-/// Set in `Entry::level_and_place` for a call group: the entry stands for
-/// `count` regions, each a scan item carrying the entry's id.
-const GROUP: u8 = 0x40;
 /// A call with more regions than this pins them as separate entries.
 pub(crate) const GROUP_MAX: usize = 256;
+
+// `Entry::meta` packs, from the low bits: the pin count (9 bits: 1, or a
+// group's regions, at most `GROUP_MAX`), the kind (2), the level (5), the
+// in-index and group flags, and the thread number (14 bits). Packing keeps
+// an entry at 32 bytes, half a cache line.
+const COUNT_BITS: u32 = 9;
+const COUNT_MASK: u32 = (1 << COUNT_BITS) - 1;
+const KIND_SHIFT: u32 = 9;
+const LEVEL_SHIFT: u32 = 11;
+/// The entry is in the index, not the scan list.
+const IN_INDEX: u32 = 1 << 16;
+/// The entry is a call group: it stands for `count` regions, each a scan
+/// item carrying the entry's id.
+const GROUP: u32 = 1 << 17;
+const THREAD_SHIFT: u32 = 18;
+/// Thread numbers above this are recorded as this (reports say so).
+pub(crate) const MAX_THREAD_NUMBER: u32 = (1 << (32 - THREAD_SHIFT)) - 1;
+const _: () = assert!(GROUP_MAX as u32 <= COUNT_MASK);
 
 /// A stable handle to one entry of the slab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PinId(pub(crate) u32);
 
-/// One region pinned `count` times by one kind, site and thread.
+/// One pin of one region (or one call's group of regions): where, by whom,
+/// since when. 32 bytes.
 #[derive(Clone, Copy)]
 pub(crate) struct Entry {
-    /// Start address; the next free slot while `count == 0`.
+    /// Start address; the next free slot while the count is 0.
     pub(crate) start: usize,
     pub(crate) len: usize,
     pub(crate) site: Site,
-    /// Live pins in this entry (regions, for a group); 0 marks a free slot.
-    pub(crate) count: u32,
-    pub(crate) thread: u32,
     pub(crate) born_ms: u32,
-    pub(crate) kind: u8,
-    /// The level, with `IN_INDEX` set when the entry is indexed.
-    level_and_place: u8,
+    /// Count, kind, level, flags and thread, packed (see `COUNT_BITS`).
+    meta: u32,
 }
 
 impl Entry {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        region: Region,
+        site: Site,
+        born_ms: u32,
+        kind: PinKind,
+        level: u8,
+        flags: u32,
+        count: u32,
+        thread: ThreadNumber,
+    ) -> Entry {
+        let thread = thread.0.min(MAX_THREAD_NUMBER);
+        Entry {
+            start: region.addr(),
+            len: region.len(),
+            site,
+            born_ms,
+            meta: count
+                | (kind as u32) << KIND_SHIFT
+                | (level as u32) << LEVEL_SHIFT
+                | flags
+                | thread << THREAD_SHIFT,
+        }
+    }
+
+    /// Live pins in this entry (regions, for a group); 0 marks a free slot.
+    #[inline]
+    pub(crate) fn count(&self) -> u32 {
+        self.meta & COUNT_MASK
+    }
+
+    fn clear_count(&mut self) {
+        self.meta &= !COUNT_MASK;
+    }
+
+    pub(crate) fn kind(&self) -> PinKind {
+        PinKind::from_u8(((self.meta >> KIND_SHIFT) & 3) as u8)
+    }
+
+    pub(crate) fn thread(&self) -> ThreadNumber {
+        ThreadNumber(self.meta >> THREAD_SHIFT)
+    }
+
     pub(crate) fn region(&self) -> Region {
         Region::from_parts(self.start, self.len)
     }
@@ -102,17 +154,17 @@ impl Entry {
 
     #[inline]
     fn level(&self) -> u8 {
-        self.level_and_place & !(IN_INDEX | GROUP)
+        ((self.meta >> LEVEL_SHIFT) & 0x1f) as u8
     }
 
     #[inline]
     pub(crate) fn is_group(&self) -> bool {
-        self.level_and_place & GROUP != 0
+        self.meta & GROUP != 0
     }
 
     #[inline]
     fn indexed(&self) -> bool {
-        self.level_and_place & IN_INDEX != 0
+        self.meta & IN_INDEX != 0
     }
 
     fn bucket_hash(&self) -> u64 {
@@ -299,22 +351,13 @@ impl Table {
         let level = level_of(region.len());
         let hash = bucket_hash(level, granule(level, region.addr()));
         let is_call = kind == PinKind::Call;
-        let kind = kind as u8;
         let to_index = if is_call {
             self.scan.len() >= SCAN_CALL_MAX
         } else {
             !self.index.is_empty() || self.scan.len() >= SCAN_SMALL
         };
-        let entry = Entry {
-            start: region.addr(),
-            len: region.len(),
-            site,
-            count: 1,
-            thread: thread.0,
-            born_ms,
-            kind,
-            level_and_place: if to_index { level | IN_INDEX } else { level },
-        };
+        let flags = if to_index { IN_INDEX } else { 0 };
+        let entry = Entry::new(region, site, born_ms, kind, level, flags, 1, thread);
         let id = self.alloc_slot(entry);
         if to_index {
             let entries = &self.entries;
@@ -341,16 +384,16 @@ impl Table {
         debug_assert!(!regions.is_empty() && regions.len() <= GROUP_MAX);
         self.decide_hints();
         let first = regions[0];
-        let id = self.alloc_slot(Entry {
-            start: first.addr(),
-            len: first.len(),
+        let id = self.alloc_slot(Entry::new(
+            first,
             site,
-            count: regions.len() as u32,
-            thread: thread.0,
             born_ms,
-            kind: PinKind::Call as u8,
-            level_and_place: GROUP | level_of(first.len()),
-        });
+            PinKind::Call,
+            level_of(first.len()),
+            GROUP,
+            regions.len() as u32,
+            thread,
+        ));
         self.scan.reserve(regions.len());
         for r in regions {
             self.scan.push(ScanItem::new(*r, id));
@@ -439,22 +482,20 @@ impl Table {
     /// was its last pin (the entry is gone).
     pub(crate) fn unpin(&mut self, id: PinId) -> Option<Region> {
         let e = &mut self.entries[id.0 as usize];
-        debug_assert!(e.count > 0, "unpin of a free registry slot");
-        if e.count == 0 {
+        debug_assert!(e.count() > 0, "unpin of a free registry slot");
+        if e.count() == 0 {
             return None;
         }
         if e.is_group() {
-            let (id32, count) = (id.0, e.count as usize);
+            let (id32, count) = (id.0, e.count() as usize);
             let first = e.region();
-            e.count = 0;
+            e.clear_count();
             self.remove_group_items(id32, count);
             self.release_slot(id32);
             return Some(first);
         }
-        e.count -= 1;
-        if e.count > 0 {
-            return None;
-        }
+        // A single pin's count is 1: this was its last pin.
+        e.clear_count();
         let e = *e;
         let level = e.level();
         if e.indexed() {
@@ -501,7 +542,7 @@ impl Table {
         for item in self.scan.iter() {
             if item.contains(addr) {
                 let e = &self.entries[item.id as usize];
-                let count = if e.is_group() { 1 } else { e.count };
+                let count = if e.is_group() { 1 } else { e.count() };
                 let hit = Hit {
                     id: PinId(item.id),
                     region: item.region(),
@@ -542,7 +583,7 @@ impl Table {
                     && f(Hit {
                         id: PinId(id),
                         region: e.region(),
-                        count: e.count,
+                        count: e.count(),
                     })
             })
             .is_some()
@@ -588,7 +629,7 @@ impl Table {
         let hit = |id: u32, e: &Entry| Hit {
             id: PinId(id),
             region: e.region(),
-            count: e.count,
+            count: e.count(),
         };
         let mut mask = self.level_mask;
         let last = block.end().saturating_sub(1).max(block.addr());
@@ -614,7 +655,7 @@ impl Table {
         }
         if scan_levels != 0 {
             for (id, e) in self.entries.iter().enumerate() {
-                if e.count > 0
+                if e.count() > 0
                     && e.indexed()
                     && scan_levels & (1 << e.level()) != 0
                     && e.region().overlaps(&block)
@@ -629,8 +670,8 @@ impl Table {
     /// Every live pinned region with its entry: ordinary entries once, each
     /// region of a call group on its own (count 1).
     pub(crate) fn for_each_live(&self, mut f: impl FnMut(Region, u32, &Entry)) {
-        for e in self.entries.iter().filter(|e| e.count > 0 && !e.is_group()) {
-            f(e.region(), e.count, e);
+        for e in self.entries.iter().filter(|e| e.count() > 0 && !e.is_group()) {
+            f(e.region(), e.count(), e);
         }
         for item in self.scan.iter() {
             let e = &self.entries[item.id as usize];
@@ -644,8 +685,8 @@ impl Table {
     pub(crate) fn live_regions(&self) -> usize {
         self.entries
             .iter()
-            .filter(|e| e.count > 0)
-            .map(|e| if e.is_group() { e.count as usize } else { 1 })
+            .filter(|e| e.count() > 0)
+            .map(|e| if e.is_group() { e.count() as usize } else { 1 })
             .sum()
     }
 
@@ -696,6 +737,26 @@ mod tests {
                 pin(self, 0x7000_0000_0000 + i * 0x100, 1);
             }
         }
+    }
+
+    #[test]
+    fn an_entry_is_32_bytes_and_packs_its_fields() {
+        assert_eq!(core::mem::size_of::<Entry>(), 32);
+        let e = Entry::new(
+            r(0x1000, 8),
+            Location::caller(),
+            7,
+            PinKind::Owned,
+            HUGE_LEVEL,
+            IN_INDEX | GROUP,
+            GROUP_MAX as u32,
+            ThreadNumber(MAX_THREAD_NUMBER + 5),
+        );
+        assert_eq!(e.count(), GROUP_MAX as u32);
+        assert_eq!(e.kind(), PinKind::Owned);
+        assert_eq!(e.level(), HUGE_LEVEL);
+        assert!(e.indexed() && e.is_group());
+        assert_eq!(e.thread(), ThreadNumber(MAX_THREAD_NUMBER));
     }
 
     #[test]
@@ -768,6 +829,40 @@ mod tests {
         assert_eq!(t.count_at(0x2000), 1);
         assert_eq!(t.unpin(b), Some(r(0x2000, 8)));
         assert_eq!(t.count_at(0x2000), 0);
+        assert_eq!(t.live_entries(), 0);
+    }
+
+    /// The same region pinned more times than a `u32` holds cannot
+    /// saturate a counter: identical pins are separate entries (an entry's
+    /// `u32` count is 1, or a call group's region count, at most
+    /// `GROUP_MAX`) and `count_at` sums in `usize`. Four billion pins are
+    /// impractical to make; this pins one region many times, as plain pins
+    /// and as a full call group, and checks every count stays exact.
+    #[test]
+    fn repeated_pins_of_one_region_never_share_a_counter() {
+        let mut t = Table::private();
+        let n = if cfg!(miri) { 100 } else { 5_000 };
+        let ids: Vec<PinId> = (0..n).map(|_| pin(&mut t, 0x6000, 32)).collect();
+        assert_eq!(t.count_at(0x6000 + 31), n);
+        let mut counts = Vec::new();
+        t.for_each_live(|_, count, _| counts.push(count));
+        assert!(counts.len() == n && counts.iter().all(|&c| c == 1));
+        let group = t.pin_group(
+            &[r(0x6000, 32); GROUP_MAX],
+            Location::caller(),
+            ThreadNumber(1),
+            0,
+        );
+        assert_eq!(t.count_at(0x6000), n + GROUP_MAX);
+        assert_eq!(t.unpin(group), Some(r(0x6000, 32)));
+        assert_eq!(t.count_at(0x6000), n);
+        for (i, id) in ids.into_iter().enumerate() {
+            assert_eq!(t.unpin(id), Some(r(0x6000, 32)));
+            if i % 97 == 0 {
+                assert_eq!(t.count_at(0x6000), n - i - 1);
+            }
+        }
+        assert_eq!(t.count_at(0x6000), 0);
         assert_eq!(t.live_entries(), 0);
     }
 
