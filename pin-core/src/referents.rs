@@ -103,6 +103,7 @@ impl RegionList {
         }
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, region: Region) {
         if !self.spill.is_empty() {
             self.spill.push(region);
@@ -138,6 +139,7 @@ impl RegionList {
 struct DirectRegions<'a>(&'a mut RegionList);
 
 impl Visitor for DirectRegions<'_> {
+    #[inline]
     fn pointer<T: Referents>(&mut self, ptr: *const T, count: usize, _via: Via) {
         if ptr.is_null() || count == 0 {
             return;
@@ -147,6 +149,7 @@ impl Visitor for DirectRegions<'_> {
         }
     }
 
+    #[inline]
     fn bytes(&mut self, ptr: *const u8, len: usize, _via: Via) {
         if ptr.is_null() || len == 0 {
             return;
@@ -157,6 +160,7 @@ impl Visitor for DirectRegions<'_> {
     }
 }
 
+#[inline]
 pub(crate) fn collect_direct<T: Referents + ?Sized>(value: &T, out: &mut RegionList) {
     value.visit_referents(&mut DirectRegions(out));
 }

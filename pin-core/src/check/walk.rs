@@ -147,6 +147,7 @@ unsafe fn visit_elements<T: Referents>(ptr: *const u8, count: usize, c: &mut Col
 }
 
 impl Visitor for Collector<'_> {
+    #[inline]
     fn pointer<T: Referents>(&mut self, ptr: *const T, count: usize, via: Via) {
         // Zero-sized values occupy no memory C could read: nothing to check
         // (their address is dangling and never pinned).
@@ -173,6 +174,7 @@ impl Visitor for Collector<'_> {
         });
     }
 
+    #[inline]
     fn bytes(&mut self, ptr: *const u8, len: usize, via: Via) {
         if ptr.is_null() || len == 0 {
             return;
@@ -192,6 +194,7 @@ impl Visitor for Collector<'_> {
         });
     }
 
+    #[inline]
     fn inline<T: Referents + ?Sized>(&mut self, value: &T, via: Via) {
         let saved = (self.at, self.elem);
         self.materialize();

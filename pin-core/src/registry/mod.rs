@@ -213,6 +213,7 @@ pub(crate) fn first_uncovered<T>(
         .position(|it| region(it).is_none_or(|r| r.is_null() || !covered_in(&reg.table, r)))
 }
 
+#[inline]
 fn covered_in(table: &Table, region: Region) -> bool {
     if region.is_empty() {
         return table.covers_point(region.addr()) || statics::is_static(region.addr());
