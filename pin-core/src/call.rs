@@ -12,7 +12,7 @@ use crate::check::{args_checked, call_pins_wanted, CheckFailure};
 use crate::origin::Site;
 use crate::referents::{collect_direct, Referents, RegionList};
 use crate::region::Region;
-use crate::registry::{self, PinId};
+use crate::registry::{self, PinId, PinIds};
 use core::panic::Location;
 use core::ptr::NonNull;
 
@@ -209,7 +209,7 @@ pub struct CallPins {
     /// The call's pins, as one group (the usual case)...
     group: Option<PinId>,
     /// ...or one entry each, for calls with very many regions.
-    pins: Vec<PinId>,
+    pins: PinIds,
 }
 
 impl CallPins {
@@ -225,7 +225,7 @@ impl CallPins {
             regions: RegionList::new(),
             checks: Vec::new(),
             group: None,
-            pins: Vec::new(),
+            pins: PinIds::new(),
         }
     }
 
@@ -379,7 +379,7 @@ impl Drop for CallPins {
             registry::unpin(group);
         }
         if !self.pins.is_empty() {
-            registry::unpin_all(&self.pins);
+            registry::unpin_all(self.pins.as_slice());
         }
     }
 }

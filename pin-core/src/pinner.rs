@@ -9,7 +9,7 @@
 use crate::origin::{PinKind, Site};
 use crate::referents::Referents;
 use crate::region::{Region, RegionError};
-use crate::registry::{self, PinId};
+use crate::registry::{self, PinIds};
 use core::marker::PhantomData;
 use core::panic::Location;
 
@@ -47,7 +47,7 @@ use core::panic::Location;
 /// ```
 #[must_use = "a Pinner unpins everything when dropped; an unused Pinner pins nothing"]
 pub struct Pinner<'a> {
-    pins: Vec<PinId>,
+    pins: PinIds,
     borrows: PhantomData<&'a ()>,
 }
 
@@ -61,7 +61,7 @@ impl<'a> Pinner<'a> {
     /// An empty pinner.
     pub const fn new() -> Pinner<'a> {
         Pinner {
-            pins: Vec::new(),
+            pins: PinIds::new(),
             borrows: PhantomData,
         }
     }
@@ -182,6 +182,11 @@ impl<'a> Pinner<'a> {
     }
 
     fn add(&mut self, region: Region, site: Site) {
+        // A null region pins nothing (`Region::new`'s promise): pinning
+        // `[0, len)` would make the addresses 1..len look pinned.
+        if region.is_null() {
+            return;
+        }
         self.pins.reserve(1);
         self.pins.push(registry::pin(region, PinKind::Pinner, site));
     }
@@ -189,7 +194,7 @@ impl<'a> Pinner<'a> {
     /// Releases every pin this pinner holds. The pinner can be used again.
     /// Unpinning an empty pinner does nothing.
     pub fn unpin(&mut self) {
-        registry::unpin_all(&self.pins);
+        registry::unpin_all(self.pins.as_slice());
         self.pins.clear();
     }
 
@@ -207,7 +212,7 @@ impl<'a> Pinner<'a> {
 
 impl Drop for Pinner<'_> {
     fn drop(&mut self) {
-        registry::unpin_all(&self.pins);
+        registry::unpin_all(self.pins.as_slice());
     }
 }
 
@@ -260,13 +265,13 @@ pub fn scope<'env, R>(f: impl for<'scope> FnOnce(&'scope mut Pinner<'env>) -> R)
 /// ```
 #[track_caller]
 pub fn with_pinned<R>(regions: &[Region], f: impl FnOnce() -> R) -> R {
-    struct Release(Vec<PinId>);
+    struct Release(PinIds);
     impl Drop for Release {
         fn drop(&mut self) {
-            registry::unpin_all(&self.0);
+            registry::unpin_all(self.0.as_slice());
         }
     }
-    let mut held = Release(Vec::with_capacity(regions.len()));
+    let mut held = Release(PinIds::new());
     registry::pin_all(regions, PinKind::Pinner, Location::caller(), &mut held.0);
     f()
 }

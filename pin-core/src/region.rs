@@ -211,7 +211,10 @@ mod tests {
     #[test]
     fn element_count_overflow_is_refused() {
         assert!(Region::of_elements(0x1000 as *const u64, usize::MAX / 4).is_err());
-        assert_eq!(Region::of_elements(0x1000 as *const u64, 3).unwrap().len(), 24);
+        assert_eq!(
+            Region::of_elements(0x1000 as *const u64, 3).unwrap().len(),
+            24
+        );
     }
 
     #[test]

@@ -5,17 +5,18 @@
 //!
 //! A counting filter over the table's buckets: one counter per hash slot of
 //! `(level, granule)`, incremented when an entry is filed under a bucket
-//! hashing there and decremented when it leaves. Counters are written only
-//! under the registry lock (plain load + store) and read without it. A zero
-//! counter proves no entry is filed under any bucket hashing to that slot; a
-//! non-zero one sends the caller to the exact, locked lookup. The levels in
+//! hashing there and decremented when it leaves, and a bitmap of the
+//! non-zero counters. Both are written only under the registry lock (plain
+//! load + store); the bitmap is read without it. A clear bit proves no entry
+//! is filed under any bucket hashing to that slot; a set one sends the
+//! caller to the exact, locked lookup. The levels in
 //! use are mirrored in `LEVEL_MASK`. The hints are kept only when
 //! `PinAwareAlloc` is installed (decided at the first pin); otherwise every
 //! answer here is "maybe" and callers take the lock.
 
 use super::table::{bucket_hash, granule};
 use crate::region::Region;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 const HINT_BITS: u32 = 17;
 const HINT_SLOTS: usize = 1 << HINT_BITS;
@@ -23,7 +24,11 @@ const HINT_SLOTS: usize = 1 << HINT_BITS;
 /// granule by granule: the caller asks the table instead.
 const MAX_PROBES_PER_LEVEL: usize = 16;
 
+/// Entries filed per slot: written and read under the registry lock only.
 static COUNTS: [AtomicU32; HINT_SLOTS] = [const { AtomicU32::new(0) }; HINT_SLOTS];
+/// One bit per slot, set while its count is non-zero: what lock-free readers
+/// probe. 16 KiB, so it stays in cache where the counts (512 KiB) would not.
+static OCCUPIED: [AtomicU64; HINT_SLOTS / 64] = [const { AtomicU64::new(0) }; HINT_SLOTS / 64];
 static LEVEL_MASK: AtomicU32 = AtomicU32::new(0);
 /// Whether the registry keeps the hints (see `Table::hints`); until then
 /// every answer is "maybe".
@@ -34,26 +39,37 @@ pub(super) fn enable() {
     ENABLED.store(true, Ordering::Release);
 }
 
-fn slot(hash: u64) -> &'static AtomicU32 {
-    &COUNTS[(hash >> (64 - HINT_BITS)) as usize]
+fn slot(hash: u64) -> usize {
+    (hash >> (64 - HINT_BITS)) as usize
+}
+
+/// Sets or clears slot `i`'s bit. Lock held, so no other writer races this
+/// read-modify-write; readers see the old or the new word.
+fn set_occupied(i: usize, on: bool) {
+    let word = &OCCUPIED[i / 64];
+    let bit = 1u64 << (i % 64);
+    let old = word.load(Ordering::Relaxed);
+    word.store(if on { old | bit } else { old & !bit }, Ordering::Release);
 }
 
 /// An entry was filed under the bucket with this hash. Lock held.
 pub(super) fn filed(hash: u64) {
-    let c = slot(hash);
-    c.store(
-        c.load(Ordering::Relaxed).saturating_add(1),
-        Ordering::Relaxed,
-    );
+    let i = slot(hash);
+    let n = COUNTS[i].load(Ordering::Relaxed).saturating_add(1);
+    COUNTS[i].store(n, Ordering::Relaxed);
+    if n == 1 {
+        set_occupied(i, true);
+    }
 }
 
 /// An entry left the bucket with this hash. Lock held.
 pub(super) fn unfiled(hash: u64) {
-    let c = slot(hash);
-    c.store(
-        c.load(Ordering::Relaxed).saturating_sub(1),
-        Ordering::Relaxed,
-    );
+    let i = slot(hash);
+    let n = COUNTS[i].load(Ordering::Relaxed).saturating_sub(1);
+    COUNTS[i].store(n, Ordering::Relaxed);
+    if n == 0 {
+        set_occupied(i, false);
+    }
 }
 
 /// The levels in use changed. Lock held.
@@ -62,7 +78,8 @@ pub(super) fn publish_levels(mask: u32) {
 }
 
 fn occupied(level: u8, g: usize) -> bool {
-    slot(bucket_hash(level, g)).load(Ordering::Relaxed) != 0
+    let i = slot(bucket_hash(level, g));
+    OCCUPIED[i / 64].load(Ordering::Acquire) & (1 << (i % 64)) != 0
 }
 
 /// False when no pin can cover `addr`.

@@ -13,11 +13,13 @@
 
 mod events;
 mod hints;
+mod ids;
 mod lock;
 mod table;
 
 pub use events::{AllocEvent, AllocEventKind};
 pub(crate) use events::{EventLog, RECENT_EVENTS};
+pub(crate) use ids::PinIds;
 pub(crate) use table::PinId;
 use table::{Hit, GROUP_MAX};
 
@@ -67,7 +69,7 @@ pub(crate) fn pin(region: Region, kind: PinKind, site: Site) -> PinId {
 /// Pins every region of `regions` under one lock acquisition, appending the
 /// handles to `out` (which must have room: the caller reserves first, so no
 /// allocation happens under the lock).
-pub(crate) fn pin_all(regions: &[Region], kind: PinKind, site: Site, out: &mut Vec<PinId>) {
+pub(crate) fn pin_all(regions: &[Region], kind: PinKind, site: Site, out: &mut PinIds) {
     if regions.is_empty() {
         return;
     }
@@ -87,7 +89,7 @@ pub(crate) fn pin_all(regions: &[Region], kind: PinKind, site: Site, out: &mut V
 /// Pins the regions of one `#[pointer_escapes]` call under one lock
 /// acquisition: as one group (returned) when there are at most
 /// `GROUP_MAX`, else one entry each, appended to `each`.
-pub(crate) fn pin_call(regions: &[Region], site: Site, each: &mut Vec<PinId>) -> Option<PinId> {
+pub(crate) fn pin_call(regions: &[Region], site: Site, each: &mut PinIds) -> Option<PinId> {
     if regions.is_empty() {
         return None;
     }

@@ -359,6 +359,9 @@ impl Table {
         let flags = if to_index { IN_INDEX } else { 0 };
         let entry = Entry::new(region, site, born_ms, kind, level, flags, 1, thread);
         let id = self.alloc_slot(entry);
+        if to_index && self.index.is_empty() {
+            self.move_scan_items_to_index();
+        }
         if to_index {
             let entries = &self.entries;
             self.index
@@ -404,6 +407,29 @@ impl Table {
         }
         self.live_entries += 1;
         PinId(id)
+    }
+
+    /// The table outgrew scanning: file the scan list's single pins in the
+    /// index too, so that queries on a big table are hash probes alone.
+    /// Call groups stay (they leave together, by truncation).
+    #[cold]
+    fn move_scan_items_to_index(&mut self) {
+        let mut i = 0;
+        while i < self.scan.len() {
+            let id = self.scan[i].id;
+            let e = &mut self.entries[id as usize];
+            if e.is_group() {
+                i += 1;
+                continue;
+            }
+            e.meta |= IN_INDEX;
+            let (hash, level) = (e.bucket_hash(), e.level());
+            let entries = &self.entries;
+            self.index
+                .insert_unique(hash, id, |&j| entries[j as usize].bucket_hash());
+            add_level(&mut self.level_counts, &mut self.level_mask, level);
+            self.scan.swap_remove(i);
+        }
     }
 
     fn decide_hints(&mut self) {
@@ -670,7 +696,11 @@ impl Table {
     /// Every live pinned region with its entry: ordinary entries once, each
     /// region of a call group on its own (count 1).
     pub(crate) fn for_each_live(&self, mut f: impl FnMut(Region, u32, &Entry)) {
-        for e in self.entries.iter().filter(|e| e.count() > 0 && !e.is_group()) {
+        for e in self
+            .entries
+            .iter()
+            .filter(|e| e.count() > 0 && !e.is_group())
+        {
             f(e.region(), e.count(), e);
         }
         for item in self.scan.iter() {
@@ -895,8 +925,11 @@ mod tests {
         let ids: Vec<PinId> = (0..SCAN_SMALL + 8)
             .map(|i| pin(&mut t, 0x10_0000 + i * 0x1000, 16))
             .collect();
-        assert_eq!(t.scan.len(), SCAN_SMALL);
-        assert_eq!(t.index.len(), 8);
+        assert!(
+            t.scan.is_empty(),
+            "the first pins move to the index with the rest"
+        );
+        assert_eq!(t.index.len(), SCAN_SMALL + 8);
         for (i, id) in ids.iter().enumerate() {
             let a = 0x10_0000 + i * 0x1000;
             assert!(t.covers_point(a) && t.covers_point(a + 15) && !t.covers_point(a + 16));
