@@ -25,11 +25,21 @@ impl PinIds {
 
     /// Makes room for `additional` more handles, so that the pushes that
     /// follow (made under the registry's lock) do not allocate.
+    #[inline]
     pub(crate) fn reserve(&mut self, additional: usize) {
+        let room = if self.spill.is_empty() {
+            INLINE_IDS - self.len
+        } else {
+            self.spill.capacity() - self.spill.len()
+        };
+        if additional > room {
+            self.reserve_heap(additional);
+        }
+    }
+
+    #[cold]
+    fn reserve_heap(&mut self, additional: usize) {
         if self.spill.is_empty() {
-            if self.len + additional <= INLINE_IDS {
-                return;
-            }
             let mut spill = Vec::with_capacity((self.len + additional).max(2 * INLINE_IDS));
             spill.extend_from_slice(&self.inline[..self.len]);
             self.spill = spill;
