@@ -92,7 +92,9 @@ escape_len!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, i128);
 
 impl EscapeLen for u128 {
     fn to_len(self) -> Result<usize, i128> {
-        usize::try_from(self).map_err(|_| i128::MAX)
+        // The bad value as given, for the message; only values past
+        // `i128::MAX` (which no length can be) are shown as that.
+        usize::try_from(self).map_err(|_| i128::try_from(self).unwrap_or(i128::MAX))
     }
 }
 

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Runs the tests that need no foreign code under Miri (undefined behaviour,
+# data races, leaks, Stacked Borrows), in well under 10 minutes.
+#
+# What runs:
+#   1. pin-core's unit tests (`cargo miri test -p pin-core --lib`).
+#   2. The spin lock's unit test again under 8 scheduling seeds
+#      (-Zmiri-many-seeds), which explores interleavings of its one CAS
+#      acquire and one release store.
+#   3. The facade's integration tests written for Miri, with their counts
+#      reduced under cfg(miri): bad_input, panic_safety, model (1 proptest
+#      case of up to 16 steps plus the hand-written sequences), stress (4
+#      threads x 40 operations each, with PinAwareAlloc), pinner_go (Go's Pinner cases).
+#
+# What is skipped, and why (keep this list in step with RELIABILITY.md):
+#   - pin-core statics::tests::literals_and_statics_are_static_heap_and_stack_are_not
+#     (#[cfg_attr(miri, ignore)]): static memory is found with dl_iterate_phdr,
+#     foreign code Miri cannot run. Under Miri statics.rs has a cfg(miri)
+#     fallback: no memory counts as static.
+#   - pinner_go::pinning_a_static, pinner_go::static_string_data_is_always_pinned
+#     (--skip): they need static memory to count as pinned (same reason).
+#   - panic_safety::panic_with_an_owned_pin_in_flight_keeps_its_pin_as_documented
+#     (#[cfg_attr(miri, ignore)]): it leaks a buffer on purpose (a dropped
+#     OwnedPin keeps its pin and its memory), which Miri's leak check reports.
+#   - pin-core doc tests: not run (slow under Miri; they run natively in
+#     `cargo test`).
+#   - Every other integration test binary: they call C (readv, writev, zlib,
+#     io_uring, aio), spawn child processes, or take longer than this
+#     script's budget under Miri; they run natively in `cargo test`.
+#
+# Flags: -Zmiri-permissive-provenance because the registry stores addresses
+# as integers by design (it records where memory is, never reads through its
+# own records); Miri otherwise warns at every integer-to-pointer cast.
+# Isolation stays on: the clock (clock_gettime COARSE), getenv, getpid,
+# gettid and write(2) used by pin-core are all emulated by Miri.
+#
+# Miri itself: when `cargo +nightly miri` is missing but a nightly toolchain
+# is installed, the script adds the miri and rust-src components with rustup
+# (as .ci/run's machines can); when that fails too it prints
+# "skipped: nightly miri not available" and exits 0. Set MIRI_NO_INSTALL=1
+# to never install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! cargo +nightly miri --version >/dev/null 2>&1; then
+    if [ "${MIRI_NO_INSTALL:-0}" != 1 ] && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+        echo "miri: installing the miri and rust-src components for nightly"
+        timeout 300 rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1 || true
+    fi
+    if ! cargo +nightly miri --version >/dev/null 2>&1; then
+        echo "skipped: nightly miri not available"
+        exit 0
+    fi
+fi
+
+# (cargo miri builds under <target>/miri, apart from the native build.)
+export MIRIFLAGS="${MIRIFLAGS:--Zmiri-permissive-provenance}"
+cargo +nightly miri --version
+cargo +nightly miri setup >/dev/null
+
+step() { printf '\n--> %s\n' "$*"; }
+started=$SECONDS
+
+step "pin-core unit tests"
+cargo +nightly miri test -p pin-core --lib
+
+step "spin lock under 8 scheduling seeds"
+# The seeds run in parallel and interleave their output: keep it for a
+# failure, print one line otherwise.
+seeds_log=$(mktemp)
+trap 'rm -f "$seeds_log"' EXIT
+if MIRIFLAGS="$MIRIFLAGS -Zmiri-many-seeds=0..8" \
+    cargo +nightly miri test -p pin-core --lib registry::lock >"$seeds_log" 2>&1; then
+    echo "spin lock: 8 of 8 seeds passed"
+else
+    cat "$seeds_log"
+    exit 1
+fi
+
+step "facade integration tests"
+cargo +nightly miri test --test bad_input --test panic_safety --test model --test stress
+cargo +nightly miri test --test pinner_go -- \
+    --skip pinner_go::pinning_a_static \
+    --skip pinner_go::static_string_data_is_always_pinned
+
+echo
+echo "miri: all passed in $((SECONDS - started))s"
