@@ -2,9 +2,10 @@
 //! run against its inner allocator alone (`System`). Targets: at most 1.03x
 //! System with no pin live, at most 1.15x with 10k pins live.
 //!
-//! - `alloc_free_64b/*`: 1M alloc/free pairs of 64 bytes per iteration,
-//!   calling `GlobalAlloc` directly on a `PinAwareAlloc<System>` or on
-//!   `System` (no global-allocator indirection on either side).
+//! - `alloc_free_64b/*`: 1M alloc/free pairs of 64 bytes per iteration (in
+//!   rounds of 1000 allocations then 1000 frees), calling `GlobalAlloc`
+//!   directly on a `PinAwareAlloc<System>` or on `System` (no
+//!   global-allocator indirection on either side).
 //! - `btreemap_100k/*`: build then drop a `BTreeMap<String, Vec<u8>>` of
 //!   100k entries, so every allocation goes through the global allocator.
 //!   One binary has one `#[global_allocator]`; this one is [`Switch`], which
@@ -17,6 +18,9 @@
 //!
 //! "10k pins live" means 10,000 pinned 4 KiB buffers (an I/O program with
 //! 10k reads in flight), pinned by one `Pinner` elsewhere in the program.
+//! `10k_pins` allocates its 64-byte blocks away from them (fresh heap);
+//! `10k_pins_neighbours` makes the blocks land in holes right beside pinned
+//! buffers, the worst case for the allocator's address-keyed lookup.
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
@@ -100,26 +104,61 @@ unsafe impl GlobalAlloc for Switch {
 #[global_allocator]
 static GLOBAL: Switch = Switch;
 
+/// Serves one allocation through `PIN_AWARE` before anything is pinned, as
+/// a program whose `#[global_allocator]` is a `PinAwareAlloc` has done long
+/// before its first pin (the registry decides at its first pin whether to
+/// keep the allocator's lock-free hints, by whether one has served yet).
+fn install_pin_aware() {
+    let layout = Layout::new::<u64>();
+    // SAFETY: non-zero size; freed at once with the same layout.
+    unsafe {
+        let p = PIN_AWARE.alloc(layout);
+        if p.is_null() {
+            handle_alloc_error(layout);
+        }
+        PIN_AWARE.dealloc(p, layout);
+    }
+}
+
 const PAIRS: usize = 1_000_000;
 const ENTRIES: usize = 100_000;
 const LIVE_PINS: usize = 10_000;
 const PINNED_BUF: usize = 4096;
 
-/// `n` alloc/free pairs of 64 bytes through `a`, touching each block so
-/// neither call can be elided.
+/// Blocks allocated before they are freed, in [`alloc_free_pairs`].
+const IN_FLIGHT: usize = 1000;
+
+/// `n` alloc/free pairs of 64 bytes through `a`, in rounds of
+/// [`IN_FLIGHT`] allocations followed by their frees, touching each block
+/// so no call can be elided. Rounds rather than an alloc immediately
+/// followed by its free: the latter recycles one address forever, so a
+/// lookup keyed by address (the pin-aware `dealloc`) would be measured at a
+/// single, lucky or unlucky, address.
 fn alloc_free_pairs<A: GlobalAlloc>(a: &A, n: usize) {
-    let layout = Layout::new::<[u64; 8]>();
-    for i in 0..n {
-        // SAFETY: `layout` has a non-zero size; the block is written inside
-        // its bounds and freed once with the layout it was allocated with.
-        unsafe {
-            let p = a.alloc(layout);
-            if p.is_null() {
-                handle_alloc_error(layout);
+    // Opaque to the optimiser, as the layout a global allocator receives
+    // through `__rust_alloc` is: a constant one would let `System`'s
+    // alignment checks fold away on one side only.
+    let layout = black_box(Layout::new::<[u64; 8]>());
+    let mut blocks = [core::ptr::null_mut::<u8>(); IN_FLIGHT];
+    let mut done = 0;
+    while done < n {
+        let round = IN_FLIGHT.min(n - done);
+        for (i, slot) in blocks[..round].iter_mut().enumerate() {
+            // SAFETY: `layout` has a non-zero size; the write is in bounds.
+            unsafe {
+                let p = a.alloc(layout);
+                if p.is_null() {
+                    handle_alloc_error(layout);
+                }
+                p.write(i as u8);
+                *slot = p;
             }
-            p.write(i as u8);
-            a.dealloc(black_box(p), layout);
         }
+        for &p in black_box(&blocks[..round]) {
+            // SAFETY: allocated above from `a` with `layout`, freed once.
+            unsafe { a.dealloc(p, layout) };
+        }
+        done += round;
     }
 }
 
@@ -143,8 +182,25 @@ fn build_and_drop_btreemap(keys: &[String]) {
 }
 
 /// 10k pinned 4 KiB buffers: the "pins live elsewhere" of the 10k cases.
+/// The blocks the workloads then allocate come from fresh heap, away from
+/// the pinned buffers.
 fn live_buffers() -> Vec<Vec<u8>> {
     (0..LIVE_PINS).map(|i| vec![i as u8; PINNED_BUF]).collect()
+}
+
+/// The same 10k buffers, each followed in the heap by a freed 64-byte
+/// hole, so the 64-byte blocks a workload allocates next land right beside
+/// pinned buffers: the worst case for the allocator's address-keyed
+/// lookup, which then cannot rule a block out without the exact check.
+fn live_buffers_with_neighbour_holes() -> Vec<Vec<u8>> {
+    let mut bufs = Vec::with_capacity(LIVE_PINS);
+    let mut holes = Vec::with_capacity(LIVE_PINS);
+    for i in 0..LIVE_PINS {
+        bufs.push(vec![i as u8; PINNED_BUF]);
+        holes.push(Box::new([0u64; 8]));
+    }
+    drop(holes);
+    bufs
 }
 
 fn pin_all<'a>(pinner: &mut Pinner<'a>, bufs: &'a [Vec<u8>]) {
@@ -156,7 +212,7 @@ fn pin_all<'a>(pinner: &mut Pinner<'a>, bufs: &'a [Vec<u8>]) {
 
 fn alloc_free_64b(c: &mut Criterion) {
     assert_eq!(snapshot().pin_total(), 0, "pins left live by another bench");
-    let bufs = live_buffers();
+    install_pin_aware();
     let mut group = c.benchmark_group("alloc_free_64b");
     group.throughput(Throughput::Elements(PAIRS as u64));
     group.bench_function("system/no_pins", |b| {
@@ -165,15 +221,20 @@ fn alloc_free_64b(c: &mut Criterion) {
     group.bench_function("pin_aware/no_pins", |b| {
         b.iter(|| alloc_free_pairs(&PIN_AWARE, PAIRS))
     });
-    let mut pinner = Pinner::new();
-    pin_all(&mut pinner, &bufs);
-    group.bench_function("system/10k_pins", |b| {
-        b.iter(|| alloc_free_pairs(&System, PAIRS))
-    });
-    group.bench_function("pin_aware/10k_pins", |b| {
-        b.iter(|| alloc_free_pairs(&PIN_AWARE, PAIRS))
-    });
-    pinner.unpin();
+    for (case, bufs) in [
+        ("10k_pins", live_buffers()),
+        ("10k_pins_neighbours", live_buffers_with_neighbour_holes()),
+    ] {
+        let mut pinner = Pinner::new();
+        pin_all(&mut pinner, &bufs);
+        group.bench_function(format!("system/{case}"), |b| {
+            b.iter(|| alloc_free_pairs(&System, PAIRS))
+        });
+        group.bench_function(format!("pin_aware/{case}"), |b| {
+            b.iter(|| alloc_free_pairs(&PIN_AWARE, PAIRS))
+        });
+        pinner.unpin();
+    }
     group.finish();
 }
 
@@ -192,6 +253,7 @@ fn bench_btreemap(
 
 fn btreemap_100k(c: &mut Criterion) {
     assert_eq!(snapshot().pin_total(), 0, "pins left live by another bench");
+    install_pin_aware();
     let keys = keys();
     let bufs = live_buffers();
     let mut group = c.benchmark_group("btreemap_100k");
@@ -240,6 +302,7 @@ fn unpin_then_free(layout: Layout) {
 
 fn pinned_free(c: &mut Criterion) {
     assert_eq!(snapshot().pin_total(), 0, "pins left live by another bench");
+    install_pin_aware();
     let mut group = c.benchmark_group("pinned_free");
     for size in [64usize, PINNED_BUF] {
         let layout = Layout::from_size_align(size, 8).expect("a valid layout");

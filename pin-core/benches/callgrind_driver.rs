@@ -99,6 +99,25 @@ fn new_obj() -> Box<Obj> {
     Box::new(Obj { x: 0, y: 0, z: 0 })
 }
 
+/// Serves one allocation through `PIN_AWARE` before anything is pinned, as
+/// a program whose `#[global_allocator]` is a `PinAwareAlloc` has done long
+/// before its first pin: the registry decides at its first pin whether to
+/// keep the allocator's lock-free hints, by whether one has served yet.
+/// The allocator workloads call it first; the pinner and checker workloads
+/// do not (no `PinAwareAlloc`, the default), except
+/// `pin_unpin_pin_aware_installed`.
+fn install_pin_aware() {
+    let layout = Layout::new::<u64>();
+    // SAFETY: non-zero size; freed at once with the same layout.
+    unsafe {
+        let p = PIN_AWARE.alloc(layout);
+        if p.is_null() {
+            handle_alloc_error(layout);
+        }
+        PIN_AWARE.dealloc(p, layout);
+    }
+}
+
 /// The only code callgrind collects (`--toggle-collect`): `n` runs of `op`.
 #[inline(never)]
 fn measured(n: u64, mut op: impl FnMut()) -> Duration {
@@ -257,8 +276,31 @@ fn check_vec_vec_u8(len: usize, n: u64) -> Duration {
 }
 
 /// Runs `f` with 10k pinned 4 KiB buffers live, as in benches/alloc.rs.
+///
+/// Under valgrind the heap is laid out differently: blocks allocated next
+/// land in holes between the pinned buffers (as in the `_neighbours`
+/// workloads), whereas natively they come from fresh heap.
 fn with_10k_pins<R>(f: impl FnOnce() -> R) -> R {
-    let bufs: Vec<Vec<u8>> = (0..10_000).map(|i| vec![i as u8; 4096]).collect();
+    with_pinned_buffers(false, f)
+}
+
+/// Runs `f` with 10k pinned 4 KiB buffers, each followed by a freed 64-byte
+/// hole, so 64-byte blocks allocated next land beside pinned buffers.
+fn with_10k_pins_neighbours<R>(f: impl FnOnce() -> R) -> R {
+    with_pinned_buffers(true, f)
+}
+
+fn with_pinned_buffers<R>(holes: bool, f: impl FnOnce() -> R) -> R {
+    install_pin_aware();
+    let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(10_000);
+    let mut spacers: Vec<Box<[u64; 8]>> = Vec::with_capacity(10_000);
+    for i in 0..10_000 {
+        bufs.push(vec![i as u8; 4096]);
+        if holes {
+            spacers.push(Box::new([0; 8]));
+        }
+    }
+    drop(spacers);
     let mut pinner = Pinner::new();
     for b in &bufs {
         pinner.pin_slice(b);
@@ -268,23 +310,35 @@ fn with_10k_pins<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// As in benches/alloc.rs: rounds of 1000 allocations then 1000 frees;
+/// `n` (pairs) should be a multiple of 1000.
 fn alloc_free_64b<A: GlobalAlloc>(a: &A, n: u64) -> Duration {
-    let layout = Layout::new::<[u64; 8]>();
-    measured(n, || {
-        // SAFETY: non-zero size; written in bounds; freed once with its
-        // layout.
-        unsafe {
-            let p = a.alloc(layout);
-            if p.is_null() {
-                handle_alloc_error(layout);
+    const IN_FLIGHT: usize = 1000;
+    // Opaque, as a global allocator's layout is (see benches/alloc.rs).
+    let layout = black_box(Layout::new::<[u64; 8]>());
+    let mut blocks = [core::ptr::null_mut::<u8>(); IN_FLIGHT];
+    let rounds = n.div_ceil(IN_FLIGHT as u64);
+    measured(rounds, || {
+        for slot in blocks.iter_mut() {
+            // SAFETY: non-zero size; the write is in bounds.
+            unsafe {
+                let p = a.alloc(layout);
+                if p.is_null() {
+                    handle_alloc_error(layout);
+                }
+                p.write(1);
+                *slot = p;
             }
-            p.write(1);
-            a.dealloc(black_box(p), layout);
+        }
+        for &p in black_box(&blocks[..]) {
+            // SAFETY: allocated above with `layout`, freed once.
+            unsafe { a.dealloc(p, layout) };
         }
     })
 }
 
 fn btreemap_100k(pin_aware: bool, n: u64) -> Duration {
+    install_pin_aware();
     let keys: Vec<String> = (0..100_000)
         .map(|i| format!("key-{:08}", (i * 7919) % 100_000))
         .collect();
@@ -301,6 +355,7 @@ fn btreemap_100k(pin_aware: bool, n: u64) -> Duration {
 }
 
 fn pinned_free_64b(quarantine: bool, n: u64) -> Duration {
+    install_pin_aware();
     let layout = Layout::new::<[u64; 8]>();
     let before = snapshot().freed_while_pinned;
     let t = measured(n, || {
@@ -335,6 +390,10 @@ type Workload = (&'static str, u64, fn(u64) -> Duration);
 const WORKLOADS: &[Workload] = &[
     ("pin_unpin", 200_000, pin_unpin),
     ("pin_unpin_tiny", 200_000, pin_unpin_tiny),
+    ("pin_unpin_pin_aware_installed", 200_000, |n| {
+        install_pin_aware();
+        pin_unpin(n)
+    }),
     ("pin_unpin_double", 200_000, pin_unpin_double),
     ("pin_unpin_batch", 200, pin_unpin_batch),
     ("pin_unpin_batch_double", 100, pin_unpin_batch_double),
@@ -364,6 +423,16 @@ const WORKLOADS: &[Workload] = &[
     ("alloc_free_64b_pin_aware_10k_pins", 1_000_000, |n| {
         with_10k_pins(|| alloc_free_64b(&PIN_AWARE, n))
     }),
+    (
+        "alloc_free_64b_system_10k_pins_neighbours",
+        1_000_000,
+        |n| with_10k_pins_neighbours(|| alloc_free_64b(&System, n)),
+    ),
+    (
+        "alloc_free_64b_pin_aware_10k_pins_neighbours",
+        1_000_000,
+        |n| with_10k_pins_neighbours(|| alloc_free_64b(&PIN_AWARE, n)),
+    ),
     ("btreemap_100k_system", 2, |n| btreemap_100k(false, n)),
     ("btreemap_100k_pin_aware", 2, |n| btreemap_100k(true, n)),
     ("btreemap_100k_system_10k_pins", 2, |n| {
