@@ -140,10 +140,10 @@ fn block_freed_during_a_call_is_released_when_the_call_ends() {
     let buf = vec![1u8; 512];
     let p = buf.as_ptr();
     let line = line!() + 1;
-    let mut call = CallPins::new("aio_read");
-    // SAFETY: `p` points at 512 live bytes; nothing is checked.
-    unsafe { call.pointer("buf", &p, Extent::bytes(512usize), None) };
-    call.commit();
+    let call = CallPins::new("aio_read", |call| {
+        // SAFETY: `p` points at 512 live bytes; nothing is checked.
+        unsafe { call.pointer("buf", &p, Extent::bytes(512usize), None) };
+    });
     drop(buf);
     assert_eq!(quarantine(), (before.0 + 1, before.1 + 512));
     let ev = event_for(&snapshot(), p as usize);

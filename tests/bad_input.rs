@@ -232,10 +232,10 @@ fn a_region_longer_than_half_the_address_space_pins_and_unpins() {
 /// generated code does, and returns the panic message if there is one.
 fn call_with(ptr: *const u32, extent: Extent) -> Option<String> {
     catch_unwind(AssertUnwindSafe(|| {
-        let mut call = CallPins::new("read_words");
-        // SAFETY: no check function is given, so nothing is read.
-        unsafe { call.pointer("words", &ptr, extent, None) };
-        call.commit();
+        let _call = CallPins::new("read_words", |call| {
+            // SAFETY: no check function is given, so nothing is read.
+            unsafe { call.pointer("words", &ptr, extent, None) };
+        });
     }))
     .err()
     .map(|p| {
@@ -313,7 +313,7 @@ fn negative_lengths_pin_nothing_silently_when_unchecked() {
     set_check_mode(CheckMode::Off);
     let words = [0u32; 4];
     // No allocator guard and no checks: the call records nothing at all.
-    assert!(!CallPins::new("read_words").is_active());
+    assert!(!CallPins::new("read_words", |_| {}).is_active());
     assert_eq!(call_with(words.as_ptr(), Extent::len(-1i32)), None);
     assert_eq!(call_with(words.as_ptr(), Extent::bytes(usize::MAX)), None);
     assert_eq!(pin_count(words.as_ptr()), 0);
@@ -372,12 +372,12 @@ fn unaligned_pointers_pin_exactly_their_bytes() {
     drop(pinner);
 
     set_check_mode(CheckMode::Args);
-    let mut call = CallPins::new("unaligned");
     let o = o + 4;
     let odd = buf[o..].as_ptr().cast::<u32>();
-    // SAFETY: no check function, so the unaligned words are never read.
-    unsafe { call.pointer("words", &odd, Extent::len(3usize), None) };
-    call.commit();
+    let call = CallPins::new("unaligned", |call| {
+        // SAFETY: no check function, so the unaligned words are never read.
+        unsafe { call.pointer("words", &odd, Extent::len(3usize), None) };
+    });
     assert!(!is_pinned(&buf[o - 1]) && !is_pinned(&buf[o + 12]));
     assert!(is_region_pinned(&buf[o], 12));
     drop(call);

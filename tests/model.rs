@@ -526,18 +526,18 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
             }
             Op::Call { slot, ref spans } => {
                 end_call(&mut case, &mut model, slot)?;
-                let mut call = CallPins::new("model_call");
+                let call = CallPins::new("model_call", |call| {
+                    for &s in spans {
+                        let ptr = case.addr(s.off);
+                        // SAFETY: with no check function nothing is read
+                        // through `ptr`.
+                        unsafe { call.pointer("buf", &ptr, Extent::bytes(s.len), None) };
+                    }
+                });
                 prop_assert!(
                     call.is_active(),
                     "debug builds check arguments, so calls pin"
                 );
-                for &s in spans {
-                    let ptr = case.addr(s.off);
-                    // SAFETY: with no check function nothing is read
-                    // through `ptr`.
-                    unsafe { call.pointer("buf", &ptr, Extent::bytes(s.len), None) };
-                }
-                call.commit();
                 case.calls[slot] = Some(call);
                 model.calls[slot] = spans.clone();
                 for &s in spans {
@@ -547,9 +547,9 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
             Op::CallFlow { slot, ref spans } => {
                 end_call(&mut case, &mut model, slot)?;
                 let holder = &holders[step][..];
-                let mut call = CallPins::new("model_call_flow");
-                call.flow_through_ref("iov", holder);
-                call.commit();
+                let call = CallPins::new("model_call_flow", |call| {
+                    call.flow_through_ref("iov", holder);
+                });
                 case.calls[slot] = Some(call);
                 // The holder slice is pinned too (outside the arena); empty
                 // referents point at no memory and pin nothing.

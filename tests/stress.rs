@@ -364,15 +364,15 @@ fn worker(
             }
             12 => {
                 // The pins of one `#[pointer_escapes]` call.
-                let mut call = CallPins::new("stress_call");
                 let spans: Vec<(usize, usize)> =
                     (0..1 + rng.below(3)).map(|_| rng.span()).collect();
-                for &(off, len) in &spans {
-                    let ptr = shared.at(off);
-                    // SAFETY: no check function, so nothing is read.
-                    unsafe { call.pointer("buf", &ptr, Extent::bytes(len), None) };
-                }
-                call.commit();
+                let call = CallPins::new("stress_call", |call| {
+                    for &(off, len) in &spans {
+                        let ptr = shared.at(off);
+                        // SAFETY: no check function, so nothing is read.
+                        unsafe { call.pointer("buf", &ptr, Extent::bytes(len), None) };
+                    }
+                });
                 for &(off, len) in &spans {
                     assert!(
                         is_region_pinned(shared.at(off), len),

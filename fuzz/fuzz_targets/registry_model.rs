@@ -294,13 +294,13 @@ fn run(mut input: Input<'_>) {
                     st.check_around(&model, s);
                 }
                 let spans: Vec<Span> = (0..input.byte() % 4).map(|_| input.span()).collect();
-                let mut call = CallPins::new("fuzz_call");
-                for &s in &spans {
-                    let p = st.ptr(s.off);
-                    // SAFETY: no check function: nothing is read.
-                    unsafe { call.pointer("buf", &p, Extent::bytes(s.len), None) };
-                }
-                call.commit();
+                let call = CallPins::new("fuzz_call", |call| {
+                    for &s in &spans {
+                        let p = st.ptr(s.off);
+                        // SAFETY: no check function: nothing is read.
+                        unsafe { call.pointer("buf", &p, Extent::bytes(s.len), None) };
+                    }
+                });
                 st.calls[i] = Some(call);
                 model.calls[i] = spans.clone();
                 for &s in &spans {

@@ -65,6 +65,7 @@ static INSTALLED: AtomicBool = AtomicBool::new(false);
 
 /// Whether a `PinAwareAlloc` has served an allocation in this process (it
 /// is, in practice, the global allocator).
+#[inline]
 pub(crate) fn is_installed() -> bool {
     INSTALLED.load(Ordering::Relaxed)
 }
@@ -97,9 +98,15 @@ impl<A: GlobalAlloc> PinAwareAlloc<A> {
     #[inline]
     fn note_installed() {
         if !INSTALLED.load(Ordering::Relaxed) {
-            INSTALLED.store(true, Ordering::Relaxed);
+            first_allocation();
         }
     }
+}
+
+#[cold]
+fn first_allocation() {
+    INSTALLED.store(true, Ordering::Relaxed);
+    crate::check::note_allocator();
 }
 
 /// # Safety

@@ -2,10 +2,11 @@
 //! call. Generated code reaches it through `pointer_escapes::__private`; it
 //! is not public API.
 //!
-//! The generated prologue records every escaping parameter, then `commit`
-//! pins them all under one lock acquisition and runs the argument checks.
-//! The guard's `Drop` releases the pins on every exit path: return, `?`,
-//! unwinding, and a dropped future.
+//! The generated prologue is one `CallPins::new(name, |recorder| ..)` whose
+//! closure names every escaping parameter; `new` then pins them all under one
+//! lock acquisition and runs the argument checks. The guard it returns
+//! releases the pins on every exit path: return, `?`, unwinding, and a
+//! dropped future.
 
 use crate::check::walk::{self, Root};
 use crate::check::{args_checked, call_pins_wanted, CheckFailure};
@@ -13,6 +14,7 @@ use crate::origin::Site;
 use crate::referents::{collect_direct, Referents, RegionList};
 use crate::region::Region;
 use crate::registry::{self, PinId, PinIds};
+use core::mem::ManuallyDrop;
 use core::panic::Location;
 use core::ptr::NonNull;
 
@@ -200,46 +202,96 @@ struct PendingCheck {
     check: CheckFn,
 }
 
-/// The pins of one `#[pointer_escapes]` call, released when dropped.
+/// The pins of one `#[pointer_escapes]` call, released when dropped: what
+/// the annotated function holds for the duration of its body.
+///
+/// Inactive (when nothing would read the pins: see `CheckMode`) it is one
+/// word set to "inactive": building it is a branch and a store, dropping it
+/// a branch, so an annotated call in a release build costs next to nothing.
+/// The work of an active call happens out of line, in `CallPins::new`.
 #[must_use]
 pub struct CallPins {
+    held: Held,
+}
+
+enum Held {
+    /// Nothing reads call pins: none were recorded.
+    Inactive,
+    /// Recording, but the call had nothing to pin (null pointers).
+    Empty,
+    /// The call's pins, as one group (the usual case)...
+    Group(PinId),
+    /// ...or one entry each, for calls with very many regions. Dropped by
+    /// hand (`release_each`), so that dropping a `CallPins` needs no drop
+    /// glue beyond the inline branch of `CallPins::drop`.
+    Each(ManuallyDrop<PinIds>),
+}
+
+/// Collects what one call escapes, for `CallPins::new`: generated code calls
+/// one method per escaping parameter.
+pub struct CallRecorder {
     function: &'static str,
-    site: Site,
-    active: bool,
     regions: RegionList,
     checks: Vec<PendingCheck>,
-    /// The call's pins, as one group (the usual case)...
-    group: Option<PinId>,
-    /// ...or one entry each, for calls with very many regions.
-    pins: PinIds,
 }
 
 impl CallPins {
-    /// Starts the pins of one call of `function`. Inactive (every method a
-    /// no-op) when nothing would read the pins: see `CheckMode`.
+    /// The pins of one call of `function`: when they are recorded (see
+    /// `CheckMode`), `record` names each escaping parameter; then they are
+    /// all pinned under one lock acquisition and the argument checks run
+    /// (panicking on the first failure, after releasing the pins).
     #[inline]
     #[track_caller]
-    pub fn new(function: &'static str) -> CallPins {
-        CallPins {
+    pub fn new(function: &'static str, record: impl FnOnce(&mut CallRecorder)) -> CallPins {
+        if !call_pins_wanted() {
+            return CallPins {
+                held: Held::Inactive,
+            };
+        }
+        CallPins::record(function, Location::caller(), record)
+    }
+
+    #[inline(never)]
+    fn record(
+        function: &'static str,
+        site: Site,
+        record: impl FnOnce(&mut CallRecorder),
+    ) -> CallPins {
+        let mut recorder = CallRecorder {
             function,
-            site: Location::caller(),
-            active: call_pins_wanted(),
             regions: RegionList::new(),
             checks: Vec::new(),
-            group: None,
-            pins: PinIds::new(),
+        };
+        record(&mut recorder);
+        let mut each = PinIds::new();
+        let group = registry::pin_call(recorder.regions.as_slice(), site, &mut each);
+        // Made before the checks run, so a failing check's unwinding
+        // releases the pins.
+        let pins = CallPins {
+            held: match group {
+                Some(group) => Held::Group(group),
+                None if !each.is_empty() => Held::Each(ManuallyDrop::new(each)),
+                None => Held::Empty,
+            },
+        };
+        if !recorder.checks.is_empty() && args_checked() {
+            recorder.run_checks();
         }
+        pins
     }
 
-    /// Whether this call records pins (the generated code skips evaluating
-    /// lengths when it does not).
+    /// Whether this call recorded its pins (the check mode or the allocator
+    /// wanted them).
     #[inline]
     pub fn is_active(&self) -> bool {
-        self.active
+        !matches!(self.held, Held::Inactive)
     }
+}
 
+impl CallRecorder {
     /// A raw-pointer parameter: pins `extent` of it; `check` (from the
-    /// probe) checks its referents at `commit` in checked mode.
+    /// probe) checks its referents once everything is pinned, in checked
+    /// mode.
     ///
     /// # Safety
     /// With `check` set and checking on, `ptr` must point at `extent`
@@ -309,15 +361,12 @@ impl CallPins {
     /// A `#[flow_through]` reference or slice parameter: pins its memory
     /// and the referents of each element.
     pub fn flow_through_ref<T: Referents + ?Sized>(&mut self, _param: &'static str, value: &T) {
-        if !self.active {
-            return;
-        }
         self.regions.push(Region::of(value));
         collect_direct(value, &mut self.regions);
     }
 
     fn region<T>(&self, param: &'static str, target: *const T, extent: Extent) -> Option<Region> {
-        if !self.active || target.is_null() {
+        if target.is_null() {
             return None;
         }
         let (len, what) = match extent {
@@ -346,19 +395,6 @@ impl CallPins {
         None
     }
 
-    /// Pins everything recorded, then runs the argument checks (panicking on
-    /// the first failure; the pins are released by `Drop` as it unwinds).
-    #[inline]
-    pub fn commit(&mut self) {
-        if !self.active {
-            return;
-        }
-        self.group = registry::pin_call(self.regions.as_slice(), self.site, &mut self.pins);
-        if !self.checks.is_empty() && args_checked() {
-            self.run_checks();
-        }
-    }
-
     fn run_checks(&self) {
         for c in &self.checks {
             let context = || format!("`{}`: argument `{}`", self.function, c.param);
@@ -377,13 +413,19 @@ impl CallPins {
 impl Drop for CallPins {
     #[inline]
     fn drop(&mut self) {
-        if let Some(group) = self.group {
-            registry::unpin(group);
-        }
-        if !self.pins.is_empty() {
-            registry::unpin_all(self.pins.as_slice());
+        match &mut self.held {
+            Held::Inactive | Held::Empty => {}
+            Held::Group(group) => registry::unpin(*group),
+            Held::Each(each) => release_each(each),
         }
     }
+}
+
+#[cold]
+fn release_each(each: &mut ManuallyDrop<PinIds>) {
+    registry::unpin_all(each.as_slice());
+    // SAFETY: called once, from `CallPins::drop`; `each` is not used again.
+    unsafe { ManuallyDrop::drop(each) };
 }
 
 /// `#[referents(len = ..)]` in derived impls: negative means none.

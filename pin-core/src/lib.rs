@@ -39,8 +39,8 @@ pub use report::{assert_no_pins, snapshot, LivePin, Snapshot};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::call::{
-        referent_count, CallPins, CheckFn, EscapeLen, EscapingPointer, Extent, HasReferents,
-        NoReferents, Probe,
+        referent_count, CallPins, CallRecorder, CheckFn, EscapeLen, EscapingPointer, Extent,
+        HasReferents, NoReferents, Probe,
     };
     pub use crate::referents::{Referents, Via, Visitor};
 }

@@ -202,12 +202,12 @@ pub fn failed_check_leaves_the_registry_as_it_was() {
     with_check_mode(CheckMode::Args, || {
         let arg: *const Vec<u8> = bufs.as_ptr();
         let msg = panic_message(|| {
-            let mut call = CallPins::new("consume");
-            #[allow(clippy::needless_borrow)] // the autoref probe, as generated code writes it
-            let check = (&Probe::of(&arg)).check_fn();
-            // SAFETY: `arg` points at 3 live `Vec<u8>`.
-            unsafe { call.pointer("bufs", &arg, Extent::len(3usize), check) };
-            call.commit();
+            let _call = CallPins::new("consume", |call| {
+                #[allow(clippy::needless_borrow)] // the autoref probe, as generated code writes it
+                let check = (&Probe::of(&arg)).check_fn();
+                // SAFETY: `arg` points at 3 live `Vec<u8>`.
+                unsafe { call.pointer("bufs", &arg, Extent::len(3usize), check) };
+            });
         });
         assert_mentions(&msg, &["`consume`: argument `bufs`", "`bufs[1]`", FIX]);
     });
@@ -227,14 +227,14 @@ pub fn call_check_names_function_parameter_and_element() {
     pinner.pin_slice(&bufs[2]);
     with_check_mode(CheckMode::Args, || {
         let msg = panic_message(|| {
-            let mut call = CallPins::new("readv");
-            #[allow(clippy::needless_borrow)] // the autoref probe, as generated code writes it
-            #[allow(clippy::needless_borrow)]
-            // the autoref probe, as generated code writes it
-            let check = (&Probe::of(&iov_ptr)).check_fn();
-            // SAFETY: `iov_ptr` points at 3 live iovecs.
-            unsafe { call.pointer("iov", &iov_ptr, Extent::len(3i32), check) };
-            call.commit();
+            let _call = CallPins::new("readv", |call| {
+                #[allow(clippy::needless_borrow)] // the autoref probe, as generated code writes it
+                #[allow(clippy::needless_borrow)]
+                // the autoref probe, as generated code writes it
+                let check = (&Probe::of(&iov_ptr)).check_fn();
+                // SAFETY: `iov_ptr` points at 3 live iovecs.
+                unsafe { call.pointer("iov", &iov_ptr, Extent::len(3i32), check) };
+            });
         });
         assert_mentions(
             &msg,
@@ -251,13 +251,13 @@ pub fn call_check_names_function_parameter_and_element() {
 
         pinner.pin_slice(&bufs[1]);
         let line = line!() + 1;
-        let mut call = CallPins::new("readv");
+        let call = CallPins::new("readv", |call| {
+            #[allow(clippy::needless_borrow)] // the autoref probe, as generated code writes it
+            let check = (&Probe::of(&iov_ptr)).check_fn();
+            // SAFETY: as above.
+            unsafe { call.pointer("iov", &iov_ptr, Extent::len(3i32), check) };
+        });
         assert!(call.is_active());
-        #[allow(clippy::needless_borrow)] // the autoref probe, as generated code writes it
-        let check = (&Probe::of(&iov_ptr)).check_fn();
-        // SAFETY: as above.
-        unsafe { call.pointer("iov", &iov_ptr, Extent::len(3i32), check) };
-        call.commit();
         assert!(is_region_pinned(iov_ptr, 3 * size_of::<libc::iovec>()));
         let snap = snapshot();
         let entry = snap
@@ -291,10 +291,10 @@ pub fn call_with_a_bad_length_names_the_parameter() {
     let iov_ptr: *const libc::iovec = iov.as_ptr();
     with_check_mode(CheckMode::Args, || {
         let msg = panic_message(|| {
-            let mut call = CallPins::new("readv");
-            // SAFETY: no element is read: the length is refused first.
-            unsafe { call.pointer("iov", &iov_ptr, Extent::len(-1i32), None) };
-            call.commit();
+            let _call = CallPins::new("readv", |call| {
+                // SAFETY: no element is read: the length is refused first.
+                unsafe { call.pointer("iov", &iov_ptr, Extent::len(-1i32), None) };
+            });
         });
         assert_mentions(
             &msg,
@@ -306,17 +306,19 @@ pub fn call_with_a_bad_length_names_the_parameter() {
             ],
         );
         let msg = panic_message(|| {
-            let mut call = CallPins::new("readv");
-            // SAFETY: as above.
-            unsafe { call.pointer("iov", &iov_ptr, Extent::len(usize::MAX), None) };
-            call.commit();
+            let _call = CallPins::new("readv", |call| {
+                // SAFETY: as above.
+                unsafe { call.pointer("iov", &iov_ptr, Extent::len(usize::MAX), None) };
+            });
         });
         assert_mentions(&msg, &["argument `iov`", "does not fit the address space"]);
         let msg = panic_message(|| {
-            let mut call = CallPins::new("write");
-            // SAFETY: as above.
-            unsafe { call.pointer("buf", &iov_ptr.cast::<c_void>(), Extent::bytes(-5i64), None) };
-            call.commit();
+            let _call = CallPins::new("write", |call| {
+                // SAFETY: as above.
+                unsafe {
+                    call.pointer("buf", &iov_ptr.cast::<c_void>(), Extent::bytes(-5i64), None)
+                };
+            });
         });
         assert_mentions(
             &msg,
@@ -329,10 +331,10 @@ pub fn call_with_a_bad_length_names_the_parameter() {
         assert!(!is_pinned(iov_ptr));
     });
     with_check_mode(CheckMode::Off, || {
-        let mut call = CallPins::new("readv");
-        // SAFETY: as above.
-        unsafe { call.pointer("iov", &iov_ptr, Extent::len(-1i32), None) };
-        call.commit();
+        let _call = CallPins::new("readv", |call| {
+            // SAFETY: as above.
+            unsafe { call.pointer("iov", &iov_ptr, Extent::len(-1i32), None) };
+        });
         assert!(
             !is_pinned(iov_ptr),
             "unchecked mode pinned a negative length"

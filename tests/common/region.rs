@@ -269,12 +269,12 @@ pub fn call_pins_cover_whatever_the_release_order() {
     with_check_mode(CheckMode::Args, || {
         let mut pinner = Pinner::new();
         pinner.pin_slice(&c);
-        let mut first = CallPins::new("first");
-        first.flow_through_ref("a", &a[..]);
-        first.commit();
-        let mut second = CallPins::new("second");
-        second.pointer_without_check("b", &b.as_ptr(), Extent::len(48usize));
-        second.commit();
+        let first = CallPins::new("first", |first| {
+            first.flow_through_ref("a", &a[..]);
+        });
+        let second = CallPins::new("second", |second| {
+            second.pointer_without_check("b", &b.as_ptr(), Extent::len(48usize));
+        });
         assert!(is_region_pinned(a.as_ptr(), 32));
         assert!(is_region_pinned(b.as_ptr(), 48));
         assert!(!is_pinned(b[47..].as_ptr().wrapping_add(1)));
@@ -297,9 +297,9 @@ pub fn call_pins_cover_whatever_the_release_order() {
 pub fn call_with_hundreds_of_regions_pins_them_all() {
     let bufs: Vec<Vec<u8>> = (0..300).map(|i| vec![i as u8; 8 + i % 5]).collect();
     with_check_mode(CheckMode::Args, || {
-        let mut call = CallPins::new("writev");
-        call.flow_through_ref("bufs", &bufs[..]);
-        call.commit();
+        let call = CallPins::new("writev", |call| {
+            call.flow_through_ref("bufs", &bufs[..]);
+        });
         assert!(is_region_pinned(bufs.as_ptr(), 300 * size_of::<Vec<u8>>()));
         for (i, b) in bufs.iter().enumerate() {
             assert!(is_region_pinned(b.as_ptr(), b.len()), "buffer {i}");

@@ -112,17 +112,17 @@ pub fn owned_and_call_pins_are_labelled() {
     with_check_mode(CheckMode::Args, || {
         let p = buf.as_ptr();
         let line = line!() + 1;
-        let mut call = CallPins::new("c_function");
-        // SAFETY: `p` points at 20 live u16, unchecked (no checker given).
-        unsafe {
-            call.pointer(
-                "buf",
-                &p,
-                pointer_escapes::__private::Extent::len(20usize),
-                None,
-            )
-        };
-        call.commit();
+        let call = CallPins::new("c_function", |call| {
+            // SAFETY: `p` points at 20 live u16, unchecked (no checker given).
+            unsafe {
+                call.pointer(
+                    "buf",
+                    &p,
+                    pointer_escapes::__private::Extent::len(20usize),
+                    None,
+                )
+            };
+        });
         let region = Region::of_slice(&buf);
         let snap = snapshot();
         let mine = entries_for(&snap, region);

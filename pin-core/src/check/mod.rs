@@ -11,7 +11,7 @@ mod mode;
 pub(crate) mod walk;
 
 pub use failure::{CheckFailure, FailureCause};
-pub(crate) use mode::{args_checked, call_pins_wanted, stores_checked};
+pub(crate) use mode::{args_checked, call_pins_wanted, note_allocator, stores_checked};
 pub use mode::{check_mode, set_check_mode, CheckMode};
 
 use crate::referents::Referents;

@@ -27,6 +27,29 @@ pub enum CheckMode {
 const UNSET: u8 = u8::MAX;
 static MODE: AtomicU8 = AtomicU8::new(UNSET);
 
+/// Who wants call pins, as bits, so that an annotated call asks one load:
+/// `WANTED_BY_MODE` while the mode is not `Off`, `WANTED_BY_ALLOC` once the
+/// pin-aware allocator is in use, `MODE_UNREAD` until `PINCHECK` is read.
+static CALL_PINS_WANTED: AtomicU8 = AtomicU8::new(MODE_UNREAD);
+const WANTED_BY_MODE: u8 = 1;
+const WANTED_BY_ALLOC: u8 = 2;
+const MODE_UNREAD: u8 = 0x80;
+
+fn publish_mode(mode: CheckMode) {
+    if mode == CheckMode::Off {
+        CALL_PINS_WANTED.fetch_and(!(WANTED_BY_MODE | MODE_UNREAD), Ordering::Relaxed);
+    } else {
+        CALL_PINS_WANTED.fetch_or(WANTED_BY_MODE, Ordering::Relaxed);
+        CALL_PINS_WANTED.fetch_and(!MODE_UNREAD, Ordering::Relaxed);
+    }
+}
+
+/// The pin-aware allocator served its first allocation. Not from `const`
+/// code, but cheap: called once per process in practice.
+pub(crate) fn note_allocator() {
+    CALL_PINS_WANTED.fetch_or(WANTED_BY_ALLOC, Ordering::Relaxed);
+}
+
 /// The mode in force: `PINCHECK` (read once, on first use), the build's
 /// default, or what [`set_check_mode`] last set.
 ///
@@ -48,6 +71,7 @@ pub fn check_mode() -> CheckMode {
 /// Sets the mode for the whole process, overriding `PINCHECK`.
 pub fn set_check_mode(mode: CheckMode) {
     MODE.store(mode as u8, Ordering::Relaxed);
+    publish_mode(mode);
 }
 
 fn default_mode() -> CheckMode {
@@ -84,7 +108,9 @@ fn init_from_env() -> CheckMode {
     };
     // Keep a mode set by `set_check_mode` in the meantime.
     let _ = MODE.compare_exchange(UNSET, mode as u8, Ordering::Relaxed, Ordering::Relaxed);
-    check_mode()
+    let mode = check_mode();
+    publish_mode(mode);
+    mode
 }
 
 /// Whether `#[pointer_escapes]` calls check their arguments.
@@ -105,5 +131,15 @@ pub(crate) fn stores_checked() -> bool {
 /// what makes an annotated call cost one branch in release builds.
 #[inline]
 pub(crate) fn call_pins_wanted() -> bool {
-    !cfg!(feature = "unchecked") && (check_mode() != CheckMode::Off || crate::alloc::is_installed())
+    if cfg!(feature = "unchecked") {
+        return false;
+    }
+    match CALL_PINS_WANTED.load(Ordering::Relaxed) {
+        0 => false,
+        w if w & MODE_UNREAD == 0 => true,
+        _ => {
+            init_from_env();
+            call_pins_wanted()
+        }
+    }
 }

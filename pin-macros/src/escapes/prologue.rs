@@ -37,25 +37,33 @@ pub(crate) fn guard_ident() -> Ident {
     Ident::new("__pe_pins", Span::mixed_site())
 }
 
+/// The recorder the prologue's closure receives, as hygienic as the guard.
+fn recorder_ident() -> Ident {
+    Ident::new("__pe_call", Span::mixed_site())
+}
+
 /// The prologue for `function`'s escaping parameters, in parameter order
-/// (nothing at all when none escapes).
+/// (nothing at all when none escapes): one guard, built by `CallPins::new`
+/// from a closure that records each parameter. When no pins are wanted the
+/// closure never runs, lengths are not evaluated, and the guard is one word.
 pub(crate) fn emit(krate: &Path, function: &Ident, escapes: &[Escape]) -> TokenStream {
     if escapes.is_empty() {
         return TokenStream::new();
     }
     let private = quote!(#krate::__private);
     let guard = guard_ident();
+    let recorder = recorder_ident();
     let name = LitStr::new(&function.unraw().to_string(), function.span());
+    let steps = escapes.iter().map(|e| step(&private, &recorder, e));
     // Spanned on the function's name: `CallPins::new` is `#[track_caller]`,
     // so every pin of this call records the function as its site.
-    let new = quote_spanned!(function.span()=> #private::CallPins::new(#name));
-    let steps = escapes.iter().map(|e| step(&private, &guard, e));
-    quote! {
-        let mut #guard = #new;
-        if #guard.is_active() {
+    let new = quote_spanned! {function.span()=>
+        #private::CallPins::new(#name, |#recorder: &mut #private::CallRecorder| {
             #(#steps)*
-            #guard.commit();
-        }
+        })
+    };
+    quote! {
+        let #guard = #new;
     }
 }
 
@@ -80,7 +88,7 @@ pub(crate) fn emit_unchecked(escapes: &[Escape]) -> TokenStream {
     quote!(let _ = || (#(#lengths,)*);)
 }
 
-fn step(private: &TokenStream, guard: &Ident, escape: &Escape) -> TokenStream {
+fn step(private: &TokenStream, recorder: &Ident, escape: &Escape) -> TokenStream {
     let Escape {
         name,
         access,
@@ -106,7 +114,7 @@ fn step(private: &TokenStream, guard: &Ident, escape: &Escape) -> TokenStream {
                     #[allow(unused_imports)]
                     use #private::{HasReferents as _, NoReferents as _};
                     let #check = (&#private::Probe::of(&#access)).check_fn();
-                    unsafe { #guard.pointer(#name, &#access, #extent, #check) };
+                    unsafe { #recorder.pointer(#name, &#access, #extent, #check) };
                 }
             }
         }
@@ -116,17 +124,17 @@ fn step(private: &TokenStream, guard: &Ident, escape: &Escape) -> TokenStream {
         } => {
             let extent = extent_tokens(private, extent);
             quote_spanned! {*span=>
-                #guard.pointer_without_check(#name, &#access, #extent);
+                #recorder.pointer_without_check(#name, &#access, #extent);
             }
         }
         Action::FlowPointer { extent } => {
             let extent = extent_tokens(private, extent);
             quote_spanned! {*span=>
-                unsafe { #guard.flow_through_pointer(#name, &#access, #extent) };
+                unsafe { #recorder.flow_through_pointer(#name, &#access, #extent) };
             }
         }
         Action::FlowRef => quote_spanned! {*span=>
-            #guard.flow_through_ref(#name, &*#access);
+            #recorder.flow_through_ref(#name, &*#access);
         },
     }
 }

@@ -6,18 +6,19 @@ pub unsafe fn writev(fd: c_int, iov: *const libc::iovec, iovcnt: c_int) -> isize
         #[link_name = "writev"]
         fn writev(fd: c_int, iov: *const libc::iovec, iovcnt: c_int) -> isize;
     }
-    let mut __pe_pins = ::pointer_escapes::__private::CallPins::new("writev");
-    if __pe_pins.is_active() {
-        unsafe {
-            __pe_pins
-                .flow_through_pointer(
-                    "iov",
-                    &iov,
-                    ::pointer_escapes::__private::Extent::len(iovcnt),
-                )
-        };
-        __pe_pins.commit();
-    }
+    let __pe_pins = ::pointer_escapes::__private::CallPins::new(
+        "writev",
+        |__pe_call: &mut ::pointer_escapes::__private::CallRecorder| {
+            unsafe {
+                __pe_call
+                    .flow_through_pointer(
+                        "iov",
+                        &iov,
+                        ::pointer_escapes::__private::Extent::len(iovcnt),
+                    )
+            };
+        },
+    );
     unsafe { writev(fd, iov, iovcnt) }
 }
 #[allow(non_snake_case, clippy::missing_safety_doc)]
@@ -37,25 +38,26 @@ unsafe fn sort(
             compar: Option<unsafe extern "C" fn(*const c_void, *const c_void) -> c_int>,
         );
     }
-    let mut __pe_pins = ::pointer_escapes::__private::CallPins::new("sort");
-    if __pe_pins.is_active() {
-        {
-            #[allow(unused_imports)]
-            use ::pointer_escapes::__private::{HasReferents as _, NoReferents as _};
-            let __pe_check = (&::pointer_escapes::__private::Probe::of(&base))
-                .check_fn();
-            unsafe {
-                __pe_pins
-                    .pointer(
-                        "base",
-                        &base,
-                        ::pointer_escapes::__private::Extent::bytes(nmemb * size),
-                        __pe_check,
-                    )
-            };
-        }
-        __pe_pins.commit();
-    }
+    let __pe_pins = ::pointer_escapes::__private::CallPins::new(
+        "sort",
+        |__pe_call: &mut ::pointer_escapes::__private::CallRecorder| {
+            {
+                #[allow(unused_imports)]
+                use ::pointer_escapes::__private::{HasReferents as _, NoReferents as _};
+                let __pe_check = (&::pointer_escapes::__private::Probe::of(&base))
+                    .check_fn();
+                unsafe {
+                    __pe_call
+                        .pointer(
+                            "base",
+                            &base,
+                            ::pointer_escapes::__private::Extent::bytes(nmemb * size),
+                            __pe_check,
+                        )
+                };
+            }
+        },
+    );
     unsafe { sort(base, nmemb, size, compar) }
 }
 #[allow(non_snake_case, clippy::missing_safety_doc)]
