@@ -195,3 +195,54 @@ fn a_failure_on_a_later_parameter_releases_the_earlier_ones() {
     assert!(msg.contains("argument `p`"), "{msg}");
     assert!(!is_pinned(bufs.as_ptr()) && !is_pinned(bufs[0].as_ptr()));
 }
+
+/// Five checked pointers: more than the recorder keeps inline, so the fifth
+/// check is stored on the heap and must still run.
+#[pointer_escapes]
+#[allow(clippy::too_many_arguments)]
+unsafe fn five_buffers(
+    a: *const Vec<u8>,
+    b: *const Vec<u8>,
+    c: *const Vec<u8>,
+    d: *const Vec<u8>,
+    e: *const Vec<u8>,
+) -> usize {
+    let _ = (a, b, c, d);
+    // SAFETY: the caller passes a valid `Vec`.
+    unsafe { (*e).len() }
+}
+
+#[test]
+fn every_checked_pointer_is_checked_past_the_inline_room() {
+    checked();
+    let bufs: Vec<Vec<u8>> = (0..5).map(|i| vec![i as u8; 8 + i]).collect();
+    let mut pinner = Pinner::new();
+    for b in &bufs[..4] {
+        pinner.pin_slice(b);
+    }
+    let p: Vec<*const Vec<u8>> = bufs.iter().map(|b| b as *const Vec<u8>).collect();
+    let (pa, pb, pc, pd, pe) = (
+        p[0] as usize,
+        p[1] as usize,
+        p[2] as usize,
+        p[3] as usize,
+        p[4] as usize,
+    );
+    let msg = panic_message(move || {
+        // SAFETY: every pointer points at a live Vec.
+        unsafe {
+            five_buffers(
+                pa as *const Vec<u8>,
+                pb as *const Vec<u8>,
+                pc as *const Vec<u8>,
+                pd as *const Vec<u8>,
+                pe as *const Vec<u8>,
+            )
+        };
+    });
+    assert!(msg.contains("`five_buffers`: argument `e`"), "{msg}");
+    assert!(msg.contains("12 bytes"), "{msg}");
+    pinner.pin_slice(&bufs[4]);
+    // SAFETY: as above.
+    assert_eq!(unsafe { five_buffers(p[0], p[1], p[2], p[3], p[4]) }, 12);
+}

@@ -232,8 +232,13 @@ enum Held {
 pub struct CallRecorder {
     function: &'static str,
     regions: RegionList,
-    checks: Vec<PendingCheck>,
+    /// The checks to run once everything is pinned: a few inline (most
+    /// functions have one or two checked pointers), the rest on the heap.
+    checks: [Option<PendingCheck>; INLINE_CHECKS],
+    more_checks: Vec<PendingCheck>,
 }
+
+const INLINE_CHECKS: usize = 4;
 
 impl CallPins {
     /// The pins of one call of `function`: when they are recorded (see
@@ -260,7 +265,8 @@ impl CallPins {
         let mut recorder = CallRecorder {
             function,
             regions: RegionList::new(),
-            checks: Vec::new(),
+            checks: [None; INLINE_CHECKS],
+            more_checks: Vec::new(),
         };
         record(&mut recorder);
         let mut each = PinIds::new();
@@ -274,7 +280,7 @@ impl CallPins {
                 None => Held::Empty,
             },
         };
-        if !recorder.checks.is_empty() && args_checked() {
+        if recorder.checks[0].is_some() && args_checked() {
             recorder.run_checks();
         }
         pins
@@ -309,12 +315,16 @@ impl CallRecorder {
         };
         self.regions.push(region);
         if let (Some(check), Some(count)) = (check, extent.elements::<P::Target>()) {
-            self.checks.push(PendingCheck {
+            let pending = PendingCheck {
                 param,
                 addr: target as usize,
                 count,
                 check,
-            });
+            };
+            match self.checks.iter_mut().find(|slot| slot.is_none()) {
+                Some(slot) => *slot = Some(pending),
+                None => self.more_checks.push(pending),
+            }
         }
     }
 
@@ -396,7 +406,7 @@ impl CallRecorder {
     }
 
     fn run_checks(&self) {
-        for c in &self.checks {
+        for c in self.checks.iter().flatten().chain(&self.more_checks) {
             let context = || format!("`{}`: argument `{}`", self.function, c.param);
             let root = Root {
                 name: c.param,
