@@ -221,7 +221,9 @@ fn covered_in(table: &Table, region: Region) -> bool {
         return table.covers_point(region.addr()) || statics::is_static(region.addr());
     }
     // The usual case: one pin covers the whole region.
-    if table.find_covering(region.addr(), |hit| hit.region.end() >= region.end()) {
+    if table.find_covering_at_least(region.addr(), region.len(), |hit| {
+        hit.region.end() >= region.end()
+    }) {
         return true;
     }
     // Otherwise walk it piece by piece, pins and static memory together.

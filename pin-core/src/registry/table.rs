@@ -564,7 +564,20 @@ impl Table {
     /// Calls `f` with every live pin covering `addr`; stops when `f`
     /// returns `true`, and returns whether it did.
     #[inline]
-    pub(crate) fn find_covering(&self, addr: usize, mut f: impl FnMut(Hit) -> bool) -> bool {
+    pub(crate) fn find_covering(&self, addr: usize, f: impl FnMut(Hit) -> bool) -> bool {
+        self.find_covering_at_least(addr, 0, f)
+    }
+
+    /// Like `find_covering`, for callers that only want pins at least
+    /// `min_len` bytes long: indexed levels whose pins are all shorter are
+    /// not probed (a region's own level is the first that can cover it).
+    #[inline]
+    pub(crate) fn find_covering_at_least(
+        &self,
+        addr: usize,
+        min_len: usize,
+        mut f: impl FnMut(Hit) -> bool,
+    ) -> bool {
         for item in self.scan.iter() {
             if item.contains(addr) {
                 let e = &self.entries[item.id as usize];
@@ -579,7 +592,7 @@ impl Table {
                 }
             }
         }
-        let mut mask = self.level_mask;
+        let mut mask = self.level_mask & !((1u32 << level_of(min_len)) - 1);
         while mask != 0 {
             let level = mask.trailing_zeros() as u8;
             mask &= mask - 1;
