@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Instruction counts for BENCHMARKS-macro.md: runs every pair of workloads of
+# Instruction counts for BENCHMARKS.md (part 2): runs every pair of workloads of
 # benches/escapes_callgrind.rs under callgrind (collecting only the measured
 # calls) and prints Ir per call for the baseline and ours, and their
 # difference. Instruction counts do not wobble with the machine's load, so

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Machine code of #[pointer_escapes] against the same code written by hand,
-# for BENCHMARKS-macro.md. Builds benches/escapes_callgrind.rs (bench
+# for BENCHMARKS.md (part 2). Builds benches/escapes_callgrind.rs (bench
 # profile) with cargo feature `unchecked` and without, and for each pair of
 # functions in benches/escapes_support/bindings.rs (hand_X / annotated_X,
 # call_raw_X / call_annotated_X) compares their disassembly.

@@ -8,7 +8,7 @@
 //! each reports its own half. Whatever slows the machine down during a
 //! sample slows both halves. Each sample's two halves are also kept, and
 //! [`PairedGroup::pair`] prints the median of the per-sample differences: the
-//! figure BENCHMARKS-macro.md quotes beside criterion's own estimates.
+//! figure BENCHMARKS.md (part 2) quotes beside criterion's own estimates.
 //!
 //! Time is this thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`, user and
 //! system, so a system call's kernel work counts) unless [`Clock::Wall`] is
