@@ -231,18 +231,9 @@ pub(crate) unsafe fn check_elements<T: Referents>(
     if ptr.is_null() || count == 0 {
         return Ok(());
     }
-    with_scratch(|s| {
-        {
-            let mut c = Collector {
-                path: &mut s.path,
-                out: &mut s.current,
-                at: ROOT,
-                elem: NO_ELEMENT,
-            };
-            // SAFETY: forwarded from the caller.
-            unsafe { visit_elements::<T>(ptr.cast(), count, &mut c) };
-        }
-        run(s, root)
+    // SAFETY: forwarded from the caller.
+    check_from(root, |c| unsafe {
+        visit_elements::<T>(ptr.cast(), count, c)
     })
 }
 
@@ -251,16 +242,21 @@ pub(crate) fn check_value<T: Referents + ?Sized>(
     root: &Root<'_>,
     value: &T,
 ) -> Result<(), Box<CheckFailure>> {
+    check_from(root, |c| value.visit_referents(c))
+}
+
+/// Collects the root's referents with `visit_root`, then walks from them.
+fn check_from(
+    root: &Root<'_>,
+    visit_root: impl FnOnce(&mut Collector<'_>),
+) -> Result<(), Box<CheckFailure>> {
     with_scratch(|s| {
-        {
-            let mut c = Collector {
-                path: &mut s.path,
-                out: &mut s.current,
-                at: ROOT,
-                elem: NO_ELEMENT,
-            };
-            value.visit_referents(&mut c);
-        }
+        visit_root(&mut Collector {
+            path: &mut s.path,
+            out: &mut s.current,
+            at: ROOT,
+            elem: NO_ELEMENT,
+        });
         run(s, root)
     })
 }

@@ -280,16 +280,22 @@ pub(crate) struct PinFacts {
     pub(crate) born_ms: u32,
 }
 
-fn facts(table: &Table, hit: Hit) -> PinFacts {
-    let e = table.entry(hit.id);
-    PinFacts {
-        region: hit.region,
-        count: hit.count,
-        kind: e.kind(),
-        site: e.site,
-        thread: e.thread(),
-        born_ms: e.born_ms,
+impl PinFacts {
+    /// `count` pins of `region` recorded by entry `e`.
+    fn of(region: Region, count: u32, e: &table::Entry) -> PinFacts {
+        PinFacts {
+            region,
+            count,
+            kind: e.kind(),
+            site: e.site,
+            thread: e.thread(),
+            born_ms: e.born_ms,
+        }
     }
+}
+
+fn facts(table: &Table, hit: Hit) -> PinFacts {
+    PinFacts::of(hit.region, hit.count, table.entry(hit.id))
 }
 
 /// A copy of every live pin, for the report. Collected into System-allocated
@@ -301,16 +307,8 @@ pub(crate) fn live_pins() -> Vec<PinFacts> {
             reg.table.live_regions(),
             std::alloc::System,
         );
-        reg.table.for_each_live(|region, count, e| {
-            out.push(PinFacts {
-                region,
-                count,
-                kind: e.kind(),
-                site: e.site,
-                thread: e.thread(),
-                born_ms: e.born_ms,
-            })
-        });
+        reg.table
+            .for_each_live(|region, count, e| out.push(PinFacts::of(region, count, e)));
         out
     };
     copied.iter().copied().collect()
