@@ -128,7 +128,7 @@ pub(crate) fn stores_checked() -> bool {
 /// Whether a `#[pointer_escapes]` call records its pins: when a check may
 /// read them, or when the pin-aware allocator guards frees with them. With
 /// neither, the pins would be bookkeeping nobody reads, and skipping them is
-/// what makes an annotated call cost one branch in release builds.
+/// what makes an annotated call cost one load and branch in release builds.
 #[inline]
 pub(crate) fn call_pins_wanted() -> bool {
     if cfg!(feature = "unchecked") {
