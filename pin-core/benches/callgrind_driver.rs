@@ -17,75 +17,16 @@
 //! without one), each with its default `n`, printing wall-clock ns/op as a
 //! smoke check. Flags (`--bench` from `cargo bench`) are ignored.
 
-use pin_core::{check_referents, is_pinned, snapshot, try_check_referents, PinAwareAlloc, Pinner};
+use pin_core::{check_referents, is_pinned, snapshot, try_check_referents, Pinner};
 use std::alloc::{handle_alloc_error, GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// See benches/alloc.rs: the global allocator forwards to `System` or to
-/// `PIN_AWARE` depending on `USE_PIN_AWARE`, at the same cost either way.
-static PIN_AWARE: PinAwareAlloc = PinAwareAlloc::system();
-static USE_PIN_AWARE: AtomicBool = AtomicBool::new(false);
-
-struct Switch;
-
-// SAFETY: every method forwards to `System` or to `PinAwareAlloc<System>`,
-// both of which allocate from `System` and free unpinned blocks through it,
-// so a block may be freed under either setting; arguments are unchanged.
-unsafe impl GlobalAlloc for Switch {
-    #[inline]
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded contract.
-        unsafe {
-            if USE_PIN_AWARE.load(Ordering::Relaxed) {
-                PIN_AWARE.alloc(layout)
-            } else {
-                System.alloc(layout)
-            }
-        }
-    }
-
-    #[inline]
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded contract.
-        unsafe {
-            if USE_PIN_AWARE.load(Ordering::Relaxed) {
-                PIN_AWARE.alloc_zeroed(layout)
-            } else {
-                System.alloc_zeroed(layout)
-            }
-        }
-    }
-
-    #[inline]
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded contract.
-        unsafe {
-            if USE_PIN_AWARE.load(Ordering::Relaxed) {
-                PIN_AWARE.dealloc(ptr, layout)
-            } else {
-                System.dealloc(ptr, layout)
-            }
-        }
-    }
-
-    #[inline]
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded contract.
-        unsafe {
-            if USE_PIN_AWARE.load(Ordering::Relaxed) {
-                PIN_AWARE.realloc(ptr, layout, new_size)
-            } else {
-                System.realloc(ptr, layout, new_size)
-            }
-        }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Switch = Switch;
+#[path = "support/switch.rs"]
+mod switch;
+use switch::{PIN_AWARE, USE_PIN_AWARE};
 
 /// Go's `obj` (three `int64`), as in benches/pinner.rs.
 #[allow(dead_code)] // Only its size and its address matter.
