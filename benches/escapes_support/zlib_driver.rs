@@ -9,6 +9,13 @@
 //! per call (the binding's own step), so a few MiB take a few dozen calls,
 //! each of which, in checked mode, pins the stream and both buffers.
 
+#[path = "../../examples/support/data.rs"]
+#[allow(dead_code)] // the benches use `text_like` only
+mod data;
+// Not every bench that includes this module generates input.
+#[allow(unused_imports)]
+pub use data::text_like;
+
 #[path = "../../examples/support/zlib.rs"]
 pub mod zlib;
 
@@ -279,33 +286,4 @@ pub fn verify(input: &[u8], level: c_int) -> Result<(Vec<u8>, usize, usize), Str
         return Err("annotated inflate does not give the input back".into());
     }
     Ok((raw, deflate_calls, inflate_calls))
-}
-
-/// `len` bytes of text-like input (words from a small vocabulary, as
-/// `examples/zlib.rs` generates): compresses about 5:1 at level 6.
-pub fn text_like(len: usize, seed: u64) -> Vec<u8> {
-    const WORDS: [&str; 24] = [
-        "pointer", "escapes", "pinned", "buffer", "the", "kernel", "keeps", "a", "copy", "of",
-        "iovec", "while", "C", "holds", "it", "and", "Rust", "must", "not", "move", "free",
-        "region", "call", "returns",
-    ];
-    let mut out = Vec::with_capacity(len + 16);
-    let mut state = seed | 1;
-    let mut words_on_line = 0;
-    while out.len() < len {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        let r = state.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        out.extend_from_slice(WORDS[(r % WORDS.len() as u64) as usize].as_bytes());
-        words_on_line += 1;
-        if words_on_line == 12 {
-            out.extend_from_slice(b".\n");
-            words_on_line = 0;
-        } else {
-            out.push(b' ');
-        }
-    }
-    out.truncate(len);
-    out
 }
