@@ -67,25 +67,27 @@ pub(crate) fn emit(krate: &Path, function: &Ident, escapes: &[Escape]) -> TokenS
     }
 }
 
-/// The prologue of an `unchecked` build: nothing runs, but the length
-/// expressions still name the parameters (inside a closure that is never
-/// called), so a parameter used only there is not reported unused and a
-/// misspelt name is still an error, whichever way the crate is built.
+/// The prologue of an `unchecked` build: nothing runs, but the escaping
+/// parameters and the length expressions are still named (inside a closure
+/// that is never called), as the checked prologue names them: a parameter
+/// the body never reads is not reported unused and a misspelt name is still
+/// an error, whichever way the crate is built.
 pub(crate) fn emit_unchecked(escapes: &[Escape]) -> TokenStream {
-    let lengths: Vec<&syn::Expr> = escapes
-        .iter()
-        .filter_map(|e| match &e.action {
-            Action::Pointer { extent, .. } | Action::FlowPointer { extent } => match extent {
-                Extent::Len(len) | Extent::Bytes(len) => Some(len),
-                Extent::One => None,
-            },
-            Action::FlowRef => None,
-        })
-        .collect();
-    if lengths.is_empty() {
+    if escapes.is_empty() {
         return TokenStream::new();
     }
-    quote!(let _ = || (#(#lengths,)*);)
+    let accesses = escapes.iter().map(|e| {
+        let access = &e.access;
+        quote!(&#access)
+    });
+    let lengths = escapes.iter().filter_map(|e| match &e.action {
+        Action::Pointer { extent, .. } | Action::FlowPointer { extent } => match extent {
+            Extent::Len(len) | Extent::Bytes(len) => Some(len),
+            Extent::One => None,
+        },
+        Action::FlowRef => None,
+    });
+    quote!(let _ = || (#(#accesses,)* #(#lengths,)*);)
 }
 
 fn step(private: &TokenStream, recorder: &Ident, escape: &Escape) -> TokenStream {
