@@ -2,8 +2,8 @@
 //! checker and to `Pinner::pin_referents`, and how failures are named.
 
 use pointer_escapes::{
-    check_referents, is_pinned, is_region_pinned, try_check_referents, CheckFailure, FailureCause,
-    Pinner, Referents,
+    check_referents, check_referents_through_raw, is_pinned, is_region_pinned, try_check_referents,
+    try_check_referents_through_raw, CheckFailure, FailureCause, Pinner, Referents,
 };
 use std::cell::Cell;
 use std::ffi::{c_char, c_void};
@@ -31,6 +31,13 @@ impl Request {
 
 fn failure<T: Referents + ?Sized>(value: &T) -> CheckFailure {
     try_check_referents(value).expect_err("the check should fail")
+}
+
+/// # Safety
+/// As `check_referents_through_raw`.
+unsafe fn failure_through_raw<T: Referents + ?Sized>(value: &T) -> CheckFailure {
+    // SAFETY: forwarded from the caller.
+    unsafe { try_check_referents_through_raw(value) }.expect_err("the check should fail")
 }
 
 fn panic_message(f: impl FnOnce()) -> String {
@@ -175,7 +182,12 @@ fn generic_structs_check_their_elements() {
     assert_eq!(err.path, "value.items[2]");
     assert_eq!(err.region.addr(), &*batch.items[2] as *const u32 as usize);
     pinner.pin(&*batch.items[2]);
-    check_referents(&batch);
+    // `extra` is a raw pointer to values that hold pointers: the safe
+    // check does not read it...
+    assert_eq!(failure(&batch).cause, FailureCause::NotVouched);
+    // ...vouched for, it does.
+    // SAFETY: `batch.extra` points at `extra`, live for this function.
+    unsafe { check_referents_through_raw(&batch) };
 
     // Empty and null: nothing to check.
     let empty: Batch<String> = Batch {
@@ -218,12 +230,19 @@ fn a_cycle_terminates_and_names_the_unpinned_node() {
     most.pin(&b);
     let mut last = Pinner::new();
     last.pin(&c);
+    // The nodes link by raw pointer: the safe check stops at the first.
+    assert_eq!(failure(&a).cause, FailureCause::NotVouched);
     // a -> b -> c -> a -> ...: every node pinned, the walk ends.
-    check_referents(&a);
-    check_referents(&c);
+    // SAFETY (here and below): every `next` points at a node of this
+    // function.
+    unsafe {
+        check_referents_through_raw(&a);
+        check_referents_through_raw(&c);
+    }
 
     drop(last);
-    let err = failure(&a);
+    // SAFETY: as above.
+    let err = unsafe { failure_through_raw(&a) };
     assert_eq!(err.path, "value.next.next");
     assert_eq!(err.region.addr(), &c as *const Node as usize);
     assert_eq!(err.region.len(), std::mem::size_of::<Node>());
@@ -234,7 +253,8 @@ fn a_cycle_terminates_and_names_the_unpinned_node() {
     lone.next.set(&lone);
     let mut pinner = Pinner::new();
     pinner.pin(&lone);
-    check_referents(&lone);
+    // SAFETY: as above.
+    unsafe { check_referents_through_raw(&lone) };
 }
 
 #[test]

@@ -5,7 +5,21 @@
 //!
 //! Every test sets `CheckMode::Args` (the binary's only mode).
 
-use pointer_escapes::{is_pinned, is_region_pinned, pointer_escapes, set_check_mode, CheckMode};
+use pointer_escapes::{
+    is_pinned, is_region_pinned, pin_count, pointer_escapes, set_check_mode, CheckMode, Pinner,
+};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+fn panic_message(f: impl FnOnce()) -> String {
+    let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("the call should panic");
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    }
+}
 use std::io::IoSliceMut;
 
 fn checked() {
@@ -29,19 +43,39 @@ fn slice_of_vecs() {
 }
 
 #[test]
-fn pinning_is_one_level_deep() {
+fn pinning_is_one_level_deep_and_checking_goes_on_below() {
     checked();
     #[pointer_escapes]
-    fn nested(#[flow_through] outer: &[Vec<Vec<u8>>]) -> (bool, bool) {
+    fn nested(#[flow_through] outer: &[Vec<Vec<u8>>]) -> (usize, usize) {
         (
-            is_pinned(outer[0].as_ptr()),
-            is_pinned(outer[0][0].as_ptr()),
+            pin_count(outer[0].as_ptr()),
+            pin_count(outer[0][0].as_ptr()),
         )
     }
-    let deep = vec![vec![vec![9u8; 8]]];
-    // The Vec<u8> headers (inside `outer[0]`'s buffer) are pinned; the bytes
-    // they point to are not (randall77's flow-through rule).
-    assert_eq!(nested(&deep), (true, false));
+    let deep = vec![vec![vec![9u8; 8]; 2]; 2];
+    // The Vec<u8> headers (inside `outer[0]`'s buffer) are pinned by the
+    // call; the bytes they point to are not (randall77's flow-through
+    // rule), and the check, which goes on below, says so with advice that
+    // works at that depth.
+    let msg = panic_message(|| {
+        nested(&deep);
+    });
+    for needle in [
+        "`nested`: argument `outer`",
+        "`outer[0][0]`",
+        "2 pointers below the argument",
+        "#[flow_through] already, and that pins one level only",
+        "pin it with a Pinner or OwnedPin",
+    ] {
+        assert!(msg.contains(needle), "`{needle}` missing from: {msg}");
+    }
+    // With the innermost bytes pinned by a Pinner, the call passes, and it
+    // pins the first level only: the bytes carry the Pinner's pin alone.
+    let mut pinner = Pinner::new();
+    for inner in deep.iter().flatten() {
+        pinner.pin_slice(inner);
+    }
+    assert_eq!(nested(&deep), (1, 1));
 }
 
 #[pointer_escapes]

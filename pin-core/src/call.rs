@@ -8,12 +8,13 @@
 //! releases the pins on every exit path: return, `?`, unwinding, and a
 //! dropped future.
 
-use crate::check::walk::{self, Root};
-use crate::check::{args_checked, call_pins_wanted, CheckFailure};
+use crate::check::walk::{self, Root, Trust};
+use crate::check::{args_checked, call_pins_wanted, CheckFailure, RootKind};
 use crate::origin::Site;
 use crate::referents::{collect_direct, Referents, RegionList};
 use crate::region::Region;
 use crate::registry::{self, PinId, PinIds};
+use crate::sys_vec::SysVec;
 use core::mem::ManuallyDrop;
 use core::panic::Location;
 use core::ptr::NonNull;
@@ -138,19 +139,61 @@ impl Extent {
 }
 
 /// Type-erased check of `count` elements at an address (an argument's
-/// referents), chosen by the [`Probe`].
+/// referents), chosen by the [`Probe`] or by [`FlowRoot`].
 #[derive(Clone, Copy)]
-pub struct CheckFn(unsafe fn(&Root<'_>, usize, usize) -> Result<(), Box<CheckFailure>>);
+pub struct CheckFn(ErasedCheck);
+
+/// Checks `count` elements at an address, reading below them as `Trust`
+/// allows.
+type ErasedCheck = unsafe fn(&Root<'_>, usize, usize, Trust) -> Result<(), Box<CheckFailure>>;
+
+impl CheckFn {
+    /// The check of `T` values, or `None` when `T` holds no pointers (its
+    /// extent being pinned is the whole check).
+    fn of<T: Referents>() -> Option<CheckFn> {
+        T::HOLDS_POINTERS.then_some(CheckFn(check_erased::<T>))
+    }
+}
 
 /// # Safety
-/// `addr` must point at `count` initialised `T`.
+/// As [`walk::check_elements`]: `addr` points at `count` initialised `T`,
+/// and with [`Trust::Caller`] the raw pointers below them are vouched for.
 unsafe fn check_erased<T: Referents>(
     root: &Root<'_>,
     addr: usize,
     count: usize,
+    trust: Trust,
 ) -> Result<(), Box<CheckFailure>> {
     // SAFETY: forwarded from the caller.
-    unsafe { walk::check_elements(root, addr as *const T, count) }
+    unsafe { walk::check_elements(root, addr as *const T, count, trust) }
+}
+
+/// A `#[flow_through]` reference's referent seen as elements to check:
+/// `&T` is one `T`, `&[T]` is `len` of them, `&str` holds no pointers.
+pub trait FlowRoot {
+    /// The first element's address, the element count, and their check.
+    fn elements(&self) -> (usize, usize, Option<CheckFn>);
+}
+
+impl<T: Referents> FlowRoot for T {
+    #[inline]
+    fn elements(&self) -> (usize, usize, Option<CheckFn>) {
+        (self as *const T as usize, 1, CheckFn::of::<T>())
+    }
+}
+
+impl<T: Referents> FlowRoot for [T] {
+    #[inline]
+    fn elements(&self) -> (usize, usize, Option<CheckFn>) {
+        (self.as_ptr() as usize, self.len(), CheckFn::of::<T>())
+    }
+}
+
+impl FlowRoot for str {
+    #[inline]
+    fn elements(&self) -> (usize, usize, Option<CheckFn>) {
+        (self.as_ptr() as usize, self.len(), None)
+    }
 }
 
 /// Autoref probe: `(&Probe::of(&p)).check_fn()` finds a checker when the
@@ -177,7 +220,7 @@ where
 {
     #[inline]
     fn check_fn(&self) -> Option<CheckFn> {
-        Some(CheckFn(check_erased::<P::Target>))
+        CheckFn::of::<P::Target>()
     }
 }
 
@@ -200,6 +243,10 @@ struct PendingCheck {
     addr: usize,
     count: usize,
     check: CheckFn,
+    /// What the walk may read below the argument's own elements.
+    trust: Trust,
+    /// A `#[flow_through]` argument (for the failure's advice).
+    flow_through: bool,
 }
 
 /// The pins of one `#[pointer_escapes]` call, released when dropped: what
@@ -235,7 +282,7 @@ pub struct CallRecorder {
     /// The checks to run once everything is pinned: a few inline (most
     /// functions have one or two checked pointers), the rest on the heap.
     checks: [Option<PendingCheck>; INLINE_CHECKS],
-    more_checks: Vec<PendingCheck>,
+    more_checks: SysVec<PendingCheck>,
 }
 
 const INLINE_CHECKS: usize = 4;
@@ -266,7 +313,7 @@ impl CallPins {
             function,
             regions: RegionList::new(),
             checks: [None; INLINE_CHECKS],
-            more_checks: Vec::new(),
+            more_checks: SysVec::new_in(std::alloc::System),
         };
         record(&mut recorder);
         let mut each = PinIds::new();
@@ -295,13 +342,16 @@ impl CallPins {
 }
 
 impl CallRecorder {
-    /// A raw-pointer parameter: pins `extent` of it; `check` (from the
-    /// probe) checks its referents once everything is pinned, in checked
-    /// mode.
+    /// A raw-pointer parameter of an `unsafe fn`: pins `extent` of it;
+    /// `check` (from the probe) checks its referents once everything is
+    /// pinned, in checked mode, reading through every raw pointer below
+    /// them on the function's contract.
     ///
     /// # Safety
     /// With `check` set and checking on, `ptr` must point at `extent`
-    /// initialised elements (the annotated function's caller promises it).
+    /// initialised elements, and every raw pointer reachable from them
+    /// must be valid for the extent its `Referents` impl reports (the
+    /// annotated `unsafe fn`'s caller promises it).
     pub unsafe fn pointer<P: EscapingPointer>(
         &mut self,
         param: &'static str,
@@ -315,22 +365,21 @@ impl CallRecorder {
         };
         self.regions.push(region);
         if let (Some(check), Some(count)) = (check, extent.elements::<P::Target>()) {
-            let pending = PendingCheck {
+            self.queue_check(PendingCheck {
                 param,
                 addr: target as usize,
                 count,
                 check,
-            };
-            match self.checks.iter_mut().find(|slot| slot.is_none()) {
-                Some(slot) => *slot = Some(pending),
-                None => self.more_checks.push(pending),
-            }
+                trust: Trust::Caller,
+                flow_through: false,
+            });
         }
     }
 
-    /// A raw-pointer parameter of a safe function: pins `extent` of it and
-    /// never reads through it (a safe function's caller promises nothing
-    /// about the pointee, so its referents are not checked).
+    /// A raw-pointer parameter of a safe function, or an out-parameter:
+    /// pins `extent` of it and never reads through it (a safe function's
+    /// caller promises nothing about the pointee, and an out-parameter's
+    /// pointee may be uninitialised).
     pub fn pointer_without_check<P: EscapingPointer>(
         &mut self,
         param: &'static str,
@@ -343,10 +392,13 @@ impl CallRecorder {
     }
 
     /// A `#[flow_through]` raw-pointer parameter: pins `extent` of it and
-    /// the referents of each element.
+    /// the referents of each element; in checked mode, checks below them
+    /// (flow-through is one level for pinning, never for checking).
     ///
     /// # Safety
-    /// `ptr` must point at `extent` initialised elements.
+    /// `ptr` must point at `extent` initialised elements, and every raw
+    /// pointer reachable from them must be valid for the extent its
+    /// `Referents` impl reports (the annotated `unsafe fn`'s contract).
     pub unsafe fn flow_through_pointer<P: EscapingPointer>(
         &mut self,
         param: &'static str,
@@ -366,13 +418,71 @@ impl CallRecorder {
             let elem = unsafe { &*target.add(i) };
             collect_direct(elem, &mut self.regions);
         }
+        if let Some(check) = CheckFn::of::<P::Target>() {
+            self.queue_check(PendingCheck {
+                param,
+                addr: target as usize,
+                count,
+                check,
+                trust: Trust::Caller,
+                flow_through: true,
+            });
+        }
     }
 
-    /// A `#[flow_through]` reference or slice parameter: pins its memory
-    /// and the referents of each element.
-    pub fn flow_through_ref<T: Referents + ?Sized>(&mut self, _param: &'static str, value: &T) {
+    /// A `#[flow_through]` reference or slice parameter of a safe function:
+    /// pins its memory and the referents of each element; in checked mode,
+    /// checks below them, reading only what the borrow proves live.
+    pub fn flow_through_ref<T: Referents + FlowRoot + ?Sized>(
+        &mut self,
+        param: &'static str,
+        value: &T,
+    ) {
+        self.flow_through_borrowed(param, value, Trust::Borrows);
+    }
+
+    /// A `#[flow_through]` reference or slice parameter of an `unsafe fn`:
+    /// as [`flow_through_ref`](CallRecorder::flow_through_ref), but the
+    /// check reads through the raw pointers below it.
+    ///
+    /// # Safety
+    /// Every raw pointer reachable from `value` must be valid for the
+    /// extent its `Referents` impl reports (the annotated `unsafe fn`'s
+    /// contract).
+    pub unsafe fn flow_through_ref_trusted<T: Referents + FlowRoot + ?Sized>(
+        &mut self,
+        param: &'static str,
+        value: &T,
+    ) {
+        self.flow_through_borrowed(param, value, Trust::Caller);
+    }
+
+    fn flow_through_borrowed<T: Referents + FlowRoot + ?Sized>(
+        &mut self,
+        param: &'static str,
+        value: &T,
+        trust: Trust,
+    ) {
         self.regions.push(Region::of(value));
         collect_direct(value, &mut self.regions);
+        let (addr, count, check) = value.elements();
+        if let Some(check) = check {
+            self.queue_check(PendingCheck {
+                param,
+                addr,
+                count,
+                check,
+                trust,
+                flow_through: true,
+            });
+        }
+    }
+
+    fn queue_check(&mut self, pending: PendingCheck) {
+        match self.checks.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some(pending),
+            None => self.more_checks.push(pending),
+        }
     }
 
     fn region<T>(&self, param: &'static str, target: *const T, extent: Extent) -> Option<Region> {
@@ -410,10 +520,18 @@ impl CallRecorder {
             let context = || format!("`{}`: argument `{}`", self.function, c.param);
             let root = Root {
                 name: c.param,
+                kind: if c.flow_through {
+                    RootKind::FlowThrough
+                } else {
+                    RootKind::Argument
+                },
                 context: &context,
             };
-            // SAFETY: `pointer`'s caller promised `count` valid elements.
-            if let Err(failure) = unsafe { (c.check.0)(&root, c.addr, c.count) } {
+            // SAFETY: each queued check's `count` elements at `addr` are
+            // live for the call: a borrowed argument (the borrow outlives
+            // `CallPins::new`) or a pointer its `unsafe fn`'s caller vouched
+            // for, as is everything below it when `trust` is `Caller`.
+            if let Err(failure) = unsafe { (c.check.0)(&root, c.addr, c.count, c.trust) } {
                 panic!("{failure}");
             }
         }

@@ -20,15 +20,17 @@ mod region;
 mod registry;
 mod report;
 mod statics;
+mod sys_vec;
 
 pub use alloc::PinAwareAlloc;
 pub use check::{
-    assert_pinned, check_mode, check_referents, set_check_mode, store_pointer, try_check_referents,
-    CheckFailure, CheckMode, FailureCause, StorablePointer,
+    assert_pinned, check_mode, check_referents, check_referents_through_raw, set_check_mode,
+    store_pointer, try_check_referents, try_check_referents_through_raw, CheckFailure, CheckMode,
+    FailureCause, StorablePointer,
 };
 pub use origin::{PinKind, Site, ThreadNumber};
 pub use owned::{OwnedPin, StableBuf};
-pub use pinner::{scope, with_pinned, Pinner};
+pub use pinner::{scope, with_pinned, Pinner, ScopedPinner};
 pub use referents::{Referents, Via, Visitor};
 pub use region::{Region, RegionError};
 pub use registry::{is_pinned, is_region_pinned, pin_count, AllocEvent, AllocEventKind};
@@ -40,7 +42,7 @@ pub use report::{assert_no_pins, snapshot, LivePin, Snapshot};
 pub mod __private {
     pub use crate::call::{
         referent_count, CallPins, CallRecorder, CheckFn, EscapeLen, EscapingPointer, Extent,
-        HasReferents, NoReferents, Probe,
+        FlowRoot, HasReferents, NoReferents, Probe,
     };
     pub use crate::referents::{Referents, Via, Visitor};
 }

@@ -10,6 +10,7 @@ use crate::origin::{PinKind, Site};
 use crate::referents::Referents;
 use crate::region::{Region, RegionError};
 use crate::registry::{self, PinIds};
+use core::cell::RefCell;
 use core::marker::PhantomData;
 use core::panic::Location;
 
@@ -69,7 +70,11 @@ impl<'a> Pinner<'a> {
     /// Pins the memory of `value` and returns a pointer to it.
     #[track_caller]
     pub fn pin<T: ?Sized>(&mut self, value: &'a T) -> *const T {
-        self.add(Region::of(value), Location::caller());
+        self.pin_at(value, Location::caller())
+    }
+
+    fn pin_at<T: ?Sized>(&mut self, value: &'a T, site: Site) -> *const T {
+        self.add(Region::of(value), site);
         value
     }
 
@@ -78,7 +83,11 @@ impl<'a> Pinner<'a> {
     /// pinner lives, so Rust cannot read it while C may be writing.
     #[track_caller]
     pub fn pin_mut<T: ?Sized>(&mut self, value: &'a mut T) -> *mut T {
-        self.add(Region::of(&*value), Location::caller());
+        self.pin_mut_at(value, Location::caller())
+    }
+
+    fn pin_mut_at<T: ?Sized>(&mut self, value: &'a mut T, site: Site) -> *mut T {
+        self.add(Region::of(&*value), site);
         value
     }
 
@@ -86,7 +95,11 @@ impl<'a> Pinner<'a> {
     /// a C `const T *` parameter wants).
     #[track_caller]
     pub fn pin_slice<T>(&mut self, slice: &'a [T]) -> *const T {
-        self.add(Region::of_slice(slice), Location::caller());
+        self.pin_slice_at(slice, Location::caller())
+    }
+
+    fn pin_slice_at<T>(&mut self, slice: &'a [T], site: Site) -> *const T {
+        self.add(Region::of_slice(slice), site);
         slice.as_ptr()
     }
 
@@ -94,7 +107,11 @@ impl<'a> Pinner<'a> {
     /// first one (what a C `T *` buffer parameter wants).
     #[track_caller]
     pub fn pin_slice_mut<T>(&mut self, slice: &'a mut [T]) -> *mut T {
-        self.add(Region::of_slice(slice), Location::caller());
+        self.pin_slice_mut_at(slice, Location::caller())
+    }
+
+    fn pin_slice_mut_at<T>(&mut self, slice: &'a mut [T], site: Site) -> *mut T {
+        self.add(Region::of_slice(slice), site);
         slice.as_mut_ptr()
     }
 
@@ -116,7 +133,10 @@ impl<'a> Pinner<'a> {
     /// ```
     #[track_caller]
     pub fn pin_referents<T: Referents>(&mut self, values: &'a [T]) -> *const T {
-        let site = Location::caller();
+        self.pin_referents_at(values, Location::caller())
+    }
+
+    fn pin_referents_at<T: Referents>(&mut self, values: &'a [T], site: Site) -> *const T {
         let mut regions = crate::referents::RegionList::new();
         regions.push(Region::of_slice(values));
         for value in values {
@@ -228,6 +248,10 @@ impl core::fmt::Debug for Pinner<'_> {
 /// returns or unwinds (ansiwen's `WithPinner`). The pinner can pin anything
 /// that outlives the call to `scope`.
 ///
+/// `f` receives a shared reference to a [`ScopedPinner`]: it cannot be
+/// returned, stored outside, taken (`mem::take`) or swapped, so every pin
+/// made through it ends with the scope.
+///
 /// ```
 /// use pin_core::{is_pinned, scope};
 ///
@@ -239,15 +263,140 @@ impl core::fmt::Debug for Pinner<'_> {
 /// assert!(seen && !is_pinned(buf.as_ptr()));
 /// ```
 ///
-/// The pinner cannot escape:
+/// The pinner cannot escape, nor be taken out with its pins:
 ///
 /// ```compile_fail
 /// let mut escaped = None;
 /// pin_core::scope(|pinner| escaped = Some(pinner));
 /// ```
-pub fn scope<'env, R>(f: impl for<'scope> FnOnce(&'scope mut Pinner<'env>) -> R) -> R {
-    let mut pinner = Pinner::new();
-    f(&mut pinner)
+///
+/// ```compile_fail
+/// let buf = [0u8; 8];
+/// let kept = pin_core::scope(|pinner| {
+///     pinner.pin_slice(&buf);
+///     std::mem::take(pinner) // error: `pinner` is a shared reference
+/// });
+/// ```
+pub fn scope<'env, R>(f: impl for<'scope> FnOnce(&'scope ScopedPinner<'env>) -> R) -> R {
+    let pinner = ScopedPinner {
+        pinner: RefCell::new(Pinner::new()),
+    };
+    f(&pinner)
+}
+
+/// The pinner of a [`scope`]: the methods of [`Pinner`] through a shared
+/// reference, so the closure can neither take nor swap it. Its pins are
+/// released when the scope ends (or by [`unpin`](ScopedPinner::unpin)).
+///
+/// ```
+/// use pin_core::{is_pinned, scope};
+///
+/// let header = [1u64; 2];
+/// let mut body = vec![0u8; 16];
+/// scope(|pinner| {
+///     let h = pinner.pin(&header);
+///     let b = pinner.pin_slice_mut(&mut body);
+///     assert!(is_pinned(h) && is_pinned(b));
+///     assert_eq!(pinner.len(), 2);
+/// });
+/// ```
+pub struct ScopedPinner<'env> {
+    /// A `RefCell` because the handle is shared: only one `pin*` call runs
+    /// at a time on the scope's own thread (the type is not `Sync`).
+    pinner: RefCell<Pinner<'env>>,
+}
+
+impl<'env> ScopedPinner<'env> {
+    #[track_caller]
+    fn with<R>(&self, f: impl FnOnce(&mut Pinner<'env>) -> R) -> R {
+        match self.pinner.try_borrow_mut() {
+            Ok(mut pinner) => f(&mut pinner),
+            // Only reachable from a `Referents` impl that pins through the
+            // scope's pinner while `pin_referents` is visiting it.
+            Err(_) => panic!(
+                "pointer-escapes: a scope's pinner was used from inside one of its own pin \
+                 calls (a Referents impl that pins?); pin before or after that call"
+            ),
+        }
+    }
+
+    /// As [`Pinner::pin`].
+    #[track_caller]
+    pub fn pin<T: ?Sized>(&self, value: &'env T) -> *const T {
+        let site = Location::caller();
+        self.with(|p| p.pin_at(value, site))
+    }
+
+    /// As [`Pinner::pin_mut`].
+    #[track_caller]
+    pub fn pin_mut<T: ?Sized>(&self, value: &'env mut T) -> *mut T {
+        let site = Location::caller();
+        self.with(|p| p.pin_mut_at(value, site))
+    }
+
+    /// As [`Pinner::pin_slice`].
+    #[track_caller]
+    pub fn pin_slice<T>(&self, slice: &'env [T]) -> *const T {
+        let site = Location::caller();
+        self.with(|p| p.pin_slice_at(slice, site))
+    }
+
+    /// As [`Pinner::pin_slice_mut`].
+    #[track_caller]
+    pub fn pin_slice_mut<T>(&self, slice: &'env mut [T]) -> *mut T {
+        let site = Location::caller();
+        self.with(|p| p.pin_slice_mut_at(slice, site))
+    }
+
+    /// As [`Pinner::pin_referents`].
+    #[track_caller]
+    pub fn pin_referents<T: Referents>(&self, values: &'env [T]) -> *const T {
+        let site = Location::caller();
+        self.with(|p| p.pin_referents_at(values, site))
+    }
+
+    /// As [`Pinner::pin_raw`].
+    ///
+    /// # Safety
+    /// As for [`Pinner::pin_raw`]: `[ptr, ptr + len)` stays allocated and
+    /// in place until the scope ends or [`unpin`](ScopedPinner::unpin) runs.
+    ///
+    /// # Panics
+    /// If `ptr + len` overflows the address space.
+    #[track_caller]
+    pub unsafe fn pin_raw<T: ?Sized>(&self, ptr: *const T, len: usize) -> *const T {
+        let site = Location::caller();
+        match Region::new(ptr, len) {
+            Ok(region) => {
+                self.with(|p| p.add(region, site));
+                ptr
+            }
+            Err(e) => panic!("ScopedPinner::pin_raw: {e}"),
+        }
+    }
+
+    /// As [`Pinner::unpin`]: releases every pin made so far in this scope.
+    pub fn unpin(&self) {
+        self.with(|p| p.unpin());
+    }
+
+    /// How many pins the scope holds.
+    pub fn len(&self) -> usize {
+        self.with(|p| p.len())
+    }
+
+    /// Whether the scope holds no pins.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl core::fmt::Debug for ScopedPinner<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ScopedPinner")
+            .field("pins", &self.len())
+            .finish()
+    }
 }
 
 /// Pins every region of `regions` for the duration of `f` (ansiwen's

@@ -9,6 +9,7 @@
 mod impls;
 
 use crate::region::Region;
+use crate::sys_vec::SysVec;
 use core::mem::MaybeUninit;
 
 /// The pointers a value holds directly.
@@ -18,13 +19,36 @@ use core::mem::MaybeUninit;
 /// and `NonNull` (one `T`), `c_void` (none), `Option` of those, arrays and
 /// tuples; `#[derive(Referents)]` implements it for your structs.
 ///
+/// # What the checker reads, on whose promise
+/// An implementation reports each pointer in one of three ways, and the way
+/// decides what the checker may do with it:
+///
+/// - [`Visitor::borrowed`]: values `self` owns or borrows (`Box`, `Vec`,
+///   `&T`), given as a `&[T]`. The borrow proves they are live, so every
+///   check follows them further.
+/// - [`Visitor::pointer`]: a raw pointer (`*const T`, `NonNull<T>`, a C
+///   struct's pointer field). Nothing proves it is live, that it holds a
+///   valid `T`, or that it is initialised: a pin does not prove it either.
+///   A safe check only asks the registry whether that memory is pinned; it
+///   reads through the pointer only on an `unsafe` promise (an annotated
+///   `unsafe fn`'s contract, or
+///   [`check_referents_through_raw`](crate::check_referents_through_raw)).
+/// - [`Visitor::bytes`]: memory that holds no pointers; it is never read.
+///
 /// # Safety
-/// The checker reads through what an implementation reports once the
-/// registry says that memory is pinned. Every `visitor.pointer(ptr, count,
-/// ..)` call must therefore report a pointer that, when non-null and while
-/// `self` is unchanged, points at `count` initialised values of `T` (or, for
-/// `visitor.bytes(ptr, len, ..)`, at `len` bytes). Reporting fewer pointers
-/// than the value holds is memory-safe but makes checks miss them.
+/// - Each `visitor.pointer(ptr, count, ..)` and `visitor.bytes(ptr, len, ..)`
+///   must report the pointer's true extent: whenever the pointer is valid at
+///   all, it is valid for `count` values of `T` (`len` bytes). A caller who
+///   promises that the pointers reachable from a value are valid promises
+///   it of these extents.
+/// - Each slice given to `visitor.borrowed` must stay live and unchanged for
+///   as long as `self` is borrowed shared: no interior mutability between
+///   `self` and it, and `visit_referents` itself mutates nothing.
+/// - [`HOLDS_POINTERS`](Referents::HOLDS_POINTERS) may be `false` only if
+///   `visit_referents` never reports anything, for any value.
+///
+/// Reporting fewer pointers than the value holds is memory-safe but makes
+/// checks miss them.
 ///
 /// ```
 /// use pin_core::referents::{Referents, Via, Visitor};
@@ -33,10 +57,20 @@ use core::mem::MaybeUninit;
 /// #[repr(C)]
 /// struct Buf { data: *mut u8, len: usize }
 ///
-/// // SAFETY: `data` points at `len` bytes whenever it is non-null.
+/// // SAFETY: `data` points at `len` bytes whenever it is valid.
 /// unsafe impl Referents for Buf {
 ///     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
 ///         visitor.pointer(self.data as *const u8, self.len, Via::Field("data"));
+///     }
+/// }
+///
+/// /// An owned message: the `Vec` proves its elements are live.
+/// struct Message { parts: Vec<Buf> }
+///
+/// // SAFETY: `parts` is owned and cannot change while `self` is borrowed.
+/// unsafe impl Referents for Message {
+///     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
+///         visitor.borrowed(&self.parts[..], Via::Field("parts"));
 ///     }
 /// }
 /// ```
@@ -44,9 +78,17 @@ use core::mem::MaybeUninit;
     message = "`{Self}` does not implement `Referents`, so pointer-escapes cannot tell what it points to",
     label = "no `Referents` impl for `{Self}`",
     note = "add `#[derive(Referents)]` to the type (raw-pointer fields take `#[referents(len = ..)]`), \
-            or write `unsafe impl Referents for {Self}`; a type that holds no pointers implements it with an empty body"
+            or write `unsafe impl Referents for {Self}`; a type that holds no pointers implements it with an empty body and `const HOLDS_POINTERS: bool = false;`"
 )]
 pub unsafe trait Referents {
+    /// Whether a value of this type can report any referent: `false` for
+    /// types that hold no pointers (integers, `c_void`, arrays of those),
+    /// Go's `ptrdata == 0`. A pointer to such values is checked in O(1):
+    /// its extent must be pinned, and nothing behind it is followed. The
+    /// default, `true`, is always correct; `#[derive(Referents)]` computes
+    /// it from the fields.
+    const HOLDS_POINTERS: bool = true;
+
     /// Reports each pointer `self` holds directly to `visitor`.
     fn visit_referents<V: Visitor>(&self, visitor: &mut V);
 }
@@ -54,6 +96,7 @@ pub unsafe trait Referents {
 /// How a value holds the pointer being reported, for messages such as
 /// `iov[3].iov_base`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Via {
     /// A named field (`.name`).
     Field(&'static str),
@@ -65,9 +108,17 @@ pub enum Via {
 
 /// Receives the pointers a value holds.
 pub trait Visitor: Sized {
-    /// `self` holds a pointer to `count` values of `T`. Null or a zero count
-    /// means nothing is referenced.
+    /// `self` holds a raw pointer to `count` values of `T`, on nobody's
+    /// promise that they are live. Null or a zero count means nothing is
+    /// referenced.
     fn pointer<T: Referents>(&mut self, ptr: *const T, count: usize, via: Via);
+
+    /// `self` owns or borrows `values` (a `Box`, `Vec` or reference): they
+    /// are live for as long as `self` is borrowed. The default reports them
+    /// as a [`pointer`](Visitor::pointer).
+    fn borrowed<T: Referents>(&mut self, values: &[T], via: Via) {
+        self.pointer(values.as_ptr(), values.len(), via);
+    }
 
     /// `self` holds a pointer to `len` bytes that contain no pointers.
     fn bytes(&mut self, ptr: *const u8, len: usize, via: Via);
@@ -88,8 +139,9 @@ pub(crate) struct RegionList {
     inline: [MaybeUninit<Region>; INLINE_REGIONS],
     /// Initialised prefix of `inline`.
     len: usize,
-    /// Every region, once there are more than fit inline.
-    spill: Vec<Region>,
+    /// Every region, once there are more than fit inline (from `System`:
+    /// see `sys_vec`).
+    spill: SysVec<Region>,
 }
 
 const INLINE_REGIONS: usize = 17;
@@ -99,7 +151,7 @@ impl RegionList {
         RegionList {
             inline: [const { MaybeUninit::uninit() }; INLINE_REGIONS],
             len: 0,
-            spill: Vec::new(),
+            spill: SysVec::new_in(std::alloc::System),
         }
     }
 
@@ -111,7 +163,7 @@ impl RegionList {
             self.inline[self.len] = MaybeUninit::new(region);
             self.len += 1;
         } else {
-            let mut spill = Vec::with_capacity(self.len * 2);
+            let mut spill = SysVec::with_capacity_in(self.len * 2, std::alloc::System);
             spill.extend_from_slice(self.inline_slice());
             spill.push(region);
             self.spill = spill;

@@ -5,6 +5,13 @@
 //! Go's `CgoCheckPointer(p2)` checks the memory `p2` points to, which is the
 //! argument and need not be pinned itself; the Rust equivalent is
 //! `check_referents(&*p2)`.
+//!
+//! Go can read through any pointer because its runtime knows every object;
+//! a safe Rust check reads only what a borrow proves live. Where Go's case
+//! follows a raw pointer to a value that holds pointers itself, the case
+//! here calls `check_referents_through_raw`, vouching (in a `SAFETY`
+//! comment) that the raw pointers it reaches are live, and also shows that
+//! the safe check refuses to read through them.
 
 use super::panics::{assert_mentions, panic_message};
 use pointer_escapes::referents::{Referents, Via, Visitor};
@@ -22,6 +29,7 @@ pub struct Obj {
 
 // SAFETY: `Obj` holds no pointers.
 unsafe impl Referents for Obj {
+    const HOLDS_POINTERS: bool = false;
     fn visit_referents<V: Visitor>(&self, _visitor: &mut V) {}
 }
 
@@ -46,6 +54,7 @@ impl<T> ObjWith<T> {
 
 // SAFETY: the only pointers are those `o` holds, reported by its own impl.
 unsafe impl<T: Referents> Referents for ObjWith<T> {
+    const HOLDS_POINTERS: bool = T::HOLDS_POINTERS;
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
         visitor.inline(&self.o, Via::Field("o"));
     }
@@ -56,8 +65,34 @@ unsafe impl<T: Referents> Referents for ObjWith<T> {
 #[track_caller]
 fn check_fails<T: Referents + ?Sized>(value: &T) -> String {
     let msg = panic_message(|| check_referents(value));
-    assert_mentions(&msg, &["pin it with a Pinner or mark it #[flow_through]"]);
+    assert_mentions(&msg, &["pin it with a Pinner"]);
     msg
+}
+
+/// `check_referents_through_raw(value)`, which must fail; returns the panic
+/// message.
+///
+/// # Safety
+/// As `check_referents_through_raw`: every raw pointer reachable from
+/// `value` that leads to pinned memory is live and holds what its impl says.
+#[track_caller]
+unsafe fn check_through_raw_fails<T: Referents + ?Sized>(value: &T) -> String {
+    // SAFETY: forwarded from the caller.
+    let msg = panic_message(|| unsafe { check_referents_through_raw(value) });
+    assert_mentions(&msg, &["pin it with a Pinner"]);
+    msg
+}
+
+/// The safe check stops at a pinned raw pointer whose pointee holds
+/// pointers, and says so, rather than read through it or skip it.
+#[track_caller]
+fn safe_check_refuses_to_read_raw<T: Referents + ?Sized>(value: &T, path: &str) {
+    let err = try_check_referents(value).expect_err("the safe check read through a raw pointer");
+    assert_eq!(err.cause, FailureCause::NotVouched, "{err}");
+    assert_mentions(
+        &err.to_string(),
+        &[path, "check_referents_through_raw", "unsafe fn"],
+    );
 }
 
 /// `TestPinnerCgoCheckPtr2Ptr`: a struct holding a raw pointer fails the
@@ -205,14 +240,18 @@ pub fn pointer_to_pinned_to_unpinned() {
     let mut pinner = Pinner::new();
     pinner.pin(&*p2);
     check_fails(&*p2);
-    // p3's referent (p2) is pinned now, so the checker follows it and fails
-    // one level further down.
-    let msg = check_fails(&*p3);
+    // p3's referent (p2) is pinned now. The safe check may not read it (a
+    // pin is no proof that p2 is live); vouched for, the checker follows it
+    // and fails one level further down.
+    safe_check_refuses_to_read_raw(&*p3, "`value.o`");
+    // SAFETY: p3.o points at p2 and p2.o at p, both live boxes.
+    let msg = unsafe { check_through_raw_fails(&*p3) };
     assert_mentions(&msg, &["`value.o.o`", &format!("{:#x}", p_addr as usize)]);
 
     pinner.pin(&*p);
     check_referents(&*p2);
-    check_referents(&*p3);
+    // SAFETY: as above.
+    unsafe { check_referents_through_raw(&*p3) };
 }
 
 /// A node of a linked structure, for cycles.
@@ -239,7 +278,10 @@ pub fn cycles_terminate() {
     a.next = a_addr;
     let mut pinner = Pinner::new();
     pinner.pin(&*a);
-    check_referents(&*a);
+    safe_check_refuses_to_read_raw(&*a, "`value.next`");
+    // SAFETY (here and below): every `next` points at `a` or `b`, live
+    // boxes of this function.
+    unsafe { check_referents_through_raw(&*a) };
     drop(pinner);
 
     let mut b = Box::new(Node {
@@ -251,13 +293,17 @@ pub fn cycles_terminate() {
     let mut pinner = Pinner::new();
     pinner.pin(&*a);
     pinner.pin(&*b);
-    check_referents(&*a);
-    check_referents(&*b);
+    // SAFETY: as above.
+    unsafe {
+        check_referents_through_raw(&*a);
+        check_referents_through_raw(&*b);
+    }
     drop(pinner);
 
     let mut pinner = Pinner::new();
     pinner.pin(&*a);
-    let msg = check_fails(&*a);
+    // SAFETY: as above.
+    let msg = unsafe { check_through_raw_fails(&*a) };
     assert_mentions(&msg, &["`value.next`", &format!("{:#x}", b_addr as usize)]);
     drop(pinner);
     b.value += a.value;

@@ -15,7 +15,7 @@ use std::io::IoSlice;
 use std::mem::size_of;
 use std::ptr::NonNull;
 
-const FIX: &str = "pin it with a Pinner or mark it #[flow_through]";
+const FIX: &str = "pin it with a Pinner";
 
 fn hex(addr: *const u8) -> String {
     format!("{:#x}", addr as usize)

@@ -10,6 +10,7 @@ mod failure;
 mod mode;
 pub(crate) mod walk;
 
+pub(crate) use failure::RootKind;
 pub use failure::{CheckFailure, FailureCause};
 pub(crate) use mode::{args_checked, call_pins_wanted, note_allocator, stores_checked};
 pub use mode::{check_mode, set_check_mode, CheckMode};
@@ -22,6 +23,22 @@ use core::panic::Location;
 /// Checks that every pointer reachable from `value` leads to pinned memory,
 /// following pinned memory further (a pinned `iovec` array whose entries
 /// point at unpinned buffers fails). `value` itself need not be pinned.
+///
+/// # What it reads
+/// Only what the borrow of `value` proves live: `value` itself and what it
+/// owns or borrows (`Box`, `Vec`, `String`, `&T`), to any depth. A raw
+/// pointer (`*const T`, `NonNull<T>`, a C struct's pointer field) is
+/// checked for being pinned but never read: a pin does not prove that the
+/// memory is live or holds a valid `T`. Where the pointee of a pinned raw
+/// pointer can hold pointers itself, the check fails with
+/// [`FailureCause::NotVouched`] instead of skipping the rest: use
+/// [`check_referents_through_raw`] to vouch for raw pointers. Pointees
+/// that hold no pointers (`u8`, `c_void`, see
+/// [`Referents::HOLDS_POINTERS`]) need no reading: their extent being
+/// pinned is the whole check.
+///
+/// Go's rule: cgo's "Go pointer to unpinned Go pointer" check
+/// (`cgocheck=1`), which follows pointers through pinned memory.
 ///
 /// # Panics
 /// With a message naming the value's type, the path to the pointer
@@ -55,6 +72,10 @@ pub fn check_referents<T: Referents + ?Sized>(value: &T) {
 
 /// [`check_referents`] returning the failure instead of panicking.
 ///
+/// # Errors
+/// The first pointer found leading to unpinned memory, or to a pinned raw
+/// pointee that the check may not read ([`FailureCause::NotVouched`]).
+///
 /// ```
 /// use pin_core::try_check_referents;
 /// let s = String::from("not pinned");
@@ -65,6 +86,78 @@ pub fn check_referents<T: Referents + ?Sized>(value: &T) {
 #[track_caller]
 pub fn try_check_referents<T: Referents + ?Sized>(value: &T) -> Result<(), CheckFailure> {
     check_value_at(value, Location::caller()).map_err(|b| *b)
+}
+
+/// [`check_referents`] that also reads through the raw pointers it reaches,
+/// on the caller's promise that they are valid: the whole graph is checked,
+/// as Go's cgocheck does (Go can, because its runtime knows every object).
+///
+/// # Safety
+/// Every raw pointer reachable from `value` through `Referents` (a
+/// `*const T`, a `NonNull<T>`, a field with `#[referents(len = ..)]`) that
+/// leads to pinned memory must, for the duration of the call, point at as
+/// many initialised, valid values of its pointee type as its `Referents`
+/// impl reports (one, or the `len`). A pin does not make this true: a
+/// `Pinner` that was `mem::forget`-ed, `with_pinned` of a stale region, or
+/// a pointer cast to the wrong type all break it.
+///
+/// # Panics
+/// As [`check_referents`].
+///
+/// ```
+/// use pin_core::{check_referents_through_raw, Pinner};
+///
+/// #[repr(C)]
+/// struct Request { buf: *const Vec<u8> }
+/// // SAFETY: `buf` points at one Vec<u8> whenever it is valid.
+/// unsafe impl pin_core::Referents for Request {
+///     fn visit_referents<V: pin_core::Visitor>(&self, v: &mut V) {
+///         v.pointer(self.buf, 1, pin_core::Via::Field("buf"));
+///     }
+/// }
+///
+/// let data = vec![0u8; 16];
+/// let mut pinner = Pinner::new();
+/// let req = Request { buf: pinner.pin(&data) };
+/// pinner.pin_slice(&data);
+/// // SAFETY: `req.buf` points at `data`, which outlives this call.
+/// unsafe { check_referents_through_raw(&req) };
+/// ```
+#[track_caller]
+pub unsafe fn check_referents_through_raw<T: Referents + ?Sized>(value: &T) {
+    // SAFETY: forwarded from the caller.
+    if let Err(failure) = unsafe { try_check_referents_through_raw(value) } {
+        panic!("{failure}");
+    }
+}
+
+/// [`check_referents_through_raw`] returning the failure instead of
+/// panicking.
+///
+/// # Safety
+/// As [`check_referents_through_raw`].
+///
+/// # Errors
+/// The first pointer found leading to unpinned memory.
+#[track_caller]
+pub unsafe fn try_check_referents_through_raw<T: Referents + ?Sized>(
+    value: &T,
+) -> Result<(), CheckFailure> {
+    let site = Location::caller();
+    let context = || {
+        format!(
+            "check_referents_through_raw::<{}> at {site}",
+            core::any::type_name::<T>()
+        )
+    };
+    let root = walk::Root {
+        name: "value",
+        kind: RootKind::Value,
+        context: &context,
+    };
+    // SAFETY: the caller vouches for every raw pointer reachable from
+    // `value`.
+    unsafe { walk::check_value_trusted(&root, value) }.map_err(|b| *b)
 }
 
 fn check_value_at<T: Referents + ?Sized>(
@@ -80,6 +173,7 @@ fn check_value_at<T: Referents + ?Sized>(
     walk::check_value(
         &walk::Root {
             name: "value",
+            kind: RootKind::Value,
             context: &context,
         },
         value,

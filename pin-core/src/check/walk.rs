@@ -2,19 +2,52 @@
 //! pinned referents are followed (their own referents must be pinned too),
 //! breadth first, until nothing new is reached.
 //!
+//! # What the walk reads, on whose promise
+//! A pin is not proof that memory is live or holds a valid `T`. The walk
+//! reads a referent (calls its `visit_referents`) only when
+//! - it was reported through [`Visitor::borrowed`] by a value the walk was
+//!   allowed to read: the root is a borrow, so what it owns or borrows is
+//!   live for the whole check ([`Trust::Borrows`]); or
+//! - the check runs on an `unsafe` promise that every raw pointer reachable
+//!   from the root is valid for the extent its `Referents` impl reports
+//!   ([`Trust::Caller`]: an annotated `unsafe fn`, or
+//!   `check_referents_through_raw`).
+//!
+//! A raw pointer met without such a promise is checked for being pinned;
+//! if its pointee can hold pointers, the walk stops there with
+//! [`FailureCause::NotVouched`] rather than skip the rest silently.
+//! Pointees that hold no pointers ([`Referents::HOLDS_POINTERS`] false, or
+//! zero-sized) are never followed: their extent being pinned is the whole
+//! check, in O(1).
+//!
 //! Each level's referents are checked against the registry under one lock
-//! acquisition. A referent is read (its `visit_referents` called) only after
-//! the registry said it is pinned, so the walk never reads through an
-//! unpinned pointer. Cycles end because each `(address, type, count)` is
+//! acquisition. Cycles end because each `(address, type, count)` is
 //! followed once (the count matters: a pointer to one element and a pointer
 //! to ten at the same address are different extents to follow).
+//!
+//! The walk's scratch buffers come from `System`, not the global allocator:
+//! the library's own allocations must never be quarantined or reported as
+//! "moved while pinned" when a user's pin happens to cover them.
 
-use super::failure::{CheckFailure, FailureCause, PathStep};
+use super::failure::{CheckFailure, FailureCause, PathStep, RootKind};
 use crate::referents::{Referents, Via, Visitor};
 use crate::region::Region;
 use crate::registry;
+use crate::sys_vec::SysVec;
+use std::alloc::System;
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::hash::RandomState;
+
+/// On whose promise the walk may read through a referent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Trust {
+    /// Only what a borrow proves live: the root and what it owns or borrows
+    /// (`Box`, `Vec`, `&T`). Raw pointers are checked, never read.
+    Borrows,
+    /// The caller of an `unsafe` API promised that every raw pointer
+    /// reachable from the root is valid for its reported extent.
+    Caller,
+}
 
 /// Visits the referents of `count` values at a type-erased pointer.
 type VisitErased = unsafe fn(*const u8, usize, &mut Collector<'_>);
@@ -40,6 +73,8 @@ struct Pending {
     via: Via,
     /// The pointer's extent overflows the address space.
     overflow: bool,
+    /// The walk may read through it (see [`Trust`]).
+    vouched: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -56,13 +91,24 @@ type FollowKey = (usize, usize, usize);
 
 /// Buffers reused across checks on a thread, so a check allocates nothing
 /// once warm.
-#[derive(Default)]
 struct Scratch {
-    path: Vec<PathNode>,
-    current: Vec<Pending>,
-    next: Vec<Pending>,
-    followed: Vec<FollowKey>,
-    followed_set: HashSet<FollowKey>,
+    path: SysVec<PathNode>,
+    current: SysVec<Pending>,
+    next: SysVec<Pending>,
+    followed: SysVec<FollowKey>,
+    followed_set: hashbrown::HashSet<FollowKey, RandomState, System>,
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch {
+            path: SysVec::new_in(System),
+            current: SysVec::new_in(System),
+            next: SysVec::new_in(System),
+            followed: SysVec::new_in(System),
+            followed_set: hashbrown::HashSet::with_hasher_in(RandomState::new(), System),
+        }
+    }
 }
 
 impl Scratch {
@@ -99,8 +145,10 @@ thread_local! {
 /// Gathers the referents one value reports into `out`, labelling each with
 /// its path.
 pub(crate) struct Collector<'s> {
-    path: &'s mut Vec<PathNode>,
-    out: &'s mut Vec<Pending>,
+    path: &'s mut SysVec<PathNode>,
+    out: &'s mut SysVec<Pending>,
+    /// Whether raw pointers the visited value reports may be read.
+    trust: Trust,
     /// The path node of the value being visited...
     at: u32,
     /// ...and which element of it, not yet recorded as a node: most
@@ -146,9 +194,11 @@ unsafe fn visit_elements<T: Referents>(ptr: *const u8, count: usize, c: &mut Col
     c.elem = NO_ELEMENT;
 }
 
-impl Visitor for Collector<'_> {
+impl Collector<'_> {
+    /// Queues `count` values of `T` at `ptr`; `vouched` says whether the
+    /// walk may read them.
     #[inline]
-    fn pointer<T: Referents>(&mut self, ptr: *const T, count: usize, via: Via) {
+    fn queue<T: Referents>(&mut self, ptr: *const T, count: usize, via: Via, vouched: bool) {
         // Zero-sized values occupy no memory C could read: nothing to check
         // (their address is dangling and never pinned).
         if ptr.is_null() || count == 0 || core::mem::size_of::<T>() == 0 {
@@ -158,7 +208,9 @@ impl Visitor for Collector<'_> {
             Ok(r) => (r, false),
             Err(_) => (Region::from_parts(ptr as usize, 0), true),
         };
-        let follow = Some(Follow {
+        // Values that hold no pointers have nothing to follow: their extent
+        // being pinned is the whole check.
+        let follow = T::HOLDS_POINTERS.then_some(Follow {
             ptr: ptr.cast(),
             count,
             visit: visit_elements::<T>,
@@ -171,7 +223,23 @@ impl Visitor for Collector<'_> {
             elem: self.elem,
             via,
             overflow,
+            vouched,
         });
+    }
+}
+
+impl Visitor for Collector<'_> {
+    #[inline]
+    fn pointer<T: Referents>(&mut self, ptr: *const T, count: usize, via: Via) {
+        let vouched = self.trust == Trust::Caller;
+        self.queue(ptr, count, via, vouched);
+    }
+
+    #[inline]
+    fn borrowed<T: Referents>(&mut self, values: &[T], via: Via) {
+        // The value being visited was readable, and it owns or borrows
+        // `values`: they are live for as long as the root is borrowed.
+        self.queue(values.as_ptr(), values.len(), via, true);
     }
 
     #[inline]
@@ -191,6 +259,7 @@ impl Visitor for Collector<'_> {
             elem: self.elem,
             via,
             overflow,
+            vouched: false,
         });
     }
 
@@ -212,52 +281,75 @@ impl Visitor for Collector<'_> {
 pub(crate) struct Root<'a> {
     /// First word of every path (`value`, or the parameter's name).
     pub(crate) name: &'a str,
+    /// What is checked (a value, an argument, a flow-through argument).
+    pub(crate) kind: RootKind,
     /// Builds the message's opening ("`readv`: argument `iov`"), only on
     /// failure.
     pub(crate) context: &'a dyn Fn() -> String,
 }
 
-/// Checks the referents of `count` values at `ptr` (for a pointer argument
-/// with a length). Elements are labelled `[i]` when there is more than one.
+/// Checks the referents of `count` values at `ptr` (an argument: a pointer
+/// with a length, or a borrowed value or slice), reading below them as
+/// `trust` allows. Elements are labelled `[i]` when there is more than one.
 ///
 /// # Safety
-/// `ptr` must point at `count` initialised values of `T` (null and zero
-/// count check nothing).
+/// `ptr` must point at `count` initialised values of `T` that stay live for
+/// the call (null and zero count check nothing); with [`Trust::Caller`],
+/// every raw pointer reachable from them through `Referents` must be valid
+/// for the extent its impl reports.
 pub(crate) unsafe fn check_elements<T: Referents>(
     root: &Root<'_>,
     ptr: *const T,
     count: usize,
+    trust: Trust,
 ) -> Result<(), Box<CheckFailure>> {
-    if ptr.is_null() || count == 0 {
+    if ptr.is_null() || count == 0 || !T::HOLDS_POINTERS || core::mem::size_of::<T>() == 0 {
         return Ok(());
     }
     // SAFETY: forwarded from the caller.
-    check_from(root, |c| unsafe {
+    check_from(root, trust, |c| unsafe {
         visit_elements::<T>(ptr.cast(), count, c)
     })
 }
 
-/// Checks the referents of one value.
+/// Checks the referents of one borrowed value, reading only what the borrow
+/// proves live ([`Trust::Borrows`]).
 pub(crate) fn check_value<T: Referents + ?Sized>(
     root: &Root<'_>,
     value: &T,
 ) -> Result<(), Box<CheckFailure>> {
-    check_from(root, |c| value.visit_referents(c))
+    check_from(root, Trust::Borrows, |c| value.visit_referents(c))
+}
+
+/// Checks the referents of one borrowed value, reading through every raw
+/// pointer it reaches ([`Trust::Caller`]).
+///
+/// # Safety
+/// Every raw pointer reachable from `value` through `Referents` must be
+/// valid for the extent its impl reports.
+pub(crate) unsafe fn check_value_trusted<T: Referents + ?Sized>(
+    root: &Root<'_>,
+    value: &T,
+) -> Result<(), Box<CheckFailure>> {
+    check_from(root, Trust::Caller, |c| value.visit_referents(c))
 }
 
 /// Collects the root's referents with `visit_root`, then walks from them.
+/// Callers of `check_from` with [`Trust::Caller`] hold the promise it needs.
 fn check_from(
     root: &Root<'_>,
+    trust: Trust,
     visit_root: impl FnOnce(&mut Collector<'_>),
 ) -> Result<(), Box<CheckFailure>> {
     with_scratch(|s| {
         visit_root(&mut Collector {
             path: &mut s.path,
             out: &mut s.current,
+            trust,
             at: ROOT,
             elem: NO_ELEMENT,
         });
-        run(s, root)
+        run(s, root, trust)
     })
 }
 
@@ -268,25 +360,43 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
         // busy and gets a fresh one.
         cell.try_borrow_mut().ok().map(|mut s| {
             s.clear();
-            (f.take().expect("called once"))(&mut s)
+            f.take().map(|f| f(&mut s))
         })
     });
     match reused {
-        Ok(Some(r)) => r,
-        _ => (f.take().expect("called once"))(&mut Scratch::default()),
+        Ok(Some(Some(r))) => r,
+        // Not run above: the thread-local is gone (thread exit) or busy.
+        _ => match f.take() {
+            Some(f) => f(&mut Scratch::default()),
+            None => unreachable!("the closure ran but returned nothing"),
+        },
     }
 }
 
-fn run(s: &mut Scratch, root: &Root<'_>) -> Result<(), Box<CheckFailure>> {
+fn run(s: &mut Scratch, root: &Root<'_>, trust: Trust) -> Result<(), Box<CheckFailure>> {
+    let mut stopped = None;
+    let mut depth = 0;
     while !s.current.is_empty() {
+        depth += 1;
         let uncovered =
             registry::first_uncovered(&s.current, |p| (!p.overflow).then_some(p.region));
         if let Some(i) = uncovered {
-            return Err(Box::new(failure(s, root, &s.current[i])));
+            return Err(Box::new(failure(s, root, &s.current[i], false, depth)));
         }
-        let level = std::mem::take(&mut s.current);
+        // A pinned raw pointer whose pointee holds pointers, with nothing
+        // that vouches for it: the walk cannot go on below it, and says so
+        // at the end, unless it finds memory that is plainly unpinned
+        // elsewhere (the more useful report).
+        if stopped.is_none() {
+            if let Some(p) = s.current.iter().find(|p| p.follow.is_some() && !p.vouched) {
+                stopped = Some(Box::new(failure(s, root, p, true, depth)));
+            }
+        }
+        let level = std::mem::replace(&mut s.current, SysVec::new_in(System));
         for p in &level {
-            let Some(follow) = p.follow else { continue };
+            let Some(follow) = p.follow.filter(|_| p.vouched) else {
+                continue;
+            };
             if !s.first_visit((follow.ptr as usize, follow.visit as usize, follow.count)) {
                 continue;
             }
@@ -307,22 +417,36 @@ fn run(s: &mut Scratch, root: &Root<'_>) -> Result<(), Box<CheckFailure>> {
             let mut c = Collector {
                 path: &mut s.path,
                 out: &mut s.next,
+                trust,
                 at,
                 elem: NO_ELEMENT,
             };
-            // SAFETY: the referent is pinned (checked above), which is the
-            // pinner's promise that it is live; its `Referents` impl
-            // promised `count` values of the erased type at `ptr`.
+            // SAFETY: `p.vouched` (filtered above): either a borrow reached from the root owns these
+            // `count` values, or the check's caller promised that every raw
+            // pointer reachable from the root is valid for the extent its
+            // `Referents` impl reported, which is `count` values of the
+            // erased type at `ptr`.
             unsafe { (follow.visit)(follow.ptr, follow.count, &mut c) };
         }
         s.current = level;
         s.current.clear();
         std::mem::swap(&mut s.current, &mut s.next);
     }
-    Ok(())
+    match stopped {
+        Some(failure) => Err(failure),
+        None => Ok(()),
+    }
 }
 
-fn failure(s: &Scratch, root: &Root<'_>, p: &Pending) -> CheckFailure {
+/// The failure for `p`: unpinned or overflowing, or (`not_vouched`) pinned
+/// but not readable on any promise.
+fn failure(
+    s: &Scratch,
+    root: &Root<'_>,
+    p: &Pending,
+    not_vouched: bool,
+    depth: usize,
+) -> CheckFailure {
     let mut steps = vec![p.via];
     if p.elem != NO_ELEMENT {
         steps.push(Via::Index(p.elem));
@@ -353,10 +477,14 @@ fn failure(s: &Scratch, root: &Root<'_>, p: &Pending) -> CheckFailure {
         element,
         region: p.region,
         pointee: p.pointee,
-        cause: if p.overflow {
+        cause: if not_vouched {
+            FailureCause::NotVouched
+        } else if p.overflow {
             FailureCause::ExtentOverflows
         } else {
             FailureCause::Unpinned
         },
+        depth,
+        root: root.kind,
     }
 }

@@ -10,6 +10,7 @@ macro_rules! no_referents {
     ($($t:ty),* $(,)?) => {$(
         // SAFETY: the type holds no pointers.
         unsafe impl Referents for $t {
+            const HOLDS_POINTERS: bool = false;
             #[inline]
             fn visit_referents<V: Visitor>(&self, _visitor: &mut V) {}
         }
@@ -45,30 +46,33 @@ no_referents!(
 
 // SAFETY: PhantomData holds nothing.
 unsafe impl<T: ?Sized> Referents for core::marker::PhantomData<T> {
+    const HOLDS_POINTERS: bool = false;
     fn visit_referents<V: Visitor>(&self, _visitor: &mut V) {}
 }
 
-// SAFETY: a shared reference points at one valid `T`.
+// SAFETY: a shared reference borrows one valid `T` for longer than `self`
+// is borrowed.
 unsafe impl<T: Referents> Referents for &T {
     #[inline]
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
-        visitor.pointer(*self as *const T, 1, Via::Itself);
+        visitor.borrowed(core::slice::from_ref(*self), Via::Itself);
     }
 }
 
-// SAFETY: a mutable reference points at one valid `T`.
+// SAFETY: a mutable reference borrows one valid `T`; while `self` is
+// borrowed shared, nobody can change it.
 unsafe impl<T: Referents> Referents for &mut T {
     #[inline]
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
-        visitor.pointer(&**self as *const T, 1, Via::Itself);
+        visitor.borrowed(core::slice::from_ref(&**self), Via::Itself);
     }
 }
 
-// SAFETY: a slice reference points at `len` valid elements.
+// SAFETY: a slice reference borrows `len` valid elements.
 unsafe impl<T: Referents> Referents for &[T] {
     #[inline]
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
-        visitor.pointer(self.as_ptr(), self.len(), Via::Itself);
+        visitor.borrowed(self, Via::Itself);
     }
 }
 
@@ -76,7 +80,7 @@ unsafe impl<T: Referents> Referents for &[T] {
 unsafe impl<T: Referents> Referents for &mut [T] {
     #[inline]
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
-        visitor.pointer(self.as_ptr(), self.len(), Via::Itself);
+        visitor.borrowed(self, Via::Itself);
     }
 }
 
@@ -101,6 +105,7 @@ unsafe impl Referents for &CStr {
 
 // SAFETY: a slice holds its elements inline; their referents are its own.
 unsafe impl<T: Referents> Referents for [T] {
+    const HOLDS_POINTERS: bool = T::HOLDS_POINTERS;
     #[inline]
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
         for (i, item) in self.iter().enumerate() {
@@ -111,34 +116,35 @@ unsafe impl<T: Referents> Referents for [T] {
 
 // SAFETY: as for `[T]`.
 unsafe impl<T: Referents, const N: usize> Referents for [T; N] {
+    const HOLDS_POINTERS: bool = T::HOLDS_POINTERS && N != 0;
     #[inline]
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
         self[..].visit_referents(visitor);
     }
 }
 
-// SAFETY: a `Vec` points at `len` initialised elements (the spare capacity
-// holds none; an empty Vec's dangling pointer is not reported).
+// SAFETY: a `Vec` owns `len` initialised elements (the spare capacity
+// holds none; an empty Vec reports nothing).
 unsafe impl<T: Referents> Referents for Vec<T> {
     #[inline]
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
-        visitor.pointer(self.as_ptr(), self.len(), Via::Itself);
+        visitor.borrowed(self.as_slice(), Via::Itself);
     }
 }
 
-// SAFETY: a `Box<T>` points at one valid `T`.
+// SAFETY: a `Box<T>` owns one valid `T`.
 unsafe impl<T: Referents> Referents for Box<T> {
     #[inline]
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
-        visitor.pointer(&**self as *const T, 1, Via::Itself);
+        visitor.borrowed(core::slice::from_ref(&**self), Via::Itself);
     }
 }
 
-// SAFETY: a `Box<[T]>` points at `len` valid elements.
+// SAFETY: a `Box<[T]>` owns `len` valid elements.
 unsafe impl<T: Referents> Referents for Box<[T]> {
     #[inline]
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
-        visitor.pointer(self.as_ptr(), self.len(), Via::Itself);
+        visitor.borrowed(self, Via::Itself);
     }
 }
 
@@ -198,9 +204,9 @@ unsafe impl Referents for libc::iovec {
     }
 }
 
-// SAFETY: a raw pointer is reported as pointing at one `T`; the registry
-// decides whether the checker may read it (only once it is pinned, which is
-// the pinner's promise that it is live).
+// SAFETY: a raw pointer is reported as a raw pointer to one `T` (its
+// extent); nothing here claims it is live, so a check reads through it only
+// on an `unsafe` promise.
 unsafe impl<T: Referents> Referents for *const T {
     #[inline]
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
@@ -226,6 +232,7 @@ unsafe impl<T: Referents> Referents for NonNull<T> {
 
 // SAFETY: `Some` holds what its content holds; `None` holds nothing.
 unsafe impl<T: Referents> Referents for Option<T> {
+    const HOLDS_POINTERS: bool = T::HOLDS_POINTERS;
     #[inline]
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
         if let Some(inner) = self {
@@ -237,6 +244,7 @@ unsafe impl<T: Referents> Referents for Option<T> {
 // SAFETY: a cell holds its content inline; reading it needs a copy, so only
 // `Copy` contents are supported.
 unsafe impl<T: Referents + Copy> Referents for core::cell::Cell<T> {
+    const HOLDS_POINTERS: bool = T::HOLDS_POINTERS;
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
         self.get().visit_referents(visitor);
     }
@@ -246,6 +254,7 @@ macro_rules! tuple_referents {
     ($(($($name:ident : $idx:tt),+))*) => {$(
         // SAFETY: a tuple holds its fields inline.
         unsafe impl<$($name: Referents),+> Referents for ($($name,)+) {
+            const HOLDS_POINTERS: bool = false $(|| $name::HOLDS_POINTERS)+;
             #[inline]
             fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
                 $( visitor.inline(&self.$idx, Via::Field(stringify!($idx))); )+

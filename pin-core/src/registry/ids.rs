@@ -3,6 +3,8 @@
 //! benchmark makes a fresh pinner per pin).
 
 use super::PinId;
+use crate::sys_vec::SysVec;
+use std::alloc::System;
 
 const INLINE_IDS: usize = 4;
 
@@ -10,8 +12,9 @@ pub(crate) struct PinIds {
     inline: [PinId; INLINE_IDS],
     /// Handles in `inline` while `spill` is empty.
     len: usize,
-    /// Every handle, once there are more than fit inline.
-    spill: Vec<PinId>,
+    /// Every handle, once there are more than fit inline (from `System`:
+    /// see `sys_vec`).
+    spill: SysVec<PinId>,
 }
 
 impl PinIds {
@@ -19,7 +22,7 @@ impl PinIds {
         PinIds {
             inline: [PinId(0); INLINE_IDS],
             len: 0,
-            spill: Vec::new(),
+            spill: SysVec::new_in(System),
         }
     }
 
@@ -40,7 +43,8 @@ impl PinIds {
     #[cold]
     fn reserve_heap(&mut self, additional: usize) {
         if self.spill.is_empty() {
-            let mut spill = Vec::with_capacity((self.len + additional).max(2 * INLINE_IDS));
+            let mut spill =
+                SysVec::with_capacity_in((self.len + additional).max(2 * INLINE_IDS), System);
             spill.extend_from_slice(&self.inline[..self.len]);
             self.spill = spill;
         } else {

@@ -41,9 +41,12 @@ pub(crate) fn referents_impl(input: &Input<'_>) -> TokenStream {
         Shape::Struct(fields) => emit.struct_body(fields, input.packed),
         Shape::Enum(variants) => emit.enum_body(variants),
     };
+    let holds_pointers = holds_pointers(input, &trait_path);
     quote! {
         #[automatically_derived]
         unsafe impl #impl_generics #trait_path for #ident #ty_generics #where_clause {
+            const HOLDS_POINTERS: bool = #holds_pointers;
+
             #[inline]
             fn visit_referents<__PointerEscapesVisitor: #private::Visitor>(
                 &self,
@@ -53,6 +56,26 @@ pub(crate) fn referents_impl(input: &Input<'_>) -> TokenStream {
             }
         }
     }
+}
+
+/// `HOLDS_POINTERS` of the derived type: whether any field it reports can
+/// report a referent. A pointer field with an extent always can; an inline
+/// field can when its type can; skipped fields are not reported at all.
+fn holds_pointers(input: &Input<'_>, trait_path: &Path) -> TokenStream {
+    let fields: Vec<&Field<'_>> = match &input.shape {
+        Shape::Struct(fields) => fields.iter().collect(),
+        Shape::Enum(variants) => variants.iter().flat_map(|v| &v.fields).collect(),
+    };
+    let reported = fields.iter().filter(|f| f.options.skip.is_none());
+    let mut terms = Vec::new();
+    for field in reported {
+        if field.options.extent.is_some() {
+            return quote!(true);
+        }
+        let ty = field.ty;
+        terms.push(quote!(<#ty as #trait_path>::HOLDS_POINTERS));
+    }
+    quote!(false #(|| #terms)*)
 }
 
 /// An impl that reports nothing, emitted beside the errors of a rejected

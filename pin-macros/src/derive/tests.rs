@@ -36,6 +36,7 @@ fn named_struct_with_pointer_and_len() {
     });
     let expected = r#"#[automatically_derived]
 unsafe impl ::pointer_escapes::__private::Referents for Stream {
+    const HOLDS_POINTERS: bool = true;
     #[inline]
     fn visit_referents<__PointerEscapesVisitor: ::pointer_escapes::__private::Visitor>(
         &self,
@@ -230,4 +231,30 @@ fn option_values_are_checked() {
     assert!(errs[1].starts_with("`bound` takes a string"));
     assert!(errs[2].starts_with("`skip` takes no value"));
     assert!(errs[3].starts_with("`bytes` takes an integer expression"));
+}
+
+#[test]
+fn holds_pointers_is_computed_from_the_reported_fields() {
+    // Inline fields: the OR of their types' constants; skipped fields do
+    // not count.
+    let out = expand(quote!(
+        struct Plain(u8, #[referents(skip)] *const u8, [u32; 4]);
+    ));
+    assert!(
+        out.contains(
+            "const HOLDS_POINTERS: bool = false
+        || <u8 as ::pointer_escapes::__private::Referents>::HOLDS_POINTERS
+        || <[u32; 4] as ::pointer_escapes::__private::Referents>::HOLDS_POINTERS;"
+        ),
+        "{out}"
+    );
+    // A pointer field with an extent always reports a referent.
+    let out = expand(quote!(
+        struct S {
+            #[referents(bytes = 4)]
+            p: *const u8,
+            n: u8,
+        }
+    ));
+    assert!(out.contains("const HOLDS_POINTERS: bool = true;"), "{out}");
 }
