@@ -27,7 +27,7 @@ pub use check::{
     CheckFailure, CheckMode, FailureCause, StorablePointer,
 };
 pub use origin::{PinKind, Site, ThreadNumber};
-pub use owned::{OwnedPin, StableBuf};
+pub use owned::{FreedWhilePinned, OwnedPin, StableBuf, StableBufMut};
 pub use pinner::{scope, with_pinned, Pinner};
 pub use referents::{Referents, Via, Visitor};
 pub use region::{Region, RegionError};
