@@ -197,7 +197,9 @@ fn a_buffer_freed_while_pinned_is_never_dropped_again() {
     let out = run_child(TEST, "freed-then-dropped", &[("PINCHECK", "1")]);
     let stderr = stderr_of(&out);
     assert!(out.status.success(), "the child failed:\n{stderr}");
-    let site = common::child::sites_of(&out).pop().expect("the child's site");
+    let site = common::child::sites_of(&out)
+        .pop()
+        .expect("the child's site");
     assert_mentions(
         &stderr,
         &[
@@ -239,7 +241,9 @@ fn owned_pin_dropped_while_pinned_is_quarantined_by_the_global_pin_aware_alloc()
     let out = run_child(TEST, "global-drop", &[("PINCHECK", "1")]);
     let stderr = stderr_of(&out);
     assert!(out.status.success(), "the child failed:\n{stderr}");
-    let site = common::child::sites_of(&out).pop().expect("the child's site");
+    let site = common::child::sites_of(&out)
+        .pop()
+        .expect("the child's site");
     assert_mentions(
         &stderr,
         &[
@@ -305,7 +309,9 @@ fn a_stable_buf_whose_drop_does_not_free_through_the_global_allocator_is_named()
     let out = run_child(TEST, "pool-drop", &[("PINCHECK", "1")]);
     let stderr = stderr_of(&out);
     assert!(out.status.success(), "the child failed:\n{stderr}");
-    let site = common::child::sites_of(&out).pop().expect("the child's site");
+    let site = common::child::sites_of(&out)
+        .pop()
+        .expect("the child's site");
     assert_mentions(
         &stderr,
         &[

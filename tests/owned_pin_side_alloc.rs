@@ -41,7 +41,10 @@ fn use_the_side_allocator() {
 fn a_side_pin_aware_alloc_is_not_the_global_allocator() {
     use_the_side_allocator();
     let snap = snapshot();
-    assert!(!snap.allocator_installed, "a side allocator counted as global");
+    assert!(
+        !snap.allocator_installed,
+        "a side allocator counted as global"
+    );
     assert!(snap.to_string().contains("frees NOT guarded"));
 }
 
@@ -57,7 +60,7 @@ fn pinned_during_the_call(#[escapes(bytes = n)] p: *const u8, n: usize) -> bool 
 fn a_side_pin_aware_alloc_still_wants_call_pins() {
     use_the_side_allocator();
     set_check_mode(CheckMode::Off);
-    let buf = vec![0u8; 32];
+    let buf = Box::new([0u8; 32]);
     let pinned = pinned_during_the_call(buf.as_ptr(), buf.len());
     set_check_mode(CheckMode::Args);
     assert!(pinned, "no call pins with a side PinAwareAlloc in use");
@@ -78,7 +81,11 @@ fn drop_a_pinned_owned_pin_then_allocate() {
     // The next allocations of that size must not get the block C holds.
     let victims: Vec<Vec<u8>> = (0..64).map(|_| vec![0xAAu8; LEN]).collect();
     for v in &victims {
-        assert_ne!(v.as_ptr() as usize, c_holds, "the dropped buffer was reused");
+        assert_ne!(
+            v.as_ptr() as usize,
+            c_holds,
+            "the dropped buffer was reused"
+        );
     }
     // C's late write (what an AIO completion does) lands in the leaked block.
     let c_view = black_box(c_holds) as *mut u8;
@@ -86,7 +93,10 @@ fn drop_a_pinned_owned_pin_then_allocate() {
     // rest of the process and nothing else owns it.
     unsafe { c_view.write_bytes(0x5A, LEN) };
     assert!(victims.iter().all(|v| v.iter().all(|&b| b == 0xAA)));
-    assert!(is_region_pinned(c_holds as *const u8, LEN), "the pin went away");
+    assert!(
+        is_region_pinned(c_holds as *const u8, LEN),
+        "the pin went away"
+    );
 }
 
 /// Dropping a still-pinned `OwnedPin` when the global allocator is not a
@@ -104,7 +114,10 @@ fn owned_pin_dropped_while_pinned_leaks_unless_the_global_allocator_is_pin_aware
     let out = run_child(TEST, "side-drop", &[("PINCHECK", "1")]);
     let stderr = stderr_of(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "the child failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "the child failed:\n{stdout}\n{stderr}"
+    );
     let announced = stdout
         .lines()
         .find_map(|l| l.split_once("REGION ").map(|(_, rest)| rest.to_string()))

@@ -59,6 +59,17 @@ use std::alloc::System;
 /// pinner.unpin(); // now it is freed
 /// # let _ = addr;
 /// ```
+///
+/// # Global or side allocator
+/// Its guarantees cover the blocks it serves. As the `#[global_allocator]`
+/// that is every `Box`, `Vec` and `String`, and a dropped, still-pinned
+/// [`OwnedPin`](crate::OwnedPin) lets it quarantine its buffer. Used
+/// directly as a side allocator (an arena, `allocator_api2`), it quarantines
+/// pinned blocks it served and makes `#[pointer_escapes]` calls pin their
+/// arguments, but frees through `std::alloc` are not guarded: the library
+/// knows which case holds by probing `std::alloc` once (a wrapper global
+/// allocator counts when it forwards `alloc_zeroed` and `dealloc` to a
+/// `PinAwareAlloc`), and `snapshot().allocator_installed` reports it.
 pub struct PinAwareAlloc<A: GlobalAlloc = System> {
     inner: A,
 }
@@ -185,6 +196,10 @@ impl<A: GlobalAlloc> PinAwareAlloc<A> {
     }
 }
 
+/// The first allocation any `PinAwareAlloc` served, global or side. Call
+/// pins are wanted from now on even when this one is only a side allocator:
+/// it still consults the registry on every free it serves, so a block it
+/// allocated and a call pinned is quarantined if freed during the call.
 #[cold]
 fn first_allocation() {
     IN_USE.store(true, Ordering::Relaxed);

@@ -192,7 +192,10 @@ pub fn a_vec_is_pinned_over_its_capacity() {
     drop(words.into_inner());
     // A String's capacity too.
     let text = OwnedPin::new(String::with_capacity(64));
-    assert_eq!((text.len(), text.capacity(), text.region().len()), (0, 64, 64));
+    assert_eq!(
+        (text.len(), text.capacity(), text.region().len()),
+        (0, 64, 64)
+    );
     drop(text.into_inner());
 }
 
