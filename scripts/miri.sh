@@ -12,7 +12,11 @@
 #      case of up to 16 steps plus the hand-written sequences), stress (4
 #      threads x 40 operations each, with PinAwareAlloc), pinner_go (Go's Pinner cases),
 #      soundness and soundness_forgotten_pinner (nothing safe makes the checker
-#      read through a raw pointer that only a pin stands behind).
+#      read through a raw pointer that only a pin stands behind),
+#      owned_pin (capacity, C strings, a copy-on-write StableBufMut),
+#      owned_pin_global_alloc (a block freed under its OwnedPin is never
+#      handed back: no double free) and owned_pin_side_alloc (a side
+#      PinAwareAlloc is not the global allocator).
 #
 # What is skipped, and why (keep this list in step with RELIABILITY.md):
 #   - pin-core statics::tests::literals_and_statics_are_static_heap_and_stack_are_not
@@ -24,6 +28,15 @@
 #   - panic_safety::panic_with_an_owned_pin_in_flight_keeps_its_pin_as_documented
 #     (#[cfg_attr(miri, ignore)]): it leaks a buffer on purpose (a dropped
 #     OwnedPin keeps its pin and its memory), which Miri's leak check reports.
+#   - owned_pin::dropping_a_pinned_owned_pin_keeps_the_pin_and_the_memory
+#     (--skip): it drops a pinned OwnedPin, which leaks its buffer on purpose
+#     (Miri's leak check reports it); it runs natively.
+#   - owned_pin_global_alloc::{a_buffer_freed_while_pinned_is_never_dropped_again,
+#     owned_pin_dropped_while_pinned_is_quarantined_by_the_global_pin_aware_alloc,
+#     a_stable_buf_whose_drop_does_not_free_through_the_global_allocator_is_named}
+#     and owned_pin_side_alloc::owned_pin_dropped_while_pinned_leaks_unless_the_global_allocator_is_pin_aware
+#     (--skip): each leaves a pin (and a leaked or quarantined block) behind on
+#     purpose, so it runs natively in a child process, which Miri cannot spawn.
 #   - pin-core doc tests: not run (slow under Miri; they run natively in
 #     `cargo test`).
 #   - Every other integration test binary: they call C (readv, writev, zlib,
@@ -85,6 +98,14 @@ cargo +nightly miri test --test bad_input --test panic_safety --test model --tes
 cargo +nightly miri test --test pinner_go -- \
     --skip pinner_go::pinning_a_static \
     --skip pinner_go::static_string_data_is_always_pinned
+cargo +nightly miri test --test owned_pin -- \
+    --skip owned_pin::dropping_a_pinned_owned_pin_keeps_the_pin_and_the_memory
+cargo +nightly miri test --test owned_pin_global_alloc -- \
+    --skip a_buffer_freed_while_pinned_is_never_dropped_again \
+    --skip owned_pin_dropped_while_pinned_is_quarantined_by_the_global_pin_aware_alloc \
+    --skip a_stable_buf_whose_drop_does_not_free_through_the_global_allocator_is_named
+cargo +nightly miri test --test owned_pin_side_alloc -- \
+    --skip owned_pin_dropped_while_pinned_leaks_unless_the_global_allocator_is_pin_aware
 
 echo
 echo "miri: all passed in $((SECONDS - started))s"

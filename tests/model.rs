@@ -260,15 +260,12 @@ struct ArenaSpan {
 }
 
 // SAFETY: the arena is neither moved nor freed while an `ArenaSpan` of it is
-// alive (`Case` gives every one back before the arena goes), and nothing is
-// written through `stable_mut_ptr`.
+// alive (`Case` gives every one back before the arena goes), and its owner
+// frees it through the global allocator; a span's drop does nothing to it.
 unsafe impl StableBuf for ArenaSpan {
     type Elem = u8;
     fn stable_ptr(&self) -> *const u8 {
         self.ptr
-    }
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.ptr as *mut u8
     }
     fn stable_len(&self) -> usize {
         self.len

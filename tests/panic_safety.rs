@@ -17,9 +17,9 @@
 
 use pointer_escapes::referents::{Referents, Via, Visitor};
 use pointer_escapes::{
-    check_referents, is_pinned, is_region_pinned, pin_count, pointer_escapes, scope,
-    set_check_mode, snapshot, try_check_referents, with_pinned, CheckMode, OwnedPin, PinKind,
-    Pinner, Region,
+    check_referents, check_referents_through_raw, is_pinned, is_region_pinned, pin_count,
+    pointer_escapes, scope, set_check_mode, snapshot, try_check_referents_through_raw, with_pinned,
+    CheckMode, OwnedPin, PinKind, Pinner, Region,
 };
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -230,12 +230,15 @@ fn panic_in_referents_during_check_referents() {
     let mut pinner = Pinner::new();
     pinner.pin(&*bomb);
     pinner.pin_slice(&data);
-    check_referents(&holder);
+    // SAFETY (here and below): `holder.bomb` points at `bomb`, live for
+    // the whole test.
+    unsafe { check_referents_through_raw(&holder) };
 
     // The walk reads the pinned `Bomb` and its impl panics half way.
     let msg = panic_text(|| {
         let _armed = Armed::new();
-        check_referents(&holder);
+        // SAFETY: as above.
+        unsafe { check_referents_through_raw(&holder) };
     });
     assert_eq!(msg, "Referents impl panicked");
     assert_eq!(pin_count(&*bomb), 1);
@@ -243,10 +246,12 @@ fn panic_in_referents_during_check_referents() {
 
     // The checker's per-thread scratch is usable again on this thread: it
     // passes what is pinned and still names what is not.
-    check_referents(&holder);
+    // SAFETY: as above.
+    unsafe { check_referents_through_raw(&holder) };
     pinner.unpin();
     pinner.pin(&*bomb);
-    let failure = try_check_referents(&holder).unwrap_err();
+    // SAFETY: as above.
+    let failure = unsafe { try_check_referents_through_raw(&holder) }.unwrap_err();
     assert_eq!(failure.path, "value.bomb.target");
     assert_eq!(failure.region, Region::of_slice(&data));
     drop(pinner);

@@ -129,15 +129,13 @@ struct ArenaSpan {
 // is never written, so the span may move between threads.
 unsafe impl Send for ArenaSpan {}
 
-// SAFETY: the arena stays in place until every `ArenaSpan` is gone; nothing
-// writes through `stable_mut_ptr`.
+// SAFETY: the arena stays in place until every `ArenaSpan` is gone, and is
+// freed by its owner through the global allocator; a span's drop does
+// nothing to it.
 unsafe impl StableBuf for ArenaSpan {
     type Elem = u8;
     fn stable_ptr(&self) -> *const u8 {
         self.ptr
-    }
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.ptr as *mut u8
     }
     fn stable_len(&self) -> usize {
         self.len

@@ -86,14 +86,12 @@ struct ArenaSpan {
 }
 
 // SAFETY: the arena outlives every `OwnedPin` of a run (`State` gives them
-// back before the arena is dropped); nothing writes through the pointer.
+// back before the arena is dropped), which frees it through the global
+// allocator; a span's drop does nothing to it.
 unsafe impl StableBuf for ArenaSpan {
     type Elem = u8;
     fn stable_ptr(&self) -> *const u8 {
         self.ptr
-    }
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.ptr as *mut u8
     }
     fn stable_len(&self) -> usize {
         self.len

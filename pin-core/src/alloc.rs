@@ -22,9 +22,10 @@
 //!   quarantined blocks are collected under the lock and freed after it is
 //!   dropped. So a `dealloc` inside any registry operation cannot happen, and
 //!   a `dealloc` racing one just waits for the lock.
-//! - **No TLS with destructors.** The only thread-local touched is the
-//!   thread's report number, a `const`-initialised `Cell<u32>` without a
-//!   destructor, which is valid during thread-local destruction and at exit.
+//! - **No TLS with destructors.** The only thread-locals touched are the
+//!   thread's report number and, for one layout only, the probe flags of
+//!   `is_global`: `const`-initialised `Cell`s without destructors, valid
+//!   during thread-local destruction and at exit.
 //!   Settings come from `getenv`, not `std::env` (which allocates).
 //!
 //! The inner allocator frees quarantined blocks through a pointer to itself,
@@ -34,6 +35,7 @@
 use crate::region::Region;
 use crate::registry::{self, AllocEvent, AllocEventKind, QuarantineRelease};
 use core::alloc::{GlobalAlloc, Layout};
+use core::cell::Cell;
 use core::fmt::Write as _;
 use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::alloc::System;
@@ -57,17 +59,108 @@ use std::alloc::System;
 /// pinner.unpin(); // now it is freed
 /// # let _ = addr;
 /// ```
+///
+/// # Global or side allocator
+/// Its guarantees cover the blocks it serves. As the `#[global_allocator]`
+/// that is every `Box`, `Vec` and `String`, and a dropped, still-pinned
+/// [`OwnedPin`](crate::OwnedPin) lets it quarantine its buffer. Used
+/// directly as a side allocator (an arena, `allocator_api2`), it quarantines
+/// pinned blocks it served and makes `#[pointer_escapes]` calls pin their
+/// arguments, but frees through `std::alloc` are not guarded: the library
+/// knows which case holds by probing `std::alloc` once (a wrapper global
+/// allocator counts when it forwards `alloc_zeroed` and `dealloc` to a
+/// `PinAwareAlloc`), and `snapshot().allocator_installed` reports it.
 pub struct PinAwareAlloc<A: GlobalAlloc = System> {
     inner: A,
 }
 
-static INSTALLED: AtomicBool = AtomicBool::new(false);
+/// Set by the first allocation any `PinAwareAlloc` serves, global or not.
+static IN_USE: AtomicBool = AtomicBool::new(false);
 
-/// Whether a `PinAwareAlloc` has served an allocation in this process (it
-/// is, in practice, the global allocator).
+/// Whether some `PinAwareAlloc` has served an allocation in this process:
+/// the global one, or a side one used directly. Either guards the frees it
+/// serves, so this is what turns the registry's lock-free hints and the
+/// call pins of `#[pointer_escapes]` on (see `check::note_allocator`).
+/// Not proof that frees through `std::alloc` are guarded: ask [`is_global`].
 #[inline]
-pub(crate) fn is_installed() -> bool {
-    INSTALLED.load(Ordering::Relaxed)
+pub(crate) fn any_in_use() -> bool {
+    IN_USE.load(Ordering::Relaxed)
+}
+
+const GLOBAL_UNKNOWN: u8 = 0;
+const GLOBAL_NO: u8 = 1;
+const GLOBAL_YES: u8 = 2;
+/// The answer of [`is_global`], once known.
+static GLOBAL: AtomicU8 = AtomicU8::new(GLOBAL_UNKNOWN);
+
+/// The layout only the probe of [`is_global`] allocates with: a 3-byte block
+/// aligned to 64 is a shape real code has no reason to ask for zeroed, so
+/// `alloc_zeroed` filters on it with two compares before looking further.
+const PROBE_SIZE: usize = 3;
+const PROBE_ALIGN: usize = 64;
+
+thread_local! {
+    // `const` initialisers and no destructors: usable inside the allocator,
+    // in TLS destructors and at exit.
+    /// This thread is inside the probe's `std::alloc::alloc_zeroed`.
+    static PROBING: Cell<bool> = const { Cell::new(false) };
+    /// A `PinAwareAlloc` served this thread's probe allocation.
+    static PROBE_SERVED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the process's `#[global_allocator]` is a `PinAwareAlloc` (or
+/// forwards `std::alloc` calls to one), so that a block dropped through
+/// `std::alloc` while pinned is quarantined rather than freed.
+///
+/// Known, not guessed: the first call allocates one probe block through
+/// `std::alloc::alloc_zeroed` with a layout nothing else uses, while a
+/// thread-local flag says "probing"; `PinAwareAlloc::alloc_zeroed` notes
+/// the probe only when both hold. A side `PinAwareAlloc` never sees
+/// `std::alloc` calls, so it cannot answer yes. The answer is cached for the
+/// life of the process (a global allocator that switches between a
+/// `PinAwareAlloc` and another allocator at run time must not rely on it).
+///
+/// Must not be called with the registry's lock held or from inside the
+/// allocator: the probe allocates and frees through the global allocator.
+pub(crate) fn is_global() -> bool {
+    match GLOBAL.load(Ordering::Relaxed) {
+        GLOBAL_YES => true,
+        GLOBAL_NO => false,
+        _ => probe_global(),
+    }
+}
+
+#[cold]
+fn probe_global() -> bool {
+    let layout = match Layout::from_size_align(PROBE_SIZE, PROBE_ALIGN) {
+        Ok(layout) => layout,
+        Err(_) => return false,
+    };
+    PROBE_SERVED.with(|s| s.set(false));
+    PROBING.with(|p| p.set(true));
+    // SAFETY: `layout` has a non-zero size.
+    let block = unsafe { std::alloc::alloc_zeroed(layout) };
+    PROBING.with(|p| p.set(false));
+    let global = PROBE_SERVED.with(|s| s.replace(false));
+    if !block.is_null() {
+        // SAFETY: allocated just above with this layout, never shared.
+        unsafe { std::alloc::dealloc(block, layout) };
+    }
+    // Several threads may probe at once; they all find the same answer.
+    GLOBAL.store(
+        if global { GLOBAL_YES } else { GLOBAL_NO },
+        Ordering::Relaxed,
+    );
+    global
+}
+
+/// `alloc_zeroed` was asked for the probe's layout: note the probe if this
+/// thread is probing. Reached only for that exact layout.
+#[cold]
+fn note_probe() {
+    if PROBING.with(Cell::get) {
+        PROBE_SERVED.with(|s| s.set(true));
+    }
 }
 
 impl PinAwareAlloc<System> {
@@ -96,16 +189,20 @@ impl<A: GlobalAlloc> PinAwareAlloc<A> {
     }
 
     #[inline]
-    fn note_installed() {
-        if !INSTALLED.load(Ordering::Relaxed) {
+    fn note_in_use() {
+        if !IN_USE.load(Ordering::Relaxed) {
             first_allocation();
         }
     }
 }
 
+/// The first allocation any `PinAwareAlloc` served, global or side. Call
+/// pins are wanted from now on even when this one is only a side allocator:
+/// it still consults the registry on every free it serves, so a block it
+/// allocated and a call pinned is quarantined if freed during the call.
 #[cold]
 fn first_allocation() {
-    INSTALLED.store(true, Ordering::Relaxed);
+    IN_USE.store(true, Ordering::Relaxed);
     crate::check::note_allocator();
 }
 
@@ -124,14 +221,17 @@ unsafe fn free_through<A: GlobalAlloc>(allocator: *const (), ptr: *mut u8, layou
 unsafe impl<A: GlobalAlloc> GlobalAlloc for PinAwareAlloc<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        Self::note_installed();
+        Self::note_in_use();
         // SAFETY: forwarded contract.
         unsafe { self.inner.alloc(layout) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        Self::note_installed();
+        Self::note_in_use();
+        if layout.size() == PROBE_SIZE && layout.align() == PROBE_ALIGN {
+            note_probe();
+        }
         // SAFETY: forwarded contract.
         unsafe { self.inner.alloc_zeroed(layout) }
     }

@@ -29,7 +29,7 @@ pub use check::{
     FailureCause, StorablePointer,
 };
 pub use origin::{PinKind, Site, ThreadNumber};
-pub use owned::{OwnedPin, StableBuf};
+pub use owned::{FreedWhilePinned, OwnedPin, StableBuf, StableBufMut};
 pub use pinner::{scope, with_pinned, Pinner, ScopedPinner};
 pub use referents::{Referents, Via, Visitor};
 pub use region::{Region, RegionError};

@@ -101,7 +101,7 @@ pub fn snapshot() -> Snapshot {
         moved_while_pinned: facts.moved_while_pinned,
         quarantined_blocks: facts.quarantined_blocks,
         quarantined_bytes: facts.quarantined_bytes,
-        allocator_installed: crate::alloc::is_installed(),
+        allocator_installed: crate::alloc::is_global(),
         registry_bytes: facts.registry_bytes,
     }
 }

@@ -163,6 +163,142 @@ pub fn dropping_a_pinned_owned_pin_keeps_the_pin_and_the_memory() {
     assert_eq!(unsafe { c_view.add(LEN - 1).read_volatile() }, 0x5A);
 }
 
+/// A `Vec` is pinned over its capacity, not its length: the read-buffer
+/// shape `Vec::with_capacity(n)` has `n` elements pinned for C to fill
+/// (tokio-uring's `bytes_total`), `len()` stays the initialised length and
+/// `set_len` records what C wrote.
+pub fn a_vec_is_pinned_over_its_capacity() {
+    let mut read_buf = OwnedPin::new(Vec::<u8>::with_capacity(4096));
+    assert_eq!((read_buf.len(), read_buf.capacity()), (0, 4096));
+    assert!(read_buf.is_empty());
+    let p = read_buf.as_mut_ptr();
+    assert_eq!(read_buf.region(), Region::new(p, 4096).unwrap());
+    assert!(is_region_pinned(p, 4096), "the capacity is not pinned");
+    // C's read(fd, p, 4096) returned 300.
+    // SAFETY: `p` points at the 4096 pinned bytes the OwnedPin owns.
+    unsafe { p.write_bytes(0x3C, 300) };
+    // SAFETY: the first 300 bytes were written just above.
+    unsafe { read_buf.set_len(300) };
+    assert_eq!(read_buf.len(), 300);
+    assert!(is_region_pinned(p, 4096), "set_len changed the pin");
+    let back = read_buf.into_inner();
+    assert_eq!((back.len(), back.capacity()), (300, 4096));
+    assert!(back.iter().all(|&b| b == 0x3C));
+    assert!(!is_pinned(p));
+
+    // Elements, not bytes: 16 u64 of capacity are 128 pinned bytes.
+    let words = OwnedPin::new(Vec::<u64>::with_capacity(16));
+    assert_eq!(words.region().len(), 128);
+    drop(words.into_inner());
+    // A String's capacity too.
+    let text = OwnedPin::new(String::with_capacity(64));
+    assert_eq!(
+        (text.len(), text.capacity(), text.region().len()),
+        (0, 64, 64)
+    );
+    drop(text.into_inner());
+}
+
+/// `set_len` never claims more than the pinned storage: past the capacity
+/// it panics, and the pin is still released by `into_inner`.
+pub fn set_len_never_exceeds_the_pinned_capacity() {
+    let mut buf = OwnedPin::new(Vec::<u32>::with_capacity(8));
+    let p = buf.as_ptr();
+    let msg = crate::common::panics::panic_message(|| {
+        // SAFETY: refused before it could claim anything.
+        unsafe { buf.set_len(9) }
+    });
+    crate::common::panics::assert_mentions(
+        &msg,
+        &["OwnedPin::set_len(9)", "pinned capacity of 8 elements"],
+    );
+    assert_eq!(buf.len(), 0);
+    drop(buf.into_inner());
+    assert!(!is_pinned(p));
+}
+
+/// C strings and boxed strs are stable buffers: a `CString` (or
+/// `Box<CStr>`) pins its bytes including the NUL, which is what C reads; a
+/// `Box<str>` its bytes.
+pub fn c_strings_and_boxed_strs_are_stable_buffers() {
+    use std::ffi::{CStr, CString};
+    let body = OwnedPin::new(CString::new("a=1&b=2").unwrap());
+    let p: *const std::ffi::c_char = body.as_ptr();
+    assert_eq!((body.len(), body.region().len()), (8, 8));
+    assert!(is_region_pinned(p, 8), "the NUL is not pinned");
+    // SAFETY: `p` is the pinned, NUL-terminated string the OwnedPin owns.
+    assert_eq!(unsafe { CStr::from_ptr(p) }.to_bytes(), b"a=1&b=2");
+
+    let boxed: Box<CStr> = CString::new("key").unwrap().into_boxed_c_str();
+    let boxed = OwnedPin::new(boxed);
+    assert_eq!(boxed.region().len(), 4);
+    assert!(is_region_pinned(boxed.as_ptr(), 4));
+
+    let mut name = OwnedPin::new(Box::<str>::from("name"));
+    assert_eq!((name.len(), name.region().len()), (4, 4));
+    // SAFETY: ASCII keeps the str valid UTF-8.
+    unsafe { name.as_mut_ptr().write(b'N') };
+
+    let regions = [body.region(), boxed.region(), name.region()];
+    assert_eq!(body.into_inner().as_bytes(), b"a=1&b=2");
+    assert_eq!(boxed.into_inner().to_bytes(), b"key");
+    assert_eq!(&*name.into_inner(), "Name");
+    for r in regions {
+        assert!(!is_pinned(r.addr() as *const u8), "{r} still pinned");
+    }
+}
+
+/// A copy-on-write buffer that clones its shared storage in
+/// `stable_mut_ptr` breaks `StableBufMut`'s contract: `as_mut_ptr` refuses
+/// to hand C the unpinned clone (panicking with the contract), and the
+/// `OwnedPin` still unpins cleanly.
+pub fn storage_moved_by_stable_mut_ptr_is_never_handed_to_c() {
+    use std::sync::Arc;
+    struct CowBuf(Arc<Vec<u8>>);
+    // SAFETY: deliberately broken: `stable_mut_ptr` clones the storage when
+    // it is shared. The shared storage itself stays alive (the other `Arc`)
+    // for as long as the test looks at it.
+    unsafe impl StableBuf for CowBuf {
+        type Elem = u8;
+        fn stable_ptr(&self) -> *const u8 {
+            self.0.as_ptr()
+        }
+        fn stable_len(&self) -> usize {
+            self.0.len()
+        }
+    }
+    // SAFETY: deliberately broken, see above.
+    unsafe impl StableBufMut for CowBuf {
+        fn stable_mut_ptr(&mut self) -> *mut u8 {
+            Arc::make_mut(&mut self.0).as_mut_ptr()
+        }
+    }
+
+    let shared = Arc::new(vec![1u8; 64]);
+    let line = line!() + 1;
+    let mut owned = OwnedPin::new(CowBuf(Arc::clone(&shared)));
+    let pinned = owned.region();
+    let msg = crate::common::panics::panic_message(|| owned.as_mut_ptr());
+    crate::common::panics::assert_mentions(
+        &msg,
+        &[
+            "StableBuf's contract forbids",
+            "stable_mut_ptr may move the storage",
+            "CowBuf",
+            &format!("{}:{line}:", file!()),
+            "not handed to C",
+        ],
+    );
+    // The original storage is still the pinned one.
+    assert!(is_region_pinned(shared.as_ptr(), 64));
+    // `as_ptr` now refuses too: the buffer's pointer is not the pinned one.
+    let msg = crate::common::panics::panic_message(|| owned.as_ptr());
+    assert!(msg.contains("its storage moved"), "{msg}");
+    let back = owned.into_inner();
+    assert!(!Arc::ptr_eq(&back.0, &shared), "make_mut did not clone");
+    assert!(!is_pinned(pinned.addr() as *const u8));
+}
+
 macro_rules! owned_pin_tests {
     () => {
         crate::common::scenario_tests!(owned_pin:
@@ -172,6 +308,10 @@ macro_rules! owned_pin_tests {
             c_writes_through_as_mut_ptr_are_kept,
             moving_the_owned_pin_does_not_move_the_buffer,
             dropping_a_pinned_owned_pin_keeps_the_pin_and_the_memory,
+            a_vec_is_pinned_over_its_capacity,
+            set_len_never_exceeds_the_pinned_capacity,
+            c_strings_and_boxed_strs_are_stable_buffers,
+            storage_moved_by_stable_mut_ptr_is_never_handed_to_c,
         );
     };
 }

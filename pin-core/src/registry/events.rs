@@ -13,7 +13,8 @@ pub(crate) const RECENT_EVENTS: usize = 64;
 /// What the program tried to do to a pinned heap block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AllocEventKind {
-    /// `dealloc` of a block a pin overlaps: the block was quarantined.
+    /// `dealloc` of a block a pin overlaps: the block was quarantined. The
+    /// value that lived there was dropped first, so memory it owned is gone.
     FreedWhilePinned,
     /// `realloc` of a block a pin overlaps: the contents moved to a new
     /// block, the old one was quarantined; C's later writes to it are lost.
@@ -69,7 +70,8 @@ impl fmt::Display for AllocEvent {
         match self.kind {
             AllocEventKind::FreedWhilePinned => write!(
                 f,
-                "heap block {:#x} ({} bytes) freed while pinned: quarantined until unpinned",
+                "heap block {:#x} ({} bytes) freed while pinned: quarantined until unpinned; the \
+                 value's destructor already ran, so memory it owned is gone",
                 self.block.addr(),
                 self.block.len()
             )?,

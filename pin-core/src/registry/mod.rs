@@ -404,11 +404,48 @@ pub(crate) fn quarantine_if_pinned(
         addr: block.addr(),
         layout,
         release,
+        freed: event == AllocEventKind::FreedWhilePinned,
     });
     reg.table.quarantined_bytes += layout.size();
     let ev = AllocEvent::new(event, block, pin, ThreadNumber::current());
     reg.events.record(ev);
     Some(ev)
+}
+
+/// Whether a block overlapping `region` sits in the quarantine because it
+/// was freed (not moved by `realloc`): its value's destructor has run.
+///
+/// Asked by an owner whose storage is `region` while its pin is live. Such
+/// a block must have been freed under that pin: a quarantined block stays
+/// allocated in its inner allocator, so no storage allocated later can
+/// overlap it.
+pub(crate) fn freed_while_pinned(region: Region) -> bool {
+    if region.is_empty() || !any_pins() {
+        return false;
+    }
+    holds_freed(&REGISTRY.lock().table, region)
+}
+
+/// Releases pin `id` and says whether a block overlapping `region` had been
+/// freed under it (see [`freed_while_pinned`]), both under one lock
+/// acquisition so that no free can slip in between the answer and the
+/// unpin. Quarantined blocks no pin overlaps any more are then freed, once.
+pub(crate) fn unpin_owned(id: PinId, region: Region) -> bool {
+    let mut reg = REGISTRY.lock();
+    let freed = !region.is_empty() && holds_freed(&reg.table, region);
+    let released = reg.table.unpin(id).is_some();
+    publish_live(&reg.table);
+    if released && !reg.table.quarantine.is_empty() {
+        release_quarantine(reg);
+    }
+    freed
+}
+
+fn holds_freed(table: &Table, region: Region) -> bool {
+    table
+        .quarantine
+        .iter()
+        .any(|q| q.freed && Region::from_parts(q.addr, q.layout.size()).overlaps(&region))
 }
 
 /// Frees, after dropping the lock, every quarantined block that no live pin

@@ -183,6 +183,9 @@ pub(crate) struct Quarantined {
     pub(crate) addr: usize,
     pub(crate) layout: Layout,
     pub(crate) release: QuarantineRelease,
+    /// Freed (its value's destructor ran), as opposed to moved by `realloc`
+    /// (its contents live on in the new block).
+    pub(crate) freed: bool,
 }
 
 /// A scan-list entry: the extent of a live entry, and its id.
@@ -434,7 +437,7 @@ impl Table {
 
     fn decide_hints(&mut self) {
         if self.hints == HintsMode::Undecided {
-            self.hints = if crate::alloc::is_installed() {
+            self.hints = if crate::alloc::any_in_use() {
                 hints::enable();
                 HintsMode::On
             } else {
