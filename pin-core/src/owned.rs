@@ -181,16 +181,16 @@ impl<B: StableBuf> Drop for OwnedPin<B> {
         // allocator while C may hold the pointer.
         let guarded = crate::alloc::is_installed();
         if crate::check::args_checked() {
-            eprintln!(
+            crate::diag::line(format_args!(
                 "pointer-escapes: OwnedPin of {} dropped while pinned; its pin stays live and the \
-                 buffer is {}; call into_inner() once C is done with it",
+                 buffer is {}; call into_inner() once C is done with it\n",
                 self.region,
                 if guarded {
                     "quarantined by PinAwareAlloc"
                 } else {
                     "leaked"
                 }
-            );
+            ));
         }
         if guarded {
             // SAFETY: dropped exactly once, here; the allocator keeps the
