@@ -179,7 +179,11 @@ fn dropped_owned_pin_is_quarantined_with_its_site() {
         "dropped-owned-pin",
         &[],
     );
-    assert!(out.status.success(), "the child failed:\n{}", stderr_of(&out));
+    assert!(
+        out.status.success(),
+        "the child failed:\n{}",
+        stderr_of(&out)
+    );
 }
 
 fn dropped_owned_pin_scenario() {

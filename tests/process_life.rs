@@ -195,7 +195,10 @@ fn an_empty_pincheck_means_unset() {
     );
     let stderr = stderr_of(&out);
     assert!(out.status.success(), "the child failed:\n{stderr}");
-    assert!(!stderr.contains("PINCHECK"), "a warning was printed:\n{stderr}");
+    assert!(
+        !stderr.contains("PINCHECK"),
+        "a warning was printed:\n{stderr}"
+    );
     // And a wrong value still warns, so the check above can fail.
     let out = run_child(
         "an_empty_pincheck_means_unset",

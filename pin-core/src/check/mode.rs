@@ -69,17 +69,21 @@ impl ModeState {
 
     /// Sets the mode, keeping the allocator's bit.
     fn set(&self, mode: CheckMode) {
-        let _ = self.0.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |word| {
-            Some((word & WANTED_BY_ALLOC) | mode as u8)
-        });
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |word| {
+                Some((word & WANTED_BY_ALLOC) | mode as u8)
+            });
     }
 
     /// Sets the mode read from the environment unless one was set (by
     /// `set`, or by another thread reading the environment) meanwhile.
     fn set_if_unread(&self, mode: CheckMode) {
-        let _ = self.0.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |word| {
-            (word & MODE_UNREAD != 0).then_some((word & WANTED_BY_ALLOC) | mode as u8)
-        });
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |word| {
+                (word & MODE_UNREAD != 0).then_some((word & WANTED_BY_ALLOC) | mode as u8)
+            });
     }
 
     fn note_allocator(&self) {
@@ -220,7 +224,11 @@ mod tests {
                 }
             });
             let mode = state.mode().expect("a mode was set");
-            assert_ne!(mode, CheckMode::Deep, "the environment's mode overrode a set one");
+            assert_ne!(
+                mode,
+                CheckMode::Deep,
+                "the environment's mode overrode a set one"
+            );
             assert_eq!(
                 state.pins_wanted(),
                 Some(mode != CheckMode::Off || with_alloc),
@@ -242,6 +250,10 @@ mod tests {
         assert_eq!(state.pins_wanted(), Some(true));
         state.set(CheckMode::Deep);
         state.set(CheckMode::Off);
-        assert_eq!(state.pins_wanted(), Some(true), "set dropped the allocator's bit");
+        assert_eq!(
+            state.pins_wanted(),
+            Some(true),
+            "set dropped the allocator's bit"
+        );
     }
 }

@@ -64,6 +64,8 @@ impl<T> SpinLock<T> {
     }
 }
 
+// Miri runs no fork: only the tests call these there.
+#[cfg_attr(miri, allow(dead_code))]
 impl<T> SpinLock<T> {
     /// Takes the lock and keeps it past this call, for `fork`'s prepare
     /// handler: no other thread can be inside the critical section when the
