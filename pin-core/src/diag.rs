@@ -55,16 +55,10 @@ pub(crate) fn write_stderr(mut bytes: &[u8]) {
     }
 }
 
-#[cfg(not(miri))]
+/// `errno` of the failed `write`: an `io::Error` of the OS kind holds the
+/// number and allocates nothing.
 fn last_errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-/// Miri's `write` to fd 2 does not fail with `EINTR`; reading `errno` is
-/// not needed there.
-#[cfg(miri)]
-fn last_errno() -> i32 {
-    0
 }
 
 const LINE_BYTES: usize = 768;
