@@ -4,9 +4,14 @@
 #
 # What runs:
 #   1. pin-core's unit tests (`cargo miri test -p pin-core --lib`).
-#   2. The spin lock's unit test again under 8 scheduling seeds
+#   2. The spin lock's unit tests again under 8 scheduling seeds
 #      (-Zmiri-many-seeds), which explores interleavings of its one CAS
-#      acquire and one release store.
+#      acquire and one release store; and the check mode's race test
+#      (check::mode::tests::mode_and_call_pins_wanted_change_together:
+#      set_check_mode(Args) against set_check_mode(Off), the allocator's
+#      bit and the environment's read) under the same 8 seeds, so the mode
+#      and "call pins wanted" are seen to change together in every
+#      interleaving Miri picks.
 #   3. The facade's integration tests written for Miri, with their counts
 #      reduced under cfg(miri): bad_input, panic_safety, model (1 proptest
 #      case of up to 16 steps plus the hand-written sequences), stress (4
@@ -37,6 +42,9 @@
 #     and owned_pin_side_alloc::owned_pin_dropped_while_pinned_leaks_unless_the_global_allocator_is_pin_aware
 #     (--skip): each leaves a pin (and a leaked or quarantined block) behind on
 #     purpose, so it runs natively in a child process, which Miri cannot spawn.
+#   - The registry's fork handlers (registry/fork.rs): Miri runs no fork
+#     and no pthread_atfork; under cfg(miri) installing them is a no-op.
+#     They are tested natively by process_life (forks, a closed stderr).
 #   - pin-core doc tests: not run (slow under Miri; they run natively in
 #     `cargo test`).
 #   - Every other integration test binary: they call C (readv, writev, zlib,
@@ -79,18 +87,20 @@ started=$SECONDS
 step "pin-core unit tests"
 cargo +nightly miri test -p pin-core --lib
 
-step "spin lock under 8 scheduling seeds"
+step "spin lock and check mode under 8 scheduling seeds"
 # The seeds run in parallel and interleave their output: keep it for a
 # failure, print one line otherwise.
 seeds_log=$(mktemp)
 trap 'rm -f "$seeds_log"' EXIT
-if MIRIFLAGS="$MIRIFLAGS -Zmiri-many-seeds=0..8" \
-    cargo +nightly miri test -p pin-core --lib registry::lock >"$seeds_log" 2>&1; then
-    echo "spin lock: 8 of 8 seeds passed"
-else
-    cat "$seeds_log"
-    exit 1
-fi
+for filter in registry::lock check::mode::tests::mode_and_call_pins_wanted_change_together; do
+    if MIRIFLAGS="$MIRIFLAGS -Zmiri-many-seeds=0..8" \
+        cargo +nightly miri test -p pin-core --lib "$filter" >"$seeds_log" 2>&1; then
+        echo "$filter: 8 of 8 seeds passed"
+    else
+        cat "$seeds_log"
+        exit 1
+    fi
+done
 
 step "facade integration tests"
 cargo +nightly miri test --test bad_input --test panic_safety --test model --test stress \

@@ -36,7 +36,6 @@ use crate::region::Region;
 use crate::registry::{self, AllocEvent, AllocEventKind, QuarantineRelease};
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::Cell;
-use core::fmt::Write as _;
 use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::alloc::System;
 
@@ -344,44 +343,10 @@ fn announce(event: &AllocEvent) {
     crate::report::arm_exit_report();
     let abort = guard_mode() == GUARD_ABORT;
     if abort || crate::check::args_checked() {
-        let mut line = StackLine::new();
-        let _ = writeln!(line, "pointer-escapes: {event}");
-        line.write_to_stderr();
+        crate::diag::line(format_args!("pointer-escapes: {event}\n"));
     }
     if abort {
-        let mut line = StackLine::new();
-        let _ = writeln!(line, "pointer-escapes: PINGUARD=abort: aborting");
-        line.write_to_stderr();
+        crate::diag::write_stderr(b"pointer-escapes: PINGUARD=abort: aborting\n");
         std::process::abort();
-    }
-}
-
-/// A line formatted on the stack (truncated past its capacity).
-struct StackLine {
-    buf: [u8; 768],
-    len: usize,
-}
-
-impl StackLine {
-    fn new() -> StackLine {
-        StackLine {
-            buf: [0; 768],
-            len: 0,
-        }
-    }
-
-    fn write_to_stderr(&self) {
-        // SAFETY: writing initialised bytes of our own buffer to fd 2.
-        unsafe { libc::write(2, self.buf.as_ptr().cast(), self.len) };
-    }
-}
-
-impl core::fmt::Write for StackLine {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let room = self.buf.len() - self.len;
-        let n = s.len().min(room);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
     }
 }

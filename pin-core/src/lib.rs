@@ -12,6 +12,7 @@
 mod alloc;
 mod call;
 mod check;
+mod diag;
 mod origin;
 mod owned;
 mod pinner;

@@ -609,7 +609,7 @@ impl<B: StableBuf> Drop for OwnedPin<B> {
                 buffer: core::any::type_name::<B>(),
                 fate,
             };
-            eprintln!("{line}");
+            crate::diag::text(format_args!("{line}\n"));
         }
     }
 }

@@ -229,11 +229,12 @@ fn arm_slow() {
     extern "C" fn print_at_exit() {
         let snap = snapshot();
         if snap.is_noteworthy() {
-            eprintln!("{snap}");
+            // Not `eprintln!`: it panics on a closed stderr, and a panic
+            // cannot leave this `extern "C" fn`.
+            crate::diag::text(format_args!("{snap}\n"));
         }
     }
     // SAFETY: registering a plain `extern "C" fn()` that does not unwind
-    // (eprintln! ignores a closed stderr only by panicking, which would
-    // abort at the FFI boundary: acceptable at exit).
+    // (`diag::text` ignores a failed write instead of panicking).
     unsafe { libc::atexit(print_at_exit) };
 }

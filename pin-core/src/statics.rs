@@ -97,6 +97,13 @@ impl Segments {
     }
 }
 
+/// Reads the segments now if no thread has yet (the registry's fork
+/// handler: the child must not inherit the `OnceLock` half filled in).
+#[cfg_attr(miri, allow(dead_code))]
+pub(crate) fn read_now() {
+    segments();
+}
+
 /// The static segment holding `addr`, as `(start, end)`.
 pub(crate) fn segment_containing(addr: usize) -> Option<(usize, usize)> {
     if addr == 0 {

@@ -24,30 +24,79 @@ pub enum CheckMode {
     Deep = 2,
 }
 
-const UNSET: u8 = u8::MAX;
-static MODE: AtomicU8 = AtomicU8::new(UNSET);
+/// The mode and who wants call pins, in ONE word, so that they change
+/// together: with two words, `set_check_mode(Args)` racing
+/// `set_check_mode(Off)` could leave the mode `Args` while annotated calls
+/// recorded nothing. Bits 0-1 hold the mode (`CheckMode as u8`),
+/// `WANTED_BY_ALLOC` is set once the pin-aware allocator is in use, and
+/// `MODE_UNREAD` until `PINCHECK` is read or a mode is set. Call pins are
+/// wanted when the mode is not `Off` or the allocator is in use, which is
+/// "the word is not 0" once the mode is read: one load and a branch.
+struct ModeState(AtomicU8);
 
-/// Who wants call pins, as bits, so that an annotated call asks one load:
-/// `WANTED_BY_MODE` while the mode is not `Off`, `WANTED_BY_ALLOC` once the
-/// pin-aware allocator is in use, `MODE_UNREAD` until `PINCHECK` is read.
-static CALL_PINS_WANTED: AtomicU8 = AtomicU8::new(MODE_UNREAD);
-const WANTED_BY_MODE: u8 = 1;
-const WANTED_BY_ALLOC: u8 = 2;
+const MODE_BITS: u8 = 0b11;
+const WANTED_BY_ALLOC: u8 = 0b100;
 const MODE_UNREAD: u8 = 0x80;
 
-fn publish_mode(mode: CheckMode) {
-    if mode == CheckMode::Off {
-        CALL_PINS_WANTED.fetch_and(!(WANTED_BY_MODE | MODE_UNREAD), Ordering::Relaxed);
-    } else {
-        CALL_PINS_WANTED.fetch_or(WANTED_BY_MODE, Ordering::Relaxed);
-        CALL_PINS_WANTED.fetch_and(!MODE_UNREAD, Ordering::Relaxed);
+impl ModeState {
+    const fn new() -> ModeState {
+        ModeState(AtomicU8::new(MODE_UNREAD))
+    }
+
+    /// The mode, or `None` while it is unread.
+    #[inline]
+    fn mode(&self) -> Option<CheckMode> {
+        let word = self.0.load(Ordering::Relaxed);
+        if word & MODE_UNREAD != 0 {
+            return None;
+        }
+        Some(match word & MODE_BITS {
+            0 => CheckMode::Off,
+            1 => CheckMode::Args,
+            _ => CheckMode::Deep,
+        })
+    }
+
+    /// Whether call pins are wanted, or `None` while the mode is unread.
+    #[inline]
+    fn pins_wanted(&self) -> Option<bool> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => Some(false),
+            word if word & MODE_UNREAD == 0 => Some(true),
+            _ => None,
+        }
+    }
+
+    /// Sets the mode, keeping the allocator's bit.
+    fn set(&self, mode: CheckMode) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |word| {
+                Some((word & WANTED_BY_ALLOC) | mode as u8)
+            });
+    }
+
+    /// Sets the mode read from the environment unless one was set (by
+    /// `set`, or by another thread reading the environment) meanwhile.
+    fn set_if_unread(&self, mode: CheckMode) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |word| {
+                (word & MODE_UNREAD != 0).then_some((word & WANTED_BY_ALLOC) | mode as u8)
+            });
+    }
+
+    fn note_allocator(&self) {
+        self.0.fetch_or(WANTED_BY_ALLOC, Ordering::Relaxed);
     }
 }
+
+static STATE: ModeState = ModeState::new();
 
 /// The pin-aware allocator served its first allocation. Not from `const`
 /// code, but cheap: called once per process in practice.
 pub(crate) fn note_allocator() {
-    CALL_PINS_WANTED.fetch_or(WANTED_BY_ALLOC, Ordering::Relaxed);
+    STATE.note_allocator();
 }
 
 /// The mode in force: `PINCHECK` (read once, on first use), the build's
@@ -60,18 +109,25 @@ pub(crate) fn note_allocator() {
 /// ```
 #[inline]
 pub fn check_mode() -> CheckMode {
-    match MODE.load(Ordering::Relaxed) {
-        0 => CheckMode::Off,
-        1 => CheckMode::Args,
-        2 => CheckMode::Deep,
-        _ => init_from_env(),
+    match STATE.mode() {
+        Some(mode) => mode,
+        None => init_from_env(),
     }
 }
 
-/// Sets the mode for the whole process, overriding `PINCHECK`.
+/// Sets the mode for the whole process, overriding `PINCHECK`. Safe to call
+/// from several threads at once: the last call wins, and annotated calls
+/// record their pins exactly when the mode in force (or the pin-aware
+/// allocator) wants them.
+///
+/// ```
+/// use pin_core::{check_mode, set_check_mode, CheckMode};
+/// set_check_mode(CheckMode::Off);
+/// assert_eq!(check_mode(), CheckMode::Off);
+/// # set_check_mode(CheckMode::Args);
+/// ```
 pub fn set_check_mode(mode: CheckMode) {
-    MODE.store(mode as u8, Ordering::Relaxed);
-    publish_mode(mode);
+    STATE.set(mode);
 }
 
 fn default_mode() -> CheckMode {
@@ -94,23 +150,23 @@ fn init_from_env() -> CheckMode {
     } else {
         // SAFETY: getenv returns a NUL-terminated string.
         match unsafe { core::ffi::CStr::from_ptr(value) }.to_bytes() {
+            // `PINCHECK=` (set but empty) means unset, as shells and CI
+            // files write it to clear a variable.
+            b"" => default_mode(),
             b"0" => CheckMode::Off,
             b"1" => CheckMode::Args,
             b"2" => CheckMode::Deep,
             _ => {
-                let msg =
-                    b"pointer-escapes: PINCHECK must be 0, 1 or 2; using the build's default\n";
-                // SAFETY: writing a static buffer to stderr.
-                unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+                crate::diag::write_stderr(
+                    b"pointer-escapes: PINCHECK must be 0, 1 or 2; using the build's default\n",
+                );
                 default_mode()
             }
         }
     };
     // Keep a mode set by `set_check_mode` in the meantime.
-    let _ = MODE.compare_exchange(UNSET, mode as u8, Ordering::Relaxed, Ordering::Relaxed);
-    let mode = check_mode();
-    publish_mode(mode);
-    mode
+    STATE.set_if_unread(mode);
+    STATE.mode().unwrap_or(mode)
 }
 
 /// Whether `#[pointer_escapes]` calls check their arguments.
@@ -134,12 +190,70 @@ pub(crate) fn call_pins_wanted() -> bool {
     if cfg!(feature = "unchecked") {
         return false;
     }
-    match CALL_PINS_WANTED.load(Ordering::Relaxed) {
-        0 => false,
-        w if w & MODE_UNREAD == 0 => true,
-        _ => {
+    match STATE.pins_wanted() {
+        Some(wanted) => wanted,
+        None => {
             init_from_env();
             call_pins_wanted()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rule: the mode in force and "annotated calls record their pins"
+    /// never disagree, whatever threads set the mode at once. Each round
+    /// races `Args` against `Off` (and, every other round, the allocator's
+    /// first allocation) on a fresh state, then checks the pair.
+    #[test]
+    fn mode_and_call_pins_wanted_change_together() {
+        let rounds = if cfg!(miri) { 12 } else { 2000 };
+        for round in 0..rounds {
+            let state = ModeState::new();
+            let with_alloc = round % 2 == 1;
+            std::thread::scope(|s| {
+                s.spawn(|| state.set(CheckMode::Args));
+                s.spawn(|| state.set(CheckMode::Off));
+                if with_alloc {
+                    s.spawn(|| state.note_allocator());
+                }
+                if round % 3 == 0 {
+                    s.spawn(|| state.set_if_unread(CheckMode::Deep));
+                }
+            });
+            let mode = state.mode().expect("a mode was set");
+            assert_ne!(
+                mode,
+                CheckMode::Deep,
+                "the environment's mode overrode a set one"
+            );
+            assert_eq!(
+                state.pins_wanted(),
+                Some(mode != CheckMode::Off || with_alloc),
+                "round {round}: mode {mode:?}, allocator in use: {with_alloc}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_environment_is_read_once_and_a_set_mode_wins() {
+        let state = ModeState::new();
+        assert_eq!((state.mode(), state.pins_wanted()), (None, None));
+        state.set_if_unread(CheckMode::Off);
+        assert_eq!(state.mode(), Some(CheckMode::Off));
+        assert_eq!(state.pins_wanted(), Some(false));
+        state.set_if_unread(CheckMode::Deep);
+        assert_eq!(state.mode(), Some(CheckMode::Off), "read twice");
+        state.note_allocator();
+        assert_eq!(state.pins_wanted(), Some(true));
+        state.set(CheckMode::Deep);
+        state.set(CheckMode::Off);
+        assert_eq!(
+            state.pins_wanted(),
+            Some(true),
+            "set dropped the allocator's bit"
+        );
     }
 }

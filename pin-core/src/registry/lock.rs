@@ -64,6 +64,28 @@ impl<T> SpinLock<T> {
     }
 }
 
+// Miri runs no fork: only the tests call these there.
+#[cfg_attr(miri, allow(dead_code))]
+impl<T> SpinLock<T> {
+    /// Takes the lock and keeps it past this call, for `fork`'s prepare
+    /// handler: no other thread can be inside the critical section when the
+    /// process is copied. Undone by [`SpinLock::release_after_fork`].
+    pub(crate) fn hold_for_fork(&self) {
+        core::mem::forget(self.lock());
+    }
+
+    /// Releases the lock [`SpinLock::hold_for_fork`] took, in the parent
+    /// and in the child (whose only thread is the one that forked, so it is
+    /// the holder there too).
+    ///
+    /// # Safety
+    /// The calling thread took the lock with `hold_for_fork` (in the child:
+    /// the thread that forked did) and has not released it since.
+    pub(crate) unsafe fn release_after_fork(&self) {
+        self.locked.store(false, Ordering::Release);
+    }
+}
+
 pub(crate) struct SpinGuard<'a, T> {
     lock: &'a SpinLock<T>,
 }
@@ -113,5 +135,16 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(*lock.lock(), if cfg!(miri) { 400 } else { 80_000 });
+    }
+
+    #[test]
+    fn a_lock_held_for_fork_excludes_others_until_released() {
+        let lock = SpinLock::new(0u32);
+        lock.hold_for_fork();
+        assert!(lock.locked.load(Ordering::Relaxed));
+        // SAFETY: this thread took it with hold_for_fork just above.
+        unsafe { lock.release_after_fork() };
+        *lock.lock() += 1;
+        assert_eq!(*lock.lock(), 1);
     }
 }

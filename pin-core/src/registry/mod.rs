@@ -12,6 +12,7 @@
 //! allocator can consult it from `dealloc` without recursion or deadlock.
 
 mod events;
+mod fork;
 mod hints;
 mod ids;
 mod lock;
@@ -41,6 +42,14 @@ static REGISTRY: SpinLock<Registry> = SpinLock::new(Registry {
     events: EventLog::new(),
 });
 
+/// Takes the registry's lock, installing the fork handlers on first use
+/// (see `fork`): every critical section starts here.
+#[inline]
+fn locked() -> lock::SpinGuard<'static, Registry> {
+    fork::install_handlers();
+    REGISTRY.lock()
+}
+
 /// Live entries in the table, mirrored for lock-free "anything pinned?".
 static LIVE_ENTRIES: AtomicUsize = AtomicUsize::new(0);
 
@@ -60,7 +69,7 @@ pub(crate) fn pin(region: Region, kind: PinKind, site: Site) -> PinId {
     let thread = ThreadNumber::current();
     let born = coarse_now_ms();
     crate::report::arm_exit_report();
-    let mut reg = REGISTRY.lock();
+    let mut reg = locked();
     let id = reg.table.pin(region, kind, site, thread, born);
     publish_live(&reg.table);
     id
@@ -77,7 +86,7 @@ pub(crate) fn pin_all(regions: &[Region], kind: PinKind, site: Site, out: &mut P
     let born = coarse_now_ms();
     crate::report::arm_exit_report();
     out.reserve(regions.len());
-    let mut reg = REGISTRY.lock();
+    let mut reg = locked();
     // A null region pins nothing (see `Region::new`).
     for &region in regions.iter().filter(|r| !r.is_null()) {
         let id = reg.table.pin(region, kind, site, thread, born);
@@ -100,7 +109,7 @@ pub(crate) fn pin_call(regions: &[Region], site: Site, each: &mut PinIds) -> Opt
     let thread = ThreadNumber::current();
     let born = coarse_now_ms();
     crate::report::arm_exit_report();
-    let mut reg = REGISTRY.lock();
+    let mut reg = locked();
     let id = reg.table.pin_group(regions, site, thread, born);
     publish_live(&reg.table);
     Some(id)
@@ -117,7 +126,7 @@ pub(crate) fn unpin_all(ids: &[PinId]) {
     if ids.is_empty() {
         return;
     }
-    let mut reg = REGISTRY.lock();
+    let mut reg = locked();
     let mut released_any = false;
     for &id in ids {
         released_any |= reg.table.unpin(id).is_some();
@@ -155,7 +164,7 @@ pub fn is_pinned<T: ?Sized>(ptr: *const T) -> bool {
     if addr == 0 {
         return false;
     }
-    (any_pins() && hints::may_cover(addr) && REGISTRY.lock().table.covers_point(addr))
+    (any_pins() && hints::may_cover(addr) && locked().table.covers_point(addr))
         || statics::is_static(addr)
 }
 
@@ -191,7 +200,7 @@ pub(crate) fn region_covered(region: Region) -> bool {
     if !any_pins() {
         return static_covers(region);
     }
-    let reg = REGISTRY.lock();
+    let reg = locked();
     covered_in(&reg.table, region)
 }
 
@@ -209,7 +218,7 @@ pub(crate) fn first_uncovered<T>(
             .iter()
             .position(|it| region(it).is_none_or(|r| r.is_null() || !static_covers(r)));
     }
-    let reg = REGISTRY.lock();
+    let reg = locked();
     items
         .iter()
         .position(|it| region(it).is_none_or(|r| r.is_null() || !covered_in(&reg.table, r)))
@@ -266,7 +275,7 @@ pub fn pin_count<T: ?Sized>(ptr: *const T) -> usize {
     if addr == 0 || !any_pins() || !hints::may_cover(addr) {
         return 0;
     }
-    REGISTRY.lock().table.count_at(addr)
+    locked().table.count_at(addr)
 }
 
 /// What the report and allocator events say about one pin.
@@ -302,7 +311,7 @@ fn facts(table: &Table, hit: Hit) -> PinFacts {
 /// storage under the lock and converted afterwards.
 pub(crate) fn live_pins() -> Vec<PinFacts> {
     let copied = {
-        let reg = REGISTRY.lock();
+        let reg = locked();
         let mut out = allocator_api2::vec::Vec::with_capacity_in(
             reg.table.live_regions(),
             std::alloc::System,
@@ -326,7 +335,7 @@ pub(crate) struct AllocFacts {
 
 pub(crate) fn alloc_facts() -> AllocFacts {
     let (recent, freed, moved, blocks, bytes, registry_bytes) = {
-        let reg = REGISTRY.lock();
+        let reg = locked();
         let mut recent = [None; RECENT_EVENTS];
         for (slot, ev) in recent.iter_mut().zip(reg.events.recent()) {
             *slot = Some(*ev);
@@ -375,7 +384,7 @@ pub(crate) fn may_overlap_pin(block: Region) -> bool {
 
 /// Whether any live pin shares a byte with `block`.
 pub(crate) fn overlaps_pin(block: Region) -> bool {
-    any_pins() && hints::may_overlap(block) && REGISTRY.lock().table.overlapping(block).is_some()
+    any_pins() && hints::may_overlap(block) && locked().table.overlapping(block).is_some()
 }
 
 /// The allocator's question and action in one critical section: if a live
@@ -392,7 +401,7 @@ pub(crate) fn quarantine_if_pinned(
     if !any_pins() || !hints::may_overlap(block) {
         return None;
     }
-    let mut reg = REGISTRY.lock();
+    let mut reg = locked();
     let hit = reg.table.overlapping(block)?;
     let pin = facts(&reg.table, hit);
     if reg.table.quarantine.try_reserve(1).is_err() {
@@ -479,6 +488,6 @@ fn release_quarantine(mut reg: lock::SpinGuard<'_, Registry>) {
         if !more {
             return;
         }
-        reg = REGISTRY.lock();
+        reg = locked();
     }
 }

@@ -750,9 +750,7 @@ impl Table {
 fn too_many_pins() -> ! {
     // More than 4 billion distinct live pin entries: not a state a program
     // can recover from, and unwinding here could run inside the allocator.
-    let msg = b"pointer-escapes: more than u32::MAX live pin entries; aborting\n";
-    // SAFETY: writing a static buffer to stderr.
-    unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+    crate::diag::write_stderr(b"pointer-escapes: more than u32::MAX live pin entries; aborting\n");
     std::process::abort()
 }
 
