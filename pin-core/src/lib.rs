@@ -11,6 +11,7 @@
 
 mod alloc;
 mod call;
+mod call_lints;
 mod check;
 mod origin;
 mod owned;
@@ -41,6 +42,10 @@ pub mod __private {
     pub use crate::call::{
         referent_count, CallPins, CallRecorder, CheckFn, EscapeLen, EscapingPointer, Extent,
         HasReferents, NoReferents, Probe,
+    };
+    pub use crate::call_lints::{
+        ConstPointee, ConstProbe, LintProbe, PointeeHasReferents, PointeeHoldsNoPointers,
+        PointeeUnknown, PointerFree, Quiet, WritablePointee,
     };
     pub use crate::referents::{Referents, Via, Visitor};
 }

@@ -249,7 +249,7 @@ fn wrap(
     let unchecked = cfg!(feature = "unchecked");
     let inline = unchecked.then(|| quote!(#[inline(always)]));
     let prologue = if unchecked {
-        TokenStream::new()
+        prologue::emit_lints(&options.krate, &escapes)
     } else {
         prologue::emit(&options.krate, &f.sig.ident, &escapes)
     };

@@ -91,7 +91,7 @@ pub(crate) fn expand(options: &Options, mut f: ItemFn, errors: &mut Errors) -> T
     let prologue = if cfg!(feature = "unchecked") {
         // The function as written, attributes stripped (a renamed pattern
         // is rebound, so it is still the same function).
-        prologue::emit_unchecked(&escapes)
+        prologue::emit_unchecked(&options.krate, &escapes)
     } else {
         prologue::emit(&options.krate, &f.sig.ident, &escapes)
     };

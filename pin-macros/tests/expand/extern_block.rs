@@ -21,3 +21,13 @@ unsafe extern "C" {
     pub safe fn getpid() -> c_int;
     static environ: *const *const c_char;
 }
+
+#[pointer_escapes]
+unsafe extern "C" {
+    fn getline(
+        #[escapes(out)] lineptr: *mut *mut c_char,
+        #[escapes(out)] n: *mut usize,
+        stream: *mut libc::FILE,
+    ) -> isize;
+    fn strtol(nptr: *const c_char, endptr: *mut *mut c_char, base: c_int) -> c_long;
+}
