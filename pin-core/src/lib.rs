@@ -44,8 +44,8 @@ pub mod __private {
         HasReferents, NoReferents, Probe,
     };
     pub use crate::call_lints::{
-        ConstPointee, ConstProbe, LintProbe, PointeeHasReferents, PointeeHoldsNoPointers,
-        PointeeUnknown, PointerFree, Quiet, WritablePointee,
+        check_returned, pointee_as, ConstPointee, ConstProbe, LintProbe, PointeeHasReferents,
+        PointeeHoldsNoPointers, PointeeUnknown, PointerFree, Quiet, WritablePointee,
     };
     pub use crate::referents::{Referents, Via, Visitor};
 }

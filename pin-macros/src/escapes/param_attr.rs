@@ -13,7 +13,7 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::ParseStream;
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Expr, ExprLit, ExprUnary, Ident, Lit, Meta, Token, UnOp};
+use syn::{Attribute, Expr, ExprLit, ExprUnary, Ident, Lit, Meta, Token, Type, UnOp};
 
 /// What a parameter's attributes ask for.
 #[derive(Default)]
@@ -32,6 +32,10 @@ pub(crate) struct EscapesAttr {
     pub(crate) extent: Option<ExtentKind>,
     /// `out` / `inout`, with the key's token for errors.
     pub(crate) access: Option<(Access, Ident)>,
+    /// `retained`: C keeps the pointer beyond the call.
+    pub(crate) retained: Option<Ident>,
+    /// `pointee = T`: what the (untyped) pointer points to.
+    pub(crate) pointee: Option<Type>,
 }
 
 /// What C does with a pointer parameter's pointee.
@@ -158,14 +162,81 @@ fn parse_escapes(attr: &Attribute, errors: &mut Errors) -> Option<EscapesAttr> {
             return None;
         }
     };
+    if entries.is_empty() {
+        errors.at(attr, NEEDS_KEY);
+        return None;
+    }
+    keys(attr.to_token_stream(), entries, Place::Param, errors)
+}
+
+/// Where the keys are written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// `#[escapes(..)]` on a parameter.
+    Param,
+    /// `#[pointer_escapes(returns(..))]`: no `out` / `inout`.
+    Returns,
+}
+
+/// The meaning of `entries`, every mistake reported; `None` if any.
+pub(crate) fn keys(
+    tokens: TokenStream,
+    entries: Punctuated<Entry, Token![,]>,
+    place: Place,
+    errors: &mut Errors,
+) -> Option<EscapesAttr> {
+    let mut retained: Option<Ident> = None;
+    let mut pointee: Option<Type> = None;
     let mut extent: Option<ExtentKind> = None;
     let mut access: Option<(Access, Ident)> = None;
     let mut ok = true;
-    let mut any = false;
     for Entry { key, value } in entries {
-        any = true;
         let name = key.unraw().to_string();
+        let value = match value {
+            // Only `pointee` is parsed with a type.
+            Some(Value::Type(ty)) => {
+                if pointee.is_some() {
+                    errors.at(&key, "duplicate `pointee` in #[escapes(..)]: give it once");
+                    ok = false;
+                } else {
+                    pointee = Some(ty);
+                }
+                continue;
+            }
+            Some(Value::Expr(e)) => Some(e),
+            None => None,
+        };
         match (name.as_str(), value) {
+            ("pointee", None) => {
+                errors.at(
+                    &key,
+                    "`pointee` needs a type: write `pointee = T` (what the pointer points to)",
+                );
+                ok = false;
+            }
+            ("retained", Some(_)) => {
+                errors.at(&key, "`retained` takes no value: write `retained`");
+                ok = false;
+            }
+            ("retained", None) => {
+                if retained.is_some() {
+                    errors.at(&key, "duplicate `retained` in #[escapes(..)]: give it once");
+                    ok = false;
+                } else {
+                    retained = Some(key);
+                }
+            }
+            ("out" | "inout", _) if place == Place::Returns => {
+                errors.at(
+                    &key,
+                    format_args!(
+                        "unknown key `{key}` in returns(..): a returned pointer is checked as C \
+                         will keep it; write `retained`, with `len = ..`, `bytes = ..` or \
+                         `pointee = T` if needed"
+                    ),
+                );
+                ok = false;
+            }
             ("len" | "bytes", None) => {
                 errors.at(
                     &key,
@@ -245,27 +316,36 @@ fn parse_escapes(attr: &Attribute, errors: &mut Errors) -> Option<EscapesAttr> {
                     }
                 }
             }
+            _ if place == Place::Returns => {
+                errors.at(
+                    &key,
+                    format_args!(
+                        "unknown key `{key}` in returns(..): write `retained`, with `len = \
+                         <element count>`, `bytes = <byte count>` or `pointee = T` if needed"
+                    ),
+                );
+                ok = false;
+            }
             _ => {
                 errors.at(
                     &key,
                     format_args!(
                         "unknown key `{key}` in #[escapes(..)]: write `len = <element count>`, \
-                         `bytes = <byte count>`, `out` (C writes the pointee) or `inout` (C \
-                         reads and writes it)"
+                         `bytes = <byte count>`, `out` (C writes the pointee), `inout` (C \
+                         reads and writes it), `retained` (C keeps the pointer) or `pointee = \
+                         T` (what an untyped pointer points to)"
                     ),
                 );
                 ok = false;
             }
         }
     }
-    if !any {
-        errors.at(attr, NEEDS_KEY);
-        return None;
-    }
-    ok.then(|| EscapesAttr {
-        tokens: attr.to_token_stream(),
+    ok.then_some(EscapesAttr {
+        tokens,
         extent,
         access,
+        retained,
+        pointee,
     })
 }
 
@@ -277,10 +357,15 @@ impl ExtentKind {
     }
 }
 
-/// `key` or `key = expr` inside `#[escapes(..)]`.
-struct Entry {
+/// `key`, `key = expr` or `pointee = Type` inside `#[escapes(..)]`.
+pub(crate) struct Entry {
     key: Ident,
-    value: Option<Expr>,
+    value: Option<Value>,
+}
+
+enum Value {
+    Expr(Expr),
+    Type(Type),
 }
 
 impl syn::parse::Parse for Entry {
@@ -290,7 +375,11 @@ impl syn::parse::Parse for Entry {
             return Ok(Entry { key, value: None });
         }
         input.parse::<Token![=]>()?;
-        let value = input.parse()?;
+        let value = if key.unraw() == "pointee" {
+            Value::Type(input.parse()?)
+        } else {
+            Value::Expr(input.parse()?)
+        };
         Ok(Entry {
             key,
             value: Some(value),

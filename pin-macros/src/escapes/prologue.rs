@@ -81,7 +81,7 @@ pub(crate) fn emit_unchecked(krate: &Path, escapes: &[Escape]) -> TokenStream {
         quote!(&#access)
     });
     let lengths = escapes.iter().filter_map(|e| match &e.action {
-        Action::Pointer { extent, .. } | Action::FlowPointer { extent } => match extent {
+        Action::Pointer { extent, .. } | Action::FlowPointer { extent, .. } => match extent {
             Extent::Len(len) | Extent::Bytes(len) => Some(len),
             Extent::One => None,
         },
@@ -136,7 +136,7 @@ fn lint(private: &TokenStream, escape: &Escape) -> TokenStream {
     // The method name carries the span of the parameter's type: the
     // deprecation warning points there.
     let warn = Ident::new("warn", escape.span);
-    let access = &escape.access;
+    let access = &pointer_access(private, escape);
     quote! {
         {
             struct #warning;
@@ -157,24 +157,38 @@ fn lint(private: &TokenStream, escape: &Escape) -> TokenStream {
 
 fn step(private: &TokenStream, recorder: &Ident, escape: &Escape) -> TokenStream {
     let Escape {
-        name,
-        access,
-        span,
-        span_end,
-        action,
+        name, span, action, ..
     } = escape;
     let name = LitStr::new(name, *span);
-    // `&` / `&*` sit at the type's start and the name at its end, so the
-    // argument expression spans the whole type.
-    let access = &relocate(access.clone(), *span_end);
+    let access = &pointer_access(private, escape);
     let lint = lint(private, escape);
-    match action {
+    let (extent, kept) = match action {
+        Action::Pointer { extent, kept, .. } | Action::FlowPointer { extent, kept } => {
+            (extent_tokens(private, extent), kept)
+        }
+        Action::FlowRef => {
+            return quote_spanned! {*span=>
+                #recorder.flow_through_ref(#name, &*#access);
+            };
+        }
+    };
+    // A retained pointer's extent is used twice: evaluated once, here.
+    let (bind_extent, extent) = if kept.retained {
+        let local = Ident::new("__pe_extent", Span::mixed_site());
+        (quote!(let #local = #extent;), quote!(#local))
+    } else {
+        (TokenStream::new(), extent)
+    };
+    let retained = kept.retained.then(|| {
+        quote_spanned! {*span=>
+            #recorder.retained(#name, &#access, #extent);
+        }
+    });
+    let pin = match action {
         Action::Pointer {
-            extent,
             read: read @ (Read::Checked | Read::CheckedIfConst),
             ..
         } => {
-            let extent = extent_tokens(private, extent);
             let check = Ident::new("__pe_check", Span::mixed_site());
             // An alias may hide a `*mut` whose pointee is uninitialised:
             // its type decides whether the check is kept.
@@ -188,35 +202,54 @@ fn step(private: &TokenStream, recorder: &Ident, escape: &Escape) -> TokenStream
             // Autoref specialisation: the `HasReferents` impl applies when
             // the pointee implements `Referents`, `NoReferents` otherwise.
             quote_spanned! {*span=>
-                {
-                    #[allow(unused_imports)]
-                    use #private::{HasReferents as _, NoReferents as _};
-                    let #check = (&#private::Probe::of(&#access)).check_fn();
-                    #if_const
-                    unsafe { #recorder.pointer(#name, &#access, #extent, #check) };
-                }
+                #[allow(unused_imports)]
+                use #private::{HasReferents as _, NoReferents as _};
+                let #check = (&#private::Probe::of(&#access)).check_fn();
+                #if_const
+                unsafe { #recorder.pointer(#name, &#access, #extent, #check) };
             }
         }
-        Action::Pointer {
-            extent,
-            read: Read::Never,
-            ..
-        } => {
-            let extent = extent_tokens(private, extent);
-            quote_spanned! {*span=>
-                #lint
-                #recorder.pointer_without_check(#name, &#access, #extent);
-            }
-        }
-        Action::FlowPointer { extent } => {
-            let extent = extent_tokens(private, extent);
-            quote_spanned! {*span=>
-                unsafe { #recorder.flow_through_pointer(#name, &#access, #extent) };
-            }
-        }
-        Action::FlowRef => quote_spanned! {*span=>
-            #recorder.flow_through_ref(#name, &*#access);
+        Action::Pointer { .. } => quote_spanned! {*span=>
+            #lint
+            #recorder.pointer_without_check(#name, &#access, #extent);
         },
+        _ => quote_spanned! {*span=>
+            unsafe { #recorder.flow_through_pointer(#name, &#access, #extent) };
+        },
+    };
+    if bind_extent.is_empty()
+        && matches!(
+            action,
+            Action::Pointer {
+                read: Read::Never,
+                ..
+            } | Action::FlowPointer { .. }
+        )
+    {
+        return pin;
+    }
+    quote_spanned! {*span=>
+        {
+            #bind_extent
+            #pin
+            #retained
+        }
+    }
+}
+
+/// The parameter as the steps name it: at its type's span (`&` / `&*` sit
+/// at the type's start and the name at its end, so the argument expression
+/// spans the whole type), and as a `*const T` when `pointee = T` says what
+/// an untyped pointer points to.
+fn pointer_access(private: &TokenStream, escape: &Escape) -> TokenStream {
+    let access = relocate(escape.access.clone(), escape.span_end);
+    let pointee = match &escape.action {
+        Action::Pointer { kept, .. } | Action::FlowPointer { kept, .. } => kept.pointee.as_ref(),
+        Action::FlowRef => None,
+    };
+    match pointee {
+        Some(ty) => quote_spanned!(ty.span()=> #private::pointee_as::<#ty, _>(&#access)),
+        None => access,
     }
 }
 

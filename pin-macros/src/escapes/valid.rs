@@ -29,12 +29,23 @@ pub(crate) enum Action {
         extent: Extent,
         read: Read,
         lint: Option<Lint>,
+        kept: Kept,
     },
     /// `#[flow_through]` raw pointer: pin `extent` and each element's
     /// referents.
-    FlowPointer { extent: Extent },
+    FlowPointer { extent: Extent, kept: Kept },
     /// `#[flow_through]` reference or slice: pin it and its referents.
     FlowRef,
+}
+
+/// What `retained` and `pointee = T` add to a raw pointer.
+#[derive(Clone, Default)]
+pub(crate) struct Kept {
+    /// `retained`: C keeps the pointer beyond the call, so it must be
+    /// covered by a pin that outlives the call.
+    pub(crate) retained: bool,
+    /// `pointee = T`: the pointer is taken as a `*const T`.
+    pub(crate) pointee: Option<Type>,
 }
 
 /// Whether checked mode reads a raw pointer's pointee to check its
@@ -105,7 +116,14 @@ pub(crate) fn typed_param(
                 format!("#[escapes({})]", access.key()),
                 "says what C does with a raw pointer's pointee",
             ),
-            (None, None) => ("#[escapes(..)]".to_string(), "applies to a raw pointer"),
+            (None, None) if escapes.retained.is_some() => (
+                "#[escapes(retained)]".to_string(),
+                "says C keeps a raw pointer after the call",
+            ),
+            (None, None) => (
+                "#[escapes(pointee = ..)]".to_string(),
+                "says what a raw pointer points to",
+            ),
         };
         let fix = match (shape, &escapes.extent) {
             (Shape::Reference, Some(_)) => {
@@ -125,11 +143,27 @@ pub(crate) fn typed_param(
         return None;
     }
     let access = attrs.escapes.as_ref().and_then(|e| e.access.clone());
+    let kept = Kept {
+        retained: attrs.escapes.as_ref().is_some_and(|e| e.retained.is_some()),
+        pointee: attrs.escapes.as_ref().and_then(|e| e.pointee.clone()),
+    };
+    // `pointee = T` says what the memory holds: it is read (checked) as an
+    // `inout` pointee is, unless it is `out`.
+    let access = match (access, &kept.pointee) {
+        (None, Some(_)) => Some(Access::InOut),
+        (access, _) => access.map(|(a, _)| a),
+    };
+    let out_key = attrs
+        .escapes
+        .as_ref()
+        .and_then(|e| e.access.as_ref())
+        .filter(|(a, _)| *a == Access::Out)
+        .map(|(_, key)| key.clone());
     let extent = attrs
         .escapes
         .and_then(|e| e.extent)
         .map_or(Extent::One, Extent::from);
-    if let (Some((Access::Out, key)), Some(_)) = (&access, &attrs.flow_through) {
+    if let (Some(key), Some(_)) = (&out_key, &attrs.flow_through) {
         errors.at(
             key,
             format_args!(
@@ -142,24 +176,34 @@ pub(crate) fn typed_param(
         return None;
     }
     let Some(flow_attr) = attrs.flow_through else {
-        let explicit = access.is_some() || !matches!(extent, Extent::One);
+        let explicit = access.is_some() || kept.retained || !matches!(extent, Extent::One);
         return match shape {
             Shape::RawPointer => {
-                let (read, lint) = pointer_read(kind, access.map(|(a, _)| a), pointee_writable(ty));
-                Some(Action::Pointer { extent, read, lint })
+                let (read, lint) = pointer_read(kind, access, pointee_writable(ty));
+                Some(Action::Pointer {
+                    extent,
+                    read,
+                    lint,
+                    kept,
+                })
             }
             // An explicit #[escapes] on a name the macro cannot see through:
             // the `EscapingPointer` bound decides (aliases of pointers pass),
             // and its type whether the pointee may be read.
             Shape::Opaque if explicit => {
-                let (read, lint) = pointer_read(kind, access.map(|(a, _)| a), None);
-                Some(Action::Pointer { extent, read, lint })
+                let (read, lint) = pointer_read(kind, access, None);
+                Some(Action::Pointer {
+                    extent,
+                    read,
+                    lint,
+                    kept,
+                })
             }
             _ => None,
         };
     };
     match shape {
-        Shape::RawPointer if kind.is_unsafe => Some(Action::FlowPointer { extent }),
+        Shape::RawPointer if kind.is_unsafe => Some(Action::FlowPointer { extent, kept }),
         Shape::RawPointer => {
             let fix = if kind.foreign {
                 format!("declare it `unsafe fn {}` instead of `safe fn`", kind.name)
@@ -332,6 +376,7 @@ mod tests {
                 extent: Extent::One,
                 read: Read::Checked,
                 lint: None,
+                ..
             })
         ));
         let (a, _) = plan(false, parse_quote!(*const u8), vec![]);

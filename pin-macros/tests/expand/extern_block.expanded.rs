@@ -194,3 +194,68 @@ unsafe fn strtol(nptr: *const c_char, endptr: *mut *mut c_char, base: c_int) -> 
     );
     unsafe { strtol(nptr, endptr, base) }
 }
+#[allow(non_snake_case, clippy::missing_safety_doc)]
+unsafe fn set_callback(h: *mut Handle, user_data: *mut c_void) {
+    unsafe extern "C" {
+        #[link_name = "set_callback"]
+        fn set_callback(h: *mut Handle, user_data: *mut c_void);
+    }
+    let __pe_pins = ::pointer_escapes::__private::CallPins::new(
+        "set_callback",
+        |__pe_call: &mut ::pointer_escapes::__private::CallRecorder| {
+            {
+                struct PointeeNotChecked;
+                #[allow(dead_code)]
+                impl PointeeNotChecked {
+                    #[deprecated(
+                        note = "`*mut` parameter `h`'s pointee is not checked: it may be an uninitialised out-parameter; write #[escapes(out)] if C writes it, or #[escapes(inout)] / #[flow_through] if it holds pointers C reads"
+                    )]
+                    #[inline(always)]
+                    fn warn(self) {}
+                }
+                #[allow(unused_imports)]
+                use ::pointer_escapes::__private::{
+                    PointeeHasReferents as _, PointeeHoldsNoPointers as _,
+                    PointeeUnknown as _,
+                };
+                (&&::pointer_escapes::__private::LintProbe::of(&h))
+                    .lint(PointeeNotChecked)
+                    .warn();
+            }
+            __pe_call
+                .pointer_without_check(
+                    "h",
+                    &h,
+                    ::pointer_escapes::__private::Extent::One,
+                );
+            {
+                let __pe_extent = ::pointer_escapes::__private::Extent::One;
+                #[allow(unused_imports)]
+                use ::pointer_escapes::__private::{HasReferents as _, NoReferents as _};
+                let __pe_check = (&::pointer_escapes::__private::Probe::of(
+                    &::pointer_escapes::__private::pointee_as::<Ctx, _>(&user_data),
+                ))
+                    .check_fn();
+                unsafe {
+                    __pe_call
+                        .pointer(
+                            "user_data",
+                            &::pointer_escapes::__private::pointee_as::<
+                                Ctx,
+                                _,
+                            >(&user_data),
+                            __pe_extent,
+                            __pe_check,
+                        )
+                };
+                __pe_call
+                    .retained(
+                        "user_data",
+                        &::pointer_escapes::__private::pointee_as::<Ctx, _>(&user_data),
+                        __pe_extent,
+                    );
+            }
+        },
+    );
+    unsafe { set_callback(h, user_data) }
+}

@@ -31,3 +31,8 @@ unsafe extern "C" {
     ) -> isize;
     fn strtol(nptr: *const c_char, endptr: *mut *mut c_char, base: c_int) -> c_long;
 }
+
+#[pointer_escapes]
+unsafe extern "C" {
+    fn set_callback(h: *mut Handle, #[escapes(retained, pointee = Ctx)] user_data: *mut c_void);
+}

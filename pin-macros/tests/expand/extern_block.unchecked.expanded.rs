@@ -132,3 +132,33 @@ unsafe fn strtol(nptr: *const c_char, endptr: *mut *mut c_char, base: c_int) -> 
     };
     unsafe { strtol(nptr, endptr, base) }
 }
+#[inline(always)]
+#[allow(non_snake_case, clippy::missing_safety_doc)]
+unsafe fn set_callback(h: *mut Handle, user_data: *mut c_void) {
+    unsafe extern "C" {
+        #[link_name = "set_callback"]
+        fn set_callback(h: *mut Handle, user_data: *mut c_void);
+    }
+    let _ = || {
+        {
+            struct PointeeNotChecked;
+            #[allow(dead_code)]
+            impl PointeeNotChecked {
+                #[deprecated(
+                    note = "`*mut` parameter `h`'s pointee is not checked: it may be an uninitialised out-parameter; write #[escapes(out)] if C writes it, or #[escapes(inout)] / #[flow_through] if it holds pointers C reads"
+                )]
+                #[inline(always)]
+                fn warn(self) {}
+            }
+            #[allow(unused_imports)]
+            use ::pointer_escapes::__private::{
+                PointeeHasReferents as _, PointeeHoldsNoPointers as _,
+                PointeeUnknown as _,
+            };
+            (&&::pointer_escapes::__private::LintProbe::of(&h))
+                .lint(PointeeNotChecked)
+                .warn();
+        }
+    };
+    unsafe { set_callback(h, user_data) }
+}

@@ -212,3 +212,67 @@ fn inspect(p: *const Vec<u8>) -> bool {
     );
     { !p.is_null() }
 }
+/// Pointers C keeps: a retained context taken as a `*const Payload`, and a
+/// returned buffer C keeps (checked after the call's own pins are released).
+pub unsafe extern "C" fn value_blob(
+    ctx: *mut c_void,
+    buf: *const u8,
+    n: usize,
+) -> *const u8 {
+    let __pe_pins = ::pointer_escapes::__private::CallPins::new(
+        "value_blob",
+        |__pe_call: &mut ::pointer_escapes::__private::CallRecorder| {
+            {
+                let __pe_extent = ::pointer_escapes::__private::Extent::One;
+                #[allow(unused_imports)]
+                use ::pointer_escapes::__private::{HasReferents as _, NoReferents as _};
+                let __pe_check = (&::pointer_escapes::__private::Probe::of(
+                    &::pointer_escapes::__private::pointee_as::<Payload, _>(&ctx),
+                ))
+                    .check_fn();
+                unsafe {
+                    __pe_call
+                        .pointer(
+                            "ctx",
+                            &::pointer_escapes::__private::pointee_as::<
+                                Payload,
+                                _,
+                            >(&ctx),
+                            __pe_extent,
+                            __pe_check,
+                        )
+                };
+                __pe_call
+                    .retained(
+                        "ctx",
+                        &::pointer_escapes::__private::pointee_as::<Payload, _>(&ctx),
+                        __pe_extent,
+                    );
+            }
+            {
+                let __pe_extent = ::pointer_escapes::__private::Extent::bytes(n);
+                #[allow(unused_imports)]
+                use ::pointer_escapes::__private::{HasReferents as _, NoReferents as _};
+                let __pe_check = (&::pointer_escapes::__private::Probe::of(&buf))
+                    .check_fn();
+                unsafe { __pe_call.pointer("buf", &buf, __pe_extent, __pe_check) };
+                __pe_call.retained("buf", &buf, __pe_extent);
+            }
+        },
+    );
+    {
+        let __pe_returned: *const u8 = (|| -> *const u8 {
+            if n == 0 {
+                return std::ptr::null();
+            }
+            buf
+        })();
+        ::core::mem::drop(__pe_pins);
+        ::pointer_escapes::__private::check_returned(
+            "value_blob",
+            &__pe_returned,
+            ::pointer_escapes::__private::Extent::len(n),
+        );
+        __pe_returned
+    }
+}

@@ -45,3 +45,17 @@ unsafe fn produce(
 fn inspect(p: *const Vec<u8>) -> bool {
     !p.is_null()
 }
+
+/// Pointers C keeps: a retained context taken as a `*const Payload`, and a
+/// returned buffer C keeps (checked after the call's own pins are released).
+#[pointer_escapes(returns(retained, len = n))]
+pub unsafe extern "C" fn value_blob(
+    #[escapes(retained, pointee = Payload)] ctx: *mut c_void,
+    #[escapes(retained, bytes = n)] buf: *const u8,
+    n: usize,
+) -> *const u8 {
+    if n == 0 {
+        return std::ptr::null();
+    }
+    buf
+}
