@@ -169,6 +169,33 @@ mod tests {
     }
 
     #[test]
+    fn returns() {
+        let (o, e) = parse(quote!(returns(retained, len = n), crate = a));
+        assert!(e.is_empty());
+        let (_, attr) = o.returns.expect("returns parsed");
+        assert!(attr.retained.is_some() && attr.extent.is_some());
+        for (attr, expected) in [
+            (quote!(returns(len = 2)), "needs `retained`"),
+            (
+                quote!(returns(retained, inout)),
+                "unknown key `inout` in returns",
+            ),
+            (
+                quote!(returns(retained, size = 1)),
+                "unknown key `size` in returns",
+            ),
+            (
+                quote!(returns(retained), returns(retained)),
+                "duplicate option `returns`",
+            ),
+        ] {
+            let (_, e) = parse(attr);
+            let text = e.to_compile_errors().to_string();
+            assert!(text.contains(expected), "{expected}: {text}");
+        }
+    }
+
+    #[test]
     fn crate_without_value() {
         let (_, e) = parse(quote!(crate));
         assert!(e

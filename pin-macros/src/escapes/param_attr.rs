@@ -578,6 +578,33 @@ mod tests {
     }
 
     #[test]
+    fn retained_and_pointee() {
+        let (found, _, errors) = take_from(vec![parse_quote!(
+            #[escapes(retained, pointee = libc::msghdr, len = 2)]
+        )]);
+        assert!(errors.is_empty(), "{errors}");
+        let escapes = found.escapes.unwrap();
+        assert!(escapes.retained.is_some());
+        assert!(escapes.pointee.is_some());
+        for (attr, expected) in [
+            (
+                parse_quote!(#[escapes(retained, retained)]),
+                "duplicate `retained`",
+            ),
+            (parse_quote!(#[escapes(retained = 1)]), "takes no value"),
+            (parse_quote!(#[escapes(pointee)]), "`pointee` needs a type"),
+            (
+                parse_quote!(#[escapes(pointee = u8, pointee = u16)]),
+                "duplicate `pointee`",
+            ),
+        ] {
+            let (found, _, errors) = take_from(vec![attr]);
+            assert!(errors.contains(expected), "{expected}: {errors}");
+            assert!(found.escapes.is_none());
+        }
+    }
+
+    #[test]
     fn flow_through_takes_no_arguments() {
         let (found, _, errors) = take_from(vec![parse_quote!(#[flow_through(len = 2)])]);
         assert!(errors.contains("takes no arguments"), "{errors}");
