@@ -21,7 +21,8 @@
 #      owned_pin (capacity, C strings, a copy-on-write StableBufMut),
 #      owned_pin_global_alloc (a block freed under its OwnedPin is never
 #      handed back: no double free) and owned_pin_side_alloc (a side
-#      PinAwareAlloc is not the global allocator).
+#      PinAwareAlloc is not the global allocator),
+#      escapes_out_params (no uninitialised out-parameter is read).
 #
 # What is skipped, and why (keep this list in step with RELIABILITY.md):
 #   - pin-core statics::tests::literals_and_statics_are_static_heap_and_stack_are_not
@@ -104,7 +105,8 @@ done
 
 step "facade integration tests"
 cargo +nightly miri test --test bad_input --test panic_safety --test model --test stress \
-    --test soundness --test soundness_forgotten_pinner
+    --test soundness --test soundness_forgotten_pinner \
+    --test escapes_out_params
 cargo +nightly miri test --test pinner_go -- \
     --skip pinner_go::pinning_a_static \
     --skip pinner_go::static_string_data_is_always_pinned

@@ -277,7 +277,7 @@ enum Held {
 /// Collects what one call escapes, for `CallPins::new`: generated code calls
 /// one method per escaping parameter.
 pub struct CallRecorder {
-    function: &'static str,
+    pub(crate) function: &'static str,
     regions: RegionList,
     /// The checks to run once everything is pinned: a few inline (most
     /// functions have one or two checked pointers), the rest on the heap.

@@ -11,6 +11,7 @@
 
 mod alloc;
 mod call;
+mod call_lints;
 mod check;
 mod diag;
 mod origin;
@@ -44,6 +45,10 @@ pub mod __private {
     pub use crate::call::{
         referent_count, CallPins, CallRecorder, CheckFn, EscapeLen, EscapingPointer, Extent,
         FlowRoot, HasReferents, NoReferents, Probe,
+    };
+    pub use crate::call_lints::{
+        check_returned, pointee_as, ConstPointee, ConstProbe, LintProbe, PointeeHasReferents,
+        PointeeHoldsNoPointers, PointeeUnknown, PointerFree, Quiet, WritablePointee,
     };
     pub use crate::referents::{Referents, Via, Visitor};
 }

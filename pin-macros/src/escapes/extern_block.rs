@@ -42,6 +42,14 @@ pub(crate) fn expand(options: &Options, block: ItemForeignMod, errors: &mut Erro
         brace_token,
         items,
     } = block;
+    if let Some((key, _)) = &options.returns {
+        errors.at(
+            key,
+            "returns(..) checks a pointer Rust returns to C (an exported `extern \"C\" fn`); \
+             an import's return value comes from C: remove it, or put it on the exported \
+             function",
+        );
+    }
     let wrapper_cfgs: Vec<&Attribute> = attrs.iter().filter(|a| is_cfg(a)).collect();
     let import_block_attrs: Vec<&Attribute> =
         attrs.iter().filter(|a| !a.path().is_ident("doc")).collect();
@@ -249,7 +257,7 @@ fn wrap(
     let unchecked = cfg!(feature = "unchecked");
     let inline = unchecked.then(|| quote!(#[inline(always)]));
     let prologue = if unchecked {
-        TokenStream::new()
+        prologue::emit_lints(&options.krate, &escapes)
     } else {
         prologue::emit(&options.krate, &f.sig.ident, &escapes)
     };

@@ -10,10 +10,12 @@ use super::errors::Errors;
 use super::options::Options;
 use super::param_attr;
 use super::prologue::{self, Escape};
-use super::valid::{self, FnKind};
+use super::shape::{classify, Shape};
+use super::valid::{self, type_text, Extent, FnKind};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
-use syn::{AttrStyle, FnArg, Ident, ItemFn, Pat, PatIdent};
+use syn::ext::IdentExt;
+use syn::{AttrStyle, FnArg, Ident, ItemFn, LitStr, Pat, PatIdent, ReturnType};
 
 /// Rewrites `f`. On error (recorded in `errors`) returns `f` with the
 /// consumed attributes removed and nothing added, so the compile errors are
@@ -85,17 +87,122 @@ pub(crate) fn expand(options: &Options, mut f: ItemFn, errors: &mut Errors) -> T
             }
         }
     }
+    let returns = options
+        .returns
+        .as_ref()
+        .and_then(|r| returned(&f, r, errors));
     if !errors.is_empty() {
         return assemble(&f, &rebinds, TokenStream::new());
     }
-    let prologue = if cfg!(feature = "unchecked") {
+    let unchecked = cfg!(feature = "unchecked");
+    let prologue = if unchecked {
         // The function as written, attributes stripped (a renamed pattern
         // is rebound, so it is still the same function).
-        prologue::emit_unchecked(&escapes)
+        prologue::emit_unchecked(&options.krate, &escapes)
     } else {
         prologue::emit(&options.krate, &f.sig.ident, &escapes)
     };
-    assemble(&f, &rebinds, prologue)
+    match returns {
+        Some(returns) if !unchecked => {
+            let check = check_returned(options, &f, &returns, !escapes.is_empty());
+            let mut f = f;
+            let ret_ty = match &f.sig.output {
+                ReturnType::Type(_, ty) => ty.to_token_stream(),
+                ReturnType::Default => quote!(()),
+            };
+            let stmts = &f.block.stmts;
+            // A closure, so that `return` and `?` in the body come back here
+            // and the returned pointer is checked on every way out.
+            let value = Ident::new("__pe_returned", Span::mixed_site());
+            let body: syn::Block = syn::parse_quote!({
+                let #value: #ret_ty = (|| -> #ret_ty { #(#stmts)* })();
+                #check
+                #value
+            });
+            *f.block = body;
+            assemble(&f, &rebinds, prologue)
+        }
+        _ => assemble(&f, &rebinds, prologue),
+    }
+}
+
+/// What `returns(..)` checks, once it is known to apply to `f`.
+struct Returned {
+    extent: Extent,
+    pointee: Option<syn::Type>,
+}
+
+/// Validates `returns(..)` against `f`: a non-async function returning a
+/// raw pointer (or a name that may be one: the `EscapingPointer` bound
+/// decides).
+fn returned(
+    f: &ItemFn,
+    (key, attr): &(Ident, super::param_attr::EscapesAttr),
+    errors: &mut Errors,
+) -> Option<Returned> {
+    if let Some(asyncness) = &f.sig.asyncness {
+        errors.at(
+            asyncness,
+            format_args!(
+                "returns(..) cannot check an `async fn`: `{}` hands C a future, not a pointer; \
+                 put returns(..) on the function that returns the pointer to C",
+                f.sig.ident
+            ),
+        );
+        return None;
+    }
+    let what = match &f.sig.output {
+        ReturnType::Default => Some(("nothing".to_string(), "()".to_string())),
+        ReturnType::Type(_, ty) => match classify(ty) {
+            Shape::RawPointer | Shape::Opaque => None,
+            Shape::Reference => Some(("a reference".to_string(), type_text(ty))),
+            Shape::NotPointer(what) => Some((what.to_string(), type_text(ty))),
+        },
+    };
+    if let Some((what, ty)) = what {
+        errors.at(
+            key,
+            format_args!(
+                "returns(..) checks a raw pointer a function returns to C, but `{}` returns \
+                 {what} (`{ty}`): remove returns(..), or return `*const T` / `*mut T`",
+                f.sig.ident
+            ),
+        );
+        return None;
+    }
+    Some(Returned {
+        extent: attr.extent.clone().map_or(Extent::One, Extent::from),
+        pointee: attr.pointee.clone(),
+    })
+}
+
+/// `drop(guard); check_returned(name, &value, extent);`: the call's own
+/// pins are released first, so only pins that outlive the call count.
+fn check_returned(
+    options: &Options,
+    f: &ItemFn,
+    returned: &Returned,
+    guarded: bool,
+) -> TokenStream {
+    let krate = &options.krate;
+    let private = quote!(#krate::__private);
+    let value = Ident::new("__pe_returned", Span::mixed_site());
+    let guard = prologue::guard_ident();
+    let release = guarded.then(|| quote!(::core::mem::drop(#guard);));
+    let name = LitStr::new(&f.sig.ident.unraw().to_string(), f.sig.ident.span());
+    let pointer = match &returned.pointee {
+        Some(ty) => quote!(#private::pointee_as::<#ty, _>(&#value)),
+        None => quote!(#value),
+    };
+    let extent = match &returned.extent {
+        Extent::One => quote!(#private::Extent::One),
+        Extent::Len(e) => quote!(#private::Extent::len(#e)),
+        Extent::Bytes(e) => quote!(#private::Extent::bytes(#e)),
+    };
+    quote! {
+        #release
+        #private::check_returned(#name, &#pointer, #extent);
+    }
 }
 
 /// `attrs vis sig { inner-attrs rebinds prologue { body } }`.

@@ -1,12 +1,15 @@
-//! The attribute's own options: `#[pointer_escapes(crate = path)]`.
+//! The attribute's own options: `#[pointer_escapes(crate = path)]` and
+//! `#[pointer_escapes(returns(retained, ..))]`.
 //!
 //! Parsed into one struct, each option checked on its own token, so an
 //! unknown or duplicated option is an error on exactly that token.
 
 use super::errors::Errors;
+use super::param_attr::{self, Entry, EscapesAttr, Place};
 use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
+use syn::punctuated::Punctuated;
 use syn::{Ident, LitStr, Path, Token};
 
 /// What `#[pointer_escapes(..)]` was given.
@@ -14,6 +17,9 @@ pub(crate) struct Options {
     /// Path of the `pointer-escapes` crate; every generated path starts
     /// with it (`::pointer_escapes` unless `crate = ..` says otherwise).
     pub(crate) krate: Path,
+    /// `returns(retained, ..)`: the pointer the function returns is kept
+    /// by C; the `returns` keyword, for errors, and its keys.
+    pub(crate) returns: Option<(Ident, EscapesAttr)>,
 }
 
 impl Options {
@@ -21,10 +27,32 @@ impl Options {
     /// (and falling back to the defaults for what could not be read).
     pub(crate) fn parse(attr: TokenStream, errors: &mut Errors) -> Options {
         let mut krate: Option<(Ident, Path)> = None;
+        let mut returns: Option<(Ident, EscapesAttr)> = None;
         let parser = |input: ParseStream| -> syn::Result<()> {
             while !input.is_empty() {
                 let key = input.call(Ident::parse_any)?;
-                if key == "crate" {
+                if key == "returns" {
+                    let content;
+                    syn::parenthesized!(content in input);
+                    let entries = Punctuated::<Entry, Token![,]>::parse_terminated(&content)?;
+                    let tokens = quote::ToTokens::to_token_stream(&key);
+                    if returns.is_some() {
+                        errors.at(&key, "duplicate option `returns`: give it once");
+                    } else if let Some(attr) =
+                        param_attr::keys(tokens, entries, Place::Returns, errors)
+                    {
+                        if attr.retained.is_none() {
+                            errors.at(
+                                &key,
+                                "returns(..) needs `retained`: write returns(retained), with \
+                                 `len = ..`, `bytes = ..` or `pointee = T` if needed (C keeps a \
+                                 pointer returned to it)",
+                            );
+                        } else {
+                            returns = Some((key, attr));
+                        }
+                    }
+                } else if key == "crate" {
                     let value = parse_crate_path(input, &key)?;
                     if krate.is_some() {
                         errors.at(
@@ -39,10 +67,10 @@ impl Options {
                     errors.at(
                         &key,
                         format_args!(
-                            "unknown option `{key}`: #[pointer_escapes] takes only `crate = path` \
+                            "unknown option `{key}`: #[pointer_escapes] takes `crate = path` \
                              (the path of the pointer-escapes crate, e.g. \
-                             `crate = ::my_ffi::pointer_escapes`); parameters take \
-                             #[flow_through] and #[escapes(len = ..)] / #[escapes(bytes = ..)]"
+                             `crate = ::my_ffi::pointer_escapes`) and `returns(retained, ..)`; \
+                             parameters take #[flow_through] and #[escapes(..)]"
                         ),
                     );
                     skip_to_comma(input)?;
@@ -61,6 +89,7 @@ impl Options {
             krate: krate
                 .map(|(_, path)| path)
                 .unwrap_or_else(default_crate_path),
+            returns,
         }
     }
 }
@@ -137,6 +166,33 @@ mod tests {
         assert!(text.contains("unknown option `bar`"), "{text}");
         assert!(text.contains("duplicate option `crate`"), "{text}");
         assert_eq!(path_text(&o), "a");
+    }
+
+    #[test]
+    fn returns() {
+        let (o, e) = parse(quote!(returns(retained, len = n), crate = a));
+        assert!(e.is_empty());
+        let (_, attr) = o.returns.expect("returns parsed");
+        assert!(attr.retained.is_some() && attr.extent.is_some());
+        for (attr, expected) in [
+            (quote!(returns(len = 2)), "needs `retained`"),
+            (
+                quote!(returns(retained, inout)),
+                "unknown key `inout` in returns",
+            ),
+            (
+                quote!(returns(retained, size = 1)),
+                "unknown key `size` in returns",
+            ),
+            (
+                quote!(returns(retained), returns(retained)),
+                "duplicate option `returns`",
+            ),
+        ] {
+            let (_, e) = parse(attr);
+            let text = e.to_compile_errors().to_string();
+            assert!(text.contains(expected), "{expected}: {text}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The parameter attributes the macro consumes: `#[flow_through]` and
-//! `#[escapes(len = expr)]` / `#[escapes(bytes = expr)]`.
+//! `#[escapes(..)]` with its keys `len = expr` / `bytes = expr` (the extent)
+//! and `out` / `inout` (what C does with the pointee).
 //!
 //! [`take`] removes them from a parameter (they are not real attributes, so
 //! they must never reach the compiler) and reports every malformed one.
@@ -12,7 +13,7 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::ParseStream;
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Expr, ExprLit, ExprUnary, Ident, Lit, Meta, Token, UnOp};
+use syn::{Attribute, Expr, ExprLit, ExprUnary, Ident, Lit, Meta, Token, Type, UnOp};
 
 /// What a parameter's attributes ask for.
 #[derive(Default)]
@@ -20,14 +21,41 @@ pub(crate) struct ParamAttrs {
     /// `#[flow_through]`: the attribute, for errors about where it is used.
     pub(crate) flow_through: Option<TokenStream>,
     /// `#[escapes(..)]`.
-    pub(crate) extent: Option<ExtentAttr>,
+    pub(crate) escapes: Option<EscapesAttr>,
 }
 
-/// A well-formed `#[escapes(..)]`.
-pub(crate) struct ExtentAttr {
+/// A well-formed `#[escapes(..)]`: at least one key.
+pub(crate) struct EscapesAttr {
     /// The whole attribute, for errors about where it is used.
     pub(crate) tokens: TokenStream,
-    pub(crate) kind: ExtentKind,
+    /// `len = ..` / `bytes = ..`.
+    pub(crate) extent: Option<ExtentKind>,
+    /// `out` / `inout`, with the key's token for errors.
+    pub(crate) access: Option<(Access, Ident)>,
+    /// `retained`: C keeps the pointer beyond the call.
+    pub(crate) retained: Option<Ident>,
+    /// `pointee = T`: what the (untyped) pointer points to.
+    pub(crate) pointee: Option<Type>,
+}
+
+/// What C does with a pointer parameter's pointee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// `out`: C writes (or manages) the pointee; it may be uninitialised,
+    /// so nothing reads it.
+    Out,
+    /// `inout`: the pointee is initialised and C reads it; it is checked
+    /// as a `*const` pointee is.
+    InOut,
+}
+
+impl Access {
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Access::Out => "out",
+            Access::InOut => "inout",
+        }
+    }
 }
 
 /// How far a pointer reaches.
@@ -81,13 +109,13 @@ pub(crate) fn take(attrs: &mut Vec<Attribute>, param: &str, errors: &mut Errors)
                 errors.at(
                     attr,
                     format_args!(
-                        "duplicate #[escapes] on `{param}`: write one #[escapes(len = ..)] or \
-                         #[escapes(bytes = ..)]"
+                        "duplicate #[escapes] on `{param}`: write all its keys in one \
+                         #[escapes(..)], e.g. #[escapes(out, len = n)]"
                     ),
                 );
             } else {
                 seen_escapes = true;
-                found.extent = parse_escapes(attr, errors);
+                found.escapes = parse_escapes(attr, errors);
             }
             false
         } else if let Some(meant) = near_miss(&name) {
@@ -95,8 +123,8 @@ pub(crate) fn take(attrs: &mut Vec<Attribute>, param: &str, errors: &mut Errors)
                 attr.path(),
                 format_args!(
                     "unknown parameter attribute `{name}`: did you mean #[{meant}]? \
-                     #[pointer_escapes] understands #[flow_through], #[escapes(len = ..)] and \
-                     #[escapes(bytes = ..)]"
+                     #[pointer_escapes] understands #[flow_through], #[escapes(len = ..)], \
+                     #[escapes(bytes = ..)], #[escapes(out)] and #[escapes(inout)]"
                 ),
             );
             false
@@ -107,16 +135,16 @@ pub(crate) fn take(attrs: &mut Vec<Attribute>, param: &str, errors: &mut Errors)
     found
 }
 
-/// `#[escapes(len = expr)]` or `#[escapes(bytes = expr)]`.
-fn parse_escapes(attr: &Attribute, errors: &mut Errors) -> Option<ExtentAttr> {
-    const NEEDS_EXTENT: &str =
-        "#[escapes] needs an extent: write #[escapes(len = <element count>)] \
-                                or #[escapes(bytes = <byte count>)] (without #[escapes] a raw \
-                                pointer pins one element)";
+const NEEDS_KEY: &str = "#[escapes] needs an extent or an access: write #[escapes(len = <element \
+                         count>)] or #[escapes(bytes = <byte count>)], or #[escapes(out)] / \
+                         #[escapes(inout)] (without #[escapes] a raw pointer pins one element)";
+
+/// `#[escapes(key, ..)]`: `len = expr`, `bytes = expr`, `out`, `inout`.
+fn parse_escapes(attr: &Attribute, errors: &mut Errors) -> Option<EscapesAttr> {
     let list = match &attr.meta {
         Meta::List(list) => list,
         Meta::Path(_) => {
-            errors.at(attr, NEEDS_EXTENT);
+            errors.at(attr, NEEDS_KEY);
             return None;
         }
         Meta::NameValue(nv) => {
@@ -127,76 +155,198 @@ fn parse_escapes(attr: &Attribute, errors: &mut Errors) -> Option<ExtentAttr> {
             return None;
         }
     };
-    let args = match list.parse_args_with(Punctuated::<KeyValue, Token![,]>::parse_terminated) {
-        Ok(args) => args,
+    let entries = match list.parse_args_with(Punctuated::<Entry, Token![,]>::parse_terminated) {
+        Ok(entries) => entries,
         Err(e) => {
             errors.push(e);
             return None;
         }
     };
-    let mut kind: Option<ExtentKind> = None;
+    if entries.is_empty() {
+        errors.at(attr, NEEDS_KEY);
+        return None;
+    }
+    keys(attr.to_token_stream(), entries, Place::Param, errors)
+}
+
+/// Where the keys are written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// `#[escapes(..)]` on a parameter.
+    Param,
+    /// `#[pointer_escapes(returns(..))]`: no `out` / `inout`.
+    Returns,
+}
+
+/// The meaning of `entries`, every mistake reported; `None` if any.
+pub(crate) fn keys(
+    tokens: TokenStream,
+    entries: Punctuated<Entry, Token![,]>,
+    place: Place,
+    errors: &mut Errors,
+) -> Option<EscapesAttr> {
+    let mut retained: Option<Ident> = None;
+    let mut pointee: Option<Type> = None;
+    let mut extent: Option<ExtentKind> = None;
+    let mut access: Option<(Access, Ident)> = None;
     let mut ok = true;
-    for KeyValue { key, value } in args {
-        let new = if key == "len" {
-            ExtentKind::Len(value)
-        } else if key == "bytes" {
-            ExtentKind::Bytes(value)
-        } else {
-            errors.at(
-                &key,
-                format_args!(
-                    "unknown key `{key}` in #[escapes(..)]: write `len = <element count>` or \
-                     `bytes = <byte count>`"
-                ),
-            );
-            ok = false;
-            continue;
+    for Entry { key, value } in entries {
+        let name = key.unraw().to_string();
+        let value = match value {
+            // Only `pointee` is parsed with a type.
+            Some(Value::Type(ty)) => {
+                if pointee.is_some() {
+                    errors.at(&key, "duplicate `pointee` in #[escapes(..)]: give it once");
+                    ok = false;
+                } else {
+                    pointee = Some(ty);
+                }
+                continue;
+            }
+            Some(Value::Expr(e)) => Some(e),
+            None => None,
         };
-        if let Some(bad) = non_integer_literal(new.expr()) {
-            errors.at(
-                bad,
-                format_args!(
-                    "`{}` must be an integer expression, not a {}: write e.g. `{} = n` or `{} = 16`",
-                    new.key(),
-                    literal_kind(bad),
-                    new.key(),
-                    new.key()
-                ),
-            );
-            ok = false;
-        }
-        match &kind {
-            None => kind = Some(new),
-            Some(old) if old.key() == new.key() => {
+        match (name.as_str(), value) {
+            ("pointee", None) => {
                 errors.at(
                     &key,
-                    format_args!("duplicate `{key}` in #[escapes(..)]: give it once"),
+                    "`pointee` needs a type: write `pointee = T` (what the pointer points to)",
                 );
                 ok = false;
             }
-            Some(_) => {
+            ("retained", Some(_)) => {
+                errors.at(&key, "`retained` takes no value: write `retained`");
+                ok = false;
+            }
+            ("retained", None) => {
+                if retained.is_some() {
+                    errors.at(&key, "duplicate `retained` in #[escapes(..)]: give it once");
+                    ok = false;
+                } else {
+                    retained = Some(key);
+                }
+            }
+            ("out" | "inout", _) if place == Place::Returns => {
                 errors.at(
                     &key,
-                    "`len` and `bytes` together: an extent is either an element count \
-                     (`len = ..`) or a byte count (`bytes = ..`); keep one",
+                    format_args!(
+                        "unknown key `{key}` in returns(..): a returned pointer is checked as C \
+                         will keep it; write `retained`, with `len = ..`, `bytes = ..` or \
+                         `pointee = T` if needed"
+                    ),
+                );
+                ok = false;
+            }
+            ("len" | "bytes", None) => {
+                errors.at(
+                    &key,
+                    format_args!("`{key}` needs a value: write `{key} = <integer expression>`"),
+                );
+                ok = false;
+            }
+            ("len" | "bytes", Some(value)) => {
+                let new = if name == "len" {
+                    ExtentKind::Len(value)
+                } else {
+                    ExtentKind::Bytes(value)
+                };
+                if let Some(bad) = non_integer_literal(new.expr()) {
+                    errors.at(
+                        bad,
+                        format_args!(
+                            "`{}` must be an integer expression, not a {}: write e.g. `{} = n` \
+                             or `{} = 16`",
+                            new.key(),
+                            literal_kind(bad),
+                            new.key(),
+                            new.key()
+                        ),
+                    );
+                    ok = false;
+                }
+                match &extent {
+                    None => extent = Some(new),
+                    Some(old) if old.key() == new.key() => {
+                        errors.at(
+                            &key,
+                            format_args!("duplicate `{key}` in #[escapes(..)]: give it once"),
+                        );
+                        ok = false;
+                    }
+                    Some(_) => {
+                        errors.at(
+                            &key,
+                            "`len` and `bytes` together: an extent is either an element count \
+                             (`len = ..`) or a byte count (`bytes = ..`); keep one",
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            ("out" | "inout", Some(_)) => {
+                errors.at(
+                    &key,
+                    format_args!("`{key}` takes no value: write #[escapes({key})]"),
+                );
+                ok = false;
+            }
+            ("out" | "inout", None) => {
+                let new = if name == "out" {
+                    Access::Out
+                } else {
+                    Access::InOut
+                };
+                match &access {
+                    None => access = Some((new, key)),
+                    Some((old, _)) if *old == new => {
+                        errors.at(
+                            &key,
+                            format_args!("duplicate `{key}` in #[escapes(..)]: give it once"),
+                        );
+                        ok = false;
+                    }
+                    Some(_) => {
+                        errors.at(
+                            &key,
+                            "`out` and `inout` together: the pointee is either written by C \
+                             and possibly uninitialised before the call (`out`, never read) or \
+                             initialised and read by C (`inout`, checked); keep one",
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            _ if place == Place::Returns => {
+                errors.at(
+                    &key,
+                    format_args!(
+                        "unknown key `{key}` in returns(..): write `retained`, with `len = \
+                         <element count>`, `bytes = <byte count>` or `pointee = T` if needed"
+                    ),
+                );
+                ok = false;
+            }
+            _ => {
+                errors.at(
+                    &key,
+                    format_args!(
+                        "unknown key `{key}` in #[escapes(..)]: write `len = <element count>`, \
+                         `bytes = <byte count>`, `out` (C writes the pointee), `inout` (C \
+                         reads and writes it), `retained` (C keeps the pointer) or `pointee = \
+                         T` (what an untyped pointer points to)"
+                    ),
                 );
                 ok = false;
             }
         }
     }
-    match kind {
-        Some(kind) if ok => Some(ExtentAttr {
-            tokens: attr.to_token_stream(),
-            kind,
-        }),
-        Some(_) => None,
-        None => {
-            if ok {
-                errors.at(attr, NEEDS_EXTENT);
-            }
-            None
-        }
-    }
+    ok.then_some(EscapesAttr {
+        tokens,
+        extent,
+        access,
+        retained,
+        pointee,
+    })
 }
 
 impl ExtentKind {
@@ -207,24 +357,33 @@ impl ExtentKind {
     }
 }
 
-/// `key = expr` inside `#[escapes(..)]`.
-struct KeyValue {
+/// `key`, `key = expr` or `pointee = Type` inside `#[escapes(..)]`.
+pub(crate) struct Entry {
     key: Ident,
-    value: Expr,
+    value: Option<Value>,
 }
 
-impl syn::parse::Parse for KeyValue {
+enum Value {
+    Expr(Expr),
+    Type(Type),
+}
+
+impl syn::parse::Parse for Entry {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let key = input.call(Ident::parse_any)?;
         if !input.peek(Token![=]) {
-            return Err(syn::Error::new_spanned(
-                &key,
-                format_args!("`{key}` needs a value: write `{key} = <integer expression>`"),
-            ));
+            return Ok(Entry { key, value: None });
         }
         input.parse::<Token![=]>()?;
-        let value = input.parse()?;
-        Ok(KeyValue { key, value })
+        let value = if key.unraw() == "pointee" {
+            Value::Type(input.parse()?)
+        } else {
+            Value::Expr(input.parse()?)
+        };
+        Ok(Entry {
+            key,
+            value: Some(value),
+        })
     }
 }
 
@@ -310,7 +469,10 @@ mod tests {
         ]);
         assert!(errors.is_empty(), "{errors}");
         assert!(found.flow_through.is_some());
-        assert!(matches!(found.extent.unwrap().kind, ExtentKind::Len(_)));
+        assert!(matches!(
+            found.escapes.unwrap().extent,
+            Some(ExtentKind::Len(_))
+        ));
         assert_eq!(rest.len(), 1);
         assert!(rest[0].path().is_ident("cfg"));
     }
@@ -319,7 +481,10 @@ mod tests {
     fn bytes_key() {
         let (found, _, errors) = take_from(vec![parse_quote!(#[escapes(bytes = size,)])]);
         assert!(errors.is_empty(), "{errors}");
-        assert!(matches!(found.extent.unwrap().kind, ExtentKind::Bytes(_)));
+        assert!(matches!(
+            found.escapes.unwrap().extent,
+            Some(ExtentKind::Bytes(_))
+        ));
     }
 
     #[test]
@@ -348,7 +513,7 @@ mod tests {
         ] {
             let (found, rest, errors) = take_from(vec![attr]);
             assert!(errors.contains(expected), "{expected}: {errors}");
-            assert!(found.extent.is_none());
+            assert!(found.escapes.is_none());
             assert!(rest.is_empty());
         }
     }
@@ -363,7 +528,7 @@ mod tests {
         ] {
             let (found, _, errors) = take_from(vec![attr]);
             assert!(errors.is_empty(), "{errors}");
-            assert!(found.extent.is_some());
+            assert!(found.escapes.is_some());
         }
     }
 
@@ -379,7 +544,64 @@ mod tests {
             parse_quote!(#[escapes(bytes = 1)]),
         ]);
         assert!(errors.contains("duplicate #[escapes]"), "{errors}");
-        assert!(matches!(found.extent.unwrap().kind, ExtentKind::Len(_)));
+        assert!(matches!(
+            found.escapes.unwrap().extent,
+            Some(ExtentKind::Len(_))
+        ));
+    }
+
+    #[test]
+    fn out_and_inout() {
+        let (found, _, errors) = take_from(vec![parse_quote!(#[escapes(out, len = n)])]);
+        assert!(errors.is_empty(), "{errors}");
+        let escapes = found.escapes.unwrap();
+        assert!(matches!(escapes.access, Some((Access::Out, _))));
+        assert!(matches!(escapes.extent, Some(ExtentKind::Len(_))));
+        let (found, _, errors) = take_from(vec![parse_quote!(#[escapes(inout)])]);
+        assert!(errors.is_empty(), "{errors}");
+        assert!(matches!(
+            found.escapes.unwrap().access,
+            Some((Access::InOut, _))
+        ));
+        for (attr, expected) in [
+            (parse_quote!(#[escapes(out, out)]), "duplicate `out`"),
+            (
+                parse_quote!(#[escapes(out, inout)]),
+                "`out` and `inout` together",
+            ),
+            (parse_quote!(#[escapes(out = 1)]), "`out` takes no value"),
+        ] {
+            let (found, _, errors) = take_from(vec![attr]);
+            assert!(errors.contains(expected), "{expected}: {errors}");
+            assert!(found.escapes.is_none());
+        }
+    }
+
+    #[test]
+    fn retained_and_pointee() {
+        let (found, _, errors) = take_from(vec![parse_quote!(
+            #[escapes(retained, pointee = libc::msghdr, len = 2)]
+        )]);
+        assert!(errors.is_empty(), "{errors}");
+        let escapes = found.escapes.unwrap();
+        assert!(escapes.retained.is_some());
+        assert!(escapes.pointee.is_some());
+        for (attr, expected) in [
+            (
+                parse_quote!(#[escapes(retained, retained)]),
+                "duplicate `retained`",
+            ),
+            (parse_quote!(#[escapes(retained = 1)]), "takes no value"),
+            (parse_quote!(#[escapes(pointee)]), "`pointee` needs a type"),
+            (
+                parse_quote!(#[escapes(pointee = u8, pointee = u16)]),
+                "duplicate `pointee`",
+            ),
+        ] {
+            let (found, _, errors) = take_from(vec![attr]);
+            assert!(errors.contains(expected), "{expected}: {errors}");
+            assert!(found.escapes.is_none());
+        }
     }
 
     #[test]

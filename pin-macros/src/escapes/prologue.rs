@@ -3,7 +3,7 @@
 //! checks; dropping the guard (return, `?`, unwinding, a dropped future)
 //! releases the pins.
 
-use super::valid::{Action, Extent};
+use super::valid::{Action, Extent, Lint, Read};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
@@ -72,7 +72,7 @@ pub(crate) fn emit(krate: &Path, function: &Ident, escapes: &[Escape]) -> TokenS
 /// that is never called), as the checked prologue names them: a parameter
 /// the body never reads is not reported unused and a misspelt name is still
 /// an error, whichever way the crate is built.
-pub(crate) fn emit_unchecked(escapes: &[Escape]) -> TokenStream {
+pub(crate) fn emit_unchecked(krate: &Path, escapes: &[Escape]) -> TokenStream {
     if escapes.is_empty() {
         return TokenStream::new();
     }
@@ -81,63 +81,175 @@ pub(crate) fn emit_unchecked(escapes: &[Escape]) -> TokenStream {
         quote!(&#access)
     });
     let lengths = escapes.iter().filter_map(|e| match &e.action {
-        Action::Pointer { extent, .. } | Action::FlowPointer { extent } => match extent {
+        Action::Pointer { extent, .. } | Action::FlowPointer { extent, .. } => match extent {
             Extent::Len(len) | Extent::Bytes(len) => Some(len),
             Extent::One => None,
         },
         Action::FlowRef => None,
     });
-    quote!(let _ = || (#(#accesses,)* #(#lengths,)*);)
+    // The warnings are about the code, not the build: raised here too.
+    let private = quote!(#krate::__private);
+    let lints = escapes.iter().map(|e| lint(&private, e));
+    quote!(let _ = || { #(#lints)* (#(#accesses,)* #(#lengths,)*) };)
+}
+
+/// The compile-time warnings alone, for an extern-block wrapper of an
+/// `unchecked` build (it passes every parameter on, so it needs no
+/// naming): nothing when no parameter can warn.
+pub(crate) fn emit_lints(krate: &Path, escapes: &[Escape]) -> TokenStream {
+    let private = quote!(#krate::__private);
+    let lints: Vec<TokenStream> = escapes
+        .iter()
+        .map(|e| lint(&private, e))
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lints.is_empty() {
+        return TokenStream::new();
+    }
+    quote!(let _ = || { #(#lints)* };)
+}
+
+/// The compile-time warning of one parameter whose pointee is not read,
+/// raised only when the pointee's type has referents (see
+/// `pin_core::call_lints`); nothing for other parameters.
+fn lint(private: &TokenStream, escape: &Escape) -> TokenStream {
+    let Action::Pointer {
+        lint: Some(lint), ..
+    } = &escape.action
+    else {
+        return TokenStream::new();
+    };
+    let name = &escape.name;
+    let note = match lint {
+        Lint::SafeFn => format!(
+            "the referents of `{name}` cannot be checked in a safe fn (nothing promises the \
+             pointer is valid); make the fn `unsafe fn`, or take a reference `&T` / `&[T]`"
+        ),
+        Lint::MutNotChecked => format!(
+            "`*mut` parameter `{name}`'s pointee is not checked: it may be an uninitialised \
+             out-parameter; write #[escapes(out)] if C writes it, or #[escapes(inout)] / \
+             #[flow_through] if it holds pointers C reads"
+        ),
+    };
+    let note = LitStr::new(&note, escape.span);
+    let warning = Ident::new("PointeeNotChecked", Span::mixed_site());
+    // The method name carries the span of the parameter's type: the
+    // deprecation warning points there.
+    let warn = Ident::new("warn", escape.span);
+    let access = &pointer_access(private, escape);
+    quote! {
+        {
+            struct #warning;
+            #[allow(dead_code)]
+            impl #warning {
+                #[deprecated(note = #note)]
+                #[inline(always)]
+                fn warn(self) {}
+            }
+            #[allow(unused_imports)]
+            use #private::{
+                PointeeHasReferents as _, PointeeHoldsNoPointers as _, PointeeUnknown as _,
+            };
+            (&&#private::LintProbe::of(&#access)).lint(#warning).#warn();
+        }
+    }
 }
 
 fn step(private: &TokenStream, recorder: &Ident, escape: &Escape) -> TokenStream {
     let Escape {
-        name,
-        access,
-        span,
-        span_end,
-        action,
+        name, span, action, ..
     } = escape;
     let name = LitStr::new(name, *span);
-    // `&` / `&*` sit at the type's start and the name at its end, so the
-    // argument expression spans the whole type.
-    let access = &relocate(access.clone(), *span_end);
-    match action {
+    let access = &pointer_access(private, escape);
+    let lint = lint(private, escape);
+    let (extent, kept) = match action {
+        Action::Pointer { extent, kept, .. } | Action::FlowPointer { extent, kept } => {
+            (extent_tokens(private, extent), kept)
+        }
+        Action::FlowRef => {
+            return quote_spanned! {*span=>
+                #recorder.flow_through_ref(#name, &*#access);
+            };
+        }
+    };
+    // A retained pointer's extent is used twice: evaluated once, here.
+    let (bind_extent, extent) = if kept.retained {
+        let local = Ident::new("__pe_extent", Span::mixed_site());
+        (quote!(let #local = #extent;), quote!(#local))
+    } else {
+        (TokenStream::new(), extent)
+    };
+    let retained = kept.retained.then(|| {
+        quote_spanned! {*span=>
+            #recorder.retained(#name, &#access, #extent);
+        }
+    });
+    let pin = match action {
         Action::Pointer {
-            extent,
-            check: true,
+            read: read @ (Read::Checked | Read::CheckedIfConst),
+            ..
         } => {
-            let extent = extent_tokens(private, extent);
             let check = Ident::new("__pe_check", Span::mixed_site());
+            // An alias may hide a `*mut` whose pointee is uninitialised:
+            // its type decides whether the check is kept.
+            let if_const = (*read == Read::CheckedIfConst).then(|| {
+                quote_spanned! {*span=>
+                    #[allow(unused_imports)]
+                    use #private::{ConstPointee as _, WritablePointee as _};
+                    let #check = (&#private::ConstProbe::of(&#access)).keep_if_const(#check);
+                }
+            });
             // Autoref specialisation: the `HasReferents` impl applies when
             // the pointee implements `Referents`, `NoReferents` otherwise.
             quote_spanned! {*span=>
-                {
-                    #[allow(unused_imports)]
-                    use #private::{HasReferents as _, NoReferents as _};
-                    let #check = (&#private::Probe::of(&#access)).check_fn();
-                    unsafe { #recorder.pointer(#name, &#access, #extent, #check) };
-                }
+                #[allow(unused_imports)]
+                use #private::{HasReferents as _, NoReferents as _};
+                let #check = (&#private::Probe::of(&#access)).check_fn();
+                #if_const
+                unsafe { #recorder.pointer(#name, &#access, #extent, #check) };
             }
         }
-        Action::Pointer {
-            extent,
-            check: false,
-        } => {
-            let extent = extent_tokens(private, extent);
-            quote_spanned! {*span=>
-                #recorder.pointer_without_check(#name, &#access, #extent);
-            }
-        }
-        Action::FlowPointer { extent } => {
-            let extent = extent_tokens(private, extent);
-            quote_spanned! {*span=>
-                unsafe { #recorder.flow_through_pointer(#name, &#access, #extent) };
-            }
-        }
-        Action::FlowRef => quote_spanned! {*span=>
-            #recorder.flow_through_ref(#name, &*#access);
+        Action::Pointer { .. } => quote_spanned! {*span=>
+            #lint
+            #recorder.pointer_without_check(#name, &#access, #extent);
         },
+        _ => quote_spanned! {*span=>
+            unsafe { #recorder.flow_through_pointer(#name, &#access, #extent) };
+        },
+    };
+    if bind_extent.is_empty()
+        && matches!(
+            action,
+            Action::Pointer {
+                read: Read::Never,
+                ..
+            } | Action::FlowPointer { .. }
+        )
+    {
+        return pin;
+    }
+    quote_spanned! {*span=>
+        {
+            #bind_extent
+            #pin
+            #retained
+        }
+    }
+}
+
+/// The parameter as the steps name it: at its type's span (`&` / `&*` sit
+/// at the type's start and the name at its end, so the argument expression
+/// spans the whole type), and as a `*const T` when `pointee = T` says what
+/// an untyped pointer points to.
+fn pointer_access(private: &TokenStream, escape: &Escape) -> TokenStream {
+    let access = relocate(escape.access.clone(), escape.span_end);
+    let pointee = match &escape.action {
+        Action::Pointer { kept, .. } | Action::FlowPointer { kept, .. } => kept.pointee.as_ref(),
+        Action::FlowRef => None,
+    };
+    match pointee {
+        Some(ty) => quote_spanned!(ty.span()=> #private::pointee_as::<#ty, _>(&#access)),
+        None => access,
     }
 }
 

@@ -61,6 +61,31 @@ pub(crate) fn classify(ty: &Type) -> Shape {
     }
 }
 
+/// For a [`Shape::RawPointer`]: `Some(true)` when C may write the pointee
+/// (`*mut T`, `NonNull<T>`, `Option` of those), `Some(false)` for `*const
+/// T`; `None` for anything else.
+pub(crate) fn pointee_writable(ty: &Type) -> Option<bool> {
+    match ty {
+        Type::Ptr(p) => Some(p.mutability.is_some()),
+        Type::Paren(p) => pointee_writable(&p.elem),
+        Type::Group(g) => pointee_writable(&g.elem),
+        Type::Path(p) if p.qself.is_none() => {
+            let last = p.path.segments.last()?;
+            match (last.ident.to_string().as_str(), &last.arguments) {
+                ("NonNull", PathArguments::AngleBracketed(_)) => Some(true),
+                ("Option", PathArguments::AngleBracketed(args)) if args.args.len() == 1 => {
+                    match args.args.first() {
+                        Some(GenericArgument::Type(inner)) => pointee_writable(inner),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 fn primitive(name: &str) -> Shape {
     match name {
         "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128"
@@ -93,6 +118,17 @@ mod tests {
         assert_eq!(shape(parse_quote!(Option<NonNull<T>>)), Shape::RawPointer);
         assert_eq!(shape(parse_quote!(Option<*mut c_void>)), Shape::RawPointer);
         assert_eq!(shape(parse_quote!((*const u8))), Shape::RawPointer);
+    }
+
+    #[test]
+    fn writable_pointees() {
+        let writable = |ty: Type| pointee_writable(&ty);
+        assert_eq!(writable(parse_quote!(*const u8)), Some(false));
+        assert_eq!(writable(parse_quote!(Option<*const u8>)), Some(false));
+        assert_eq!(writable(parse_quote!(*mut *mut c_char)), Some(true));
+        assert_eq!(writable(parse_quote!(NonNull<T>)), Some(true));
+        assert_eq!(writable(parse_quote!(Option<NonNull<T>>)), Some(true));
+        assert_eq!(writable(parse_quote!(IovPtr)), None);
     }
 
     #[test]

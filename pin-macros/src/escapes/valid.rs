@@ -3,8 +3,8 @@
 //! says what to write instead).
 
 use super::errors::Errors;
-use super::param_attr::{ExtentKind, ParamAttrs};
-use super::shape::{classify, Shape};
+use super::param_attr::{Access, ExtentKind, ParamAttrs};
+use super::shape::{classify, pointee_writable, Shape};
 use quote::ToTokens;
 use syn::{Expr, Receiver, Type};
 
@@ -22,13 +22,56 @@ pub(crate) struct FnKind {
 /// What the prologue does with one parameter.
 #[derive(Clone)]
 pub(crate) enum Action {
-    /// A raw pointer: pin `extent`; with `check`, check its referents.
-    Pointer { extent: Extent, check: bool },
+    /// A raw pointer: pin `extent`; `read` says whether its referents are
+    /// checked, `lint` which compile-time warning the pointee's type may
+    /// raise.
+    Pointer {
+        extent: Extent,
+        read: Read,
+        lint: Option<Lint>,
+        kept: Kept,
+    },
     /// `#[flow_through]` raw pointer: pin `extent` and each element's
     /// referents.
-    FlowPointer { extent: Extent },
+    FlowPointer { extent: Extent, kept: Kept },
     /// `#[flow_through]` reference or slice: pin it and its referents.
     FlowRef,
+}
+
+/// What `retained` and `pointee = T` add to a raw pointer.
+#[derive(Clone, Default)]
+pub(crate) struct Kept {
+    /// `retained`: C keeps the pointer beyond the call, so it must be
+    /// covered by a pin that outlives the call.
+    pub(crate) retained: bool,
+    /// `pointee = T`: the pointer is taken as a `*const T`.
+    pub(crate) pointee: Option<Type>,
+}
+
+/// Whether checked mode reads a raw pointer's pointee to check its
+/// referents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// Checked: the caller of an `unsafe fn` vouches for an initialised
+    /// pointee (`*const T`, or `#[escapes(inout)]`).
+    Checked,
+    /// An alias the macro cannot see through, in an `unsafe fn`: checked
+    /// only if its type is a `*const` pointer (decided by the type).
+    CheckedIfConst,
+    /// Never read: a safe fn's pointer (nothing vouches for it), an
+    /// out-parameter, or an unmarked `*mut` whose pointee may be
+    /// uninitialised.
+    Never,
+}
+
+/// A compile-time warning raised when the pointee's type has referents
+/// (a check would have been possible) but the pointee is not read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lint {
+    /// The pointer is a parameter of a safe fn.
+    SafeFn,
+    /// An unmarked `*mut` parameter of an `unsafe fn`.
+    MutNotChecked,
 }
 
 /// How much of a pointer is pinned.
@@ -59,45 +102,108 @@ pub(crate) fn typed_param(
 ) -> Option<Action> {
     let shape = classify(ty);
     let ty_text = type_text(ty);
-    if let (Some(extent), Shape::Reference | Shape::NotPointer(_)) = (&attrs.extent, shape) {
-        let key = extent.kind.key();
+    if let (Some(escapes), Shape::Reference | Shape::NotPointer(_)) = (&attrs.escapes, shape) {
         let what = match shape {
             Shape::NotPointer(what) => what,
             _ => "a reference",
         };
-        let fix = if shape == Shape::Reference {
-            ", whose extent its type already gives: remove #[escapes] (#[flow_through] pins \
-             what it points to)"
-        } else {
-            ": put it on a `*const T`, `*mut T` or `NonNull<T>` parameter, or remove it"
+        let (said, meaning) = match (&escapes.extent, &escapes.access) {
+            (Some(extent), _) => (
+                format!("#[escapes({} = ..)]", extent.key()),
+                "gives the extent of a raw pointer",
+            ),
+            (None, Some((access, _))) => (
+                format!("#[escapes({})]", access.key()),
+                "says what C does with a raw pointer's pointee",
+            ),
+            (None, None) if escapes.retained.is_some() => (
+                "#[escapes(retained)]".to_string(),
+                "says C keeps a raw pointer after the call",
+            ),
+            (None, None) => (
+                "#[escapes(pointee = ..)]".to_string(),
+                "says what a raw pointer points to",
+            ),
+        };
+        let fix = match (shape, &escapes.extent) {
+            (Shape::Reference, Some(_)) => {
+                ", whose extent its type already gives: remove #[escapes] (#[flow_through] \
+                 pins what it points to)"
+            }
+            (Shape::Reference, None) => {
+                ", whose pointee is always initialised and checked through its borrow: \
+                 remove #[escapes]"
+            }
+            _ => ": put it on a `*const T`, `*mut T` or `NonNull<T>` parameter, or remove it",
         };
         errors.at(
-            &extent.tokens,
+            &escapes.tokens,
+            format_args!("{said} {meaning}, but `{param}` is {what} (`{ty_text}`){fix}"),
+        );
+        return None;
+    }
+    let access = attrs.escapes.as_ref().and_then(|e| e.access.clone());
+    let kept = Kept {
+        retained: attrs.escapes.as_ref().is_some_and(|e| e.retained.is_some()),
+        pointee: attrs.escapes.as_ref().and_then(|e| e.pointee.clone()),
+    };
+    // `pointee = T` says what the memory holds: it is read (checked) as an
+    // `inout` pointee is, unless it is `out`.
+    let access = match (access, &kept.pointee) {
+        (None, Some(_)) => Some(Access::InOut),
+        (access, _) => access.map(|(a, _)| a),
+    };
+    let out_key = attrs
+        .escapes
+        .as_ref()
+        .and_then(|e| e.access.as_ref())
+        .filter(|(a, _)| *a == Access::Out)
+        .map(|(_, key)| key.clone());
+    let extent = attrs
+        .escapes
+        .and_then(|e| e.extent)
+        .map_or(Extent::One, Extent::from);
+    if let (Some(key), Some(_)) = (&out_key, &attrs.flow_through) {
+        errors.at(
+            key,
             format_args!(
-                "#[escapes({key} = ..)] gives the extent of a raw pointer, but `{param}` is \
-                 {what} (`{ty_text}`){fix}"
+                "`out` and #[flow_through] together: #[flow_through] reads the pointee of \
+                 `{param}` to pin what it points to, but an out-parameter's pointee is written \
+                 by C and may be uninitialised before the call; keep `out` if C writes it, or \
+                 write #[escapes(inout)] with #[flow_through] if it holds pointers C reads"
             ),
         );
         return None;
     }
-    let extent = attrs.extent.map_or(Extent::One, |e| e.kind.into());
     let Some(flow_attr) = attrs.flow_through else {
+        let explicit = access.is_some() || kept.retained || !matches!(extent, Extent::One);
         return match shape {
-            Shape::RawPointer => Some(Action::Pointer {
-                extent,
-                check: kind.is_unsafe,
-            }),
+            Shape::RawPointer => {
+                let (read, lint) = pointer_read(kind, access, pointee_writable(ty));
+                Some(Action::Pointer {
+                    extent,
+                    read,
+                    lint,
+                    kept,
+                })
+            }
             // An explicit #[escapes] on a name the macro cannot see through:
-            // the `EscapingPointer` bound decides (aliases of pointers pass).
-            Shape::Opaque if !matches!(extent, Extent::One) => Some(Action::Pointer {
-                extent,
-                check: kind.is_unsafe,
-            }),
+            // the `EscapingPointer` bound decides (aliases of pointers pass),
+            // and its type whether the pointee may be read.
+            Shape::Opaque if explicit => {
+                let (read, lint) = pointer_read(kind, access, None);
+                Some(Action::Pointer {
+                    extent,
+                    read,
+                    lint,
+                    kept,
+                })
+            }
             _ => None,
         };
     };
     match shape {
-        Shape::RawPointer if kind.is_unsafe => Some(Action::FlowPointer { extent }),
+        Shape::RawPointer if kind.is_unsafe => Some(Action::FlowPointer { extent, kept }),
         Shape::RawPointer => {
             let fix = if kind.foreign {
                 format!("declare it `unsafe fn {}` instead of `safe fn`", kind.name)
@@ -143,6 +249,28 @@ pub(crate) fn typed_param(
     }
 }
 
+/// Whether a raw pointer's pointee is read, and which warning its type may
+/// raise. `writable` is `Some(true)` for `*mut T` / `NonNull<T>`,
+/// `Some(false)` for `*const T`, `None` when the type is an alias.
+///
+/// The rule: the pointee is read only on an `unsafe fn`'s promise, and only
+/// when it is known to be initialised. C's `T *` does not say whether C
+/// reads the pointee or only writes it, and reading an uninitialised
+/// pointee is undefined behaviour, so an unmarked `*mut` is not read.
+fn pointer_read(
+    kind: &FnKind,
+    access: Option<Access>,
+    writable: Option<bool>,
+) -> (Read, Option<Lint>) {
+    match (access, kind.is_unsafe, writable) {
+        (Some(Access::Out), _, _) => (Read::Never, None),
+        (_, false, _) => (Read::Never, Some(Lint::SafeFn)),
+        (Some(Access::InOut), true, _) | (None, true, Some(false)) => (Read::Checked, None),
+        (None, true, Some(true)) => (Read::Never, Some(Lint::MutNotChecked)),
+        (None, true, None) => (Read::CheckedIfConst, None),
+    }
+}
+
 /// Decides what to do with `self`: only `#[flow_through] &self` (or
 /// `&mut self`, `self: &Self`) escapes.
 pub(crate) fn receiver(
@@ -150,9 +278,9 @@ pub(crate) fn receiver(
     attrs: ParamAttrs,
     errors: &mut Errors,
 ) -> Option<Action> {
-    if let Some(extent) = &attrs.extent {
+    if let Some(escapes) = &attrs.escapes {
         errors.at(
-            &extent.tokens,
+            &escapes.tokens,
             "#[escapes(..)] gives the extent of a raw-pointer parameter; `self` is never one: \
              remove it (#[flow_through] on `&self` pins `self` and what it points to)",
         );
@@ -246,11 +374,90 @@ mod tests {
             a,
             Some(Action::Pointer {
                 extent: Extent::One,
-                check: true
+                read: Read::Checked,
+                lint: None,
+                ..
             })
         ));
         let (a, _) = plan(false, parse_quote!(*const u8), vec![]);
-        assert!(matches!(a, Some(Action::Pointer { check: false, .. })));
+        assert!(matches!(
+            a,
+            Some(Action::Pointer {
+                read: Read::Never,
+                lint: Some(Lint::SafeFn),
+                ..
+            })
+        ));
+    }
+
+    fn read_and_lint(a: Option<Action>) -> (Read, Option<Lint>) {
+        match a {
+            Some(Action::Pointer { read, lint, .. }) => (read, lint),
+            _ => panic!("not a pointer action"),
+        }
+    }
+
+    #[test]
+    fn mut_pointees_are_read_only_when_marked_inout() {
+        let (a, e) = plan(true, parse_quote!(*mut *const u8), vec![]);
+        assert!(e.is_empty(), "{e}");
+        assert_eq!(read_and_lint(a), (Read::Never, Some(Lint::MutNotChecked)));
+        let (a, _) = plan(true, parse_quote!(Option<NonNull<T>>), vec![]);
+        assert_eq!(read_and_lint(a), (Read::Never, Some(Lint::MutNotChecked)));
+        let (a, _) = plan(
+            true,
+            parse_quote!(*mut *const u8),
+            vec![parse_quote!(#[escapes(out)])],
+        );
+        assert_eq!(read_and_lint(a), (Read::Never, None));
+        let (a, _) = plan(
+            true,
+            parse_quote!(*mut *const u8),
+            vec![parse_quote!(#[escapes(inout, len = 2)])],
+        );
+        assert_eq!(read_and_lint(a), (Read::Checked, None));
+        let (a, _) = plan(
+            false,
+            parse_quote!(*mut *const u8),
+            vec![parse_quote!(#[escapes(out)])],
+        );
+        assert_eq!(read_and_lint(a), (Read::Never, None));
+        let (a, _) = plan(
+            true,
+            parse_quote!(IovPtr),
+            vec![parse_quote!(#[escapes(out)])],
+        );
+        assert_eq!(read_and_lint(a), (Read::Never, None));
+        let (a, _) = plan(
+            true,
+            parse_quote!(IovPtr),
+            vec![parse_quote!(#[escapes(len = 2)])],
+        );
+        assert_eq!(read_and_lint(a), (Read::CheckedIfConst, None));
+    }
+
+    #[test]
+    fn out_is_refused_where_it_cannot_apply() {
+        let (a, e) = plan(
+            true,
+            parse_quote!(*mut *mut u8),
+            vec![parse_quote!(#[flow_through]), parse_quote!(#[escapes(out)])],
+        );
+        assert!(a.is_none());
+        assert!(e.contains("`out` and #[flow_through] together"), "{e}");
+        let (a, e) = plan(
+            true,
+            parse_quote!(usize),
+            vec![parse_quote!(#[escapes(out)])],
+        );
+        assert!(a.is_none());
+        assert!(e.contains("#[escapes(out)] says what C does"), "{e}");
+        let (_, e) = plan(
+            true,
+            parse_quote!(&mut u8),
+            vec![parse_quote!(#[escapes(inout)])],
+        );
+        assert!(e.contains("always initialised"), "{e}");
     }
 
     #[test]
@@ -322,7 +529,7 @@ mod tests {
         let r: Receiver = parse_quote!(&self);
         let attrs = ParamAttrs {
             flow_through: Some(quote::quote!(#[flow_through])),
-            extent: None,
+            escapes: None,
         };
         assert!(matches!(
             receiver(&r, attrs, &mut errors),
@@ -331,7 +538,7 @@ mod tests {
         let r: Receiver = parse_quote!(self);
         let attrs = ParamAttrs {
             flow_through: Some(quote::quote!(#[flow_through])),
-            extent: None,
+            escapes: None,
         };
         assert!(receiver(&r, attrs, &mut errors).is_none());
         assert!(errors.to_compile_errors().to_string().contains("by value"));

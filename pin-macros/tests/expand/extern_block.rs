@@ -21,3 +21,18 @@ unsafe extern "C" {
     pub safe fn getpid() -> c_int;
     static environ: *const *const c_char;
 }
+
+#[pointer_escapes]
+unsafe extern "C" {
+    fn getline(
+        #[escapes(out)] lineptr: *mut *mut c_char,
+        #[escapes(out)] n: *mut usize,
+        stream: *mut libc::FILE,
+    ) -> isize;
+    fn strtol(nptr: *const c_char, endptr: *mut *mut c_char, base: c_int) -> c_long;
+}
+
+#[pointer_escapes]
+unsafe extern "C" {
+    fn set_callback(h: *mut Handle, #[escapes(retained, pointee = Ctx)] user_data: *mut c_void);
+}

@@ -26,3 +26,36 @@ impl Stream {
     #[pointer_escapes]
     fn push(&mut self, #[flow_through] data: &[&[u8]], (a, b): (u8, u8)) {}
 }
+
+/// Out-parameters: `out` is pinned and never read; an unmarked `*mut` is
+/// pinned, not read, and warns when its pointee has referents; `inout` is
+/// checked; an alias is checked only if its type is a `*const`.
+#[pointer_escapes]
+unsafe fn produce(
+    #[escapes(out)] out: *mut *const u8,
+    slot: *mut *const u8,
+    #[escapes(inout, len = n)] io: *mut *const u8,
+    n: usize,
+    #[escapes(len = 1)] alias: IovPtr,
+) {
+}
+
+/// A safe function whose raw pointer's pointee has referents: a warning.
+#[pointer_escapes]
+fn inspect(p: *const Vec<u8>) -> bool {
+    !p.is_null()
+}
+
+/// Pointers C keeps: a retained context taken as a `*const Payload`, and a
+/// returned buffer C keeps (checked after the call's own pins are released).
+#[pointer_escapes(returns(retained, len = n))]
+pub unsafe extern "C" fn value_blob(
+    #[escapes(retained, pointee = Payload)] ctx: *mut c_void,
+    #[escapes(retained, bytes = n)] buf: *const u8,
+    n: usize,
+) -> *const u8 {
+    if n == 0 {
+        return std::ptr::null();
+    }
+    buf
+}

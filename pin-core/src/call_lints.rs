@@ -1,0 +1,321 @@
+//! Type-dependent decisions of `#[pointer_escapes]` that a proc macro
+//! cannot take from the syntax alone: which compile-time warning a raw
+//! pointer's pointee raises, and whether the pointee of a type alias may be
+//! read; and the helpers of the pointers C keeps (`retained`, `returns(..)`,
+//! `pointee = T`). Generated code reaches this through
+//! `pointer_escapes::__private`; it is not public API.
+//!
+//! # The warning
+//!
+//! A pointer whose pointee is not read (a safe fn's raw pointer, an
+//! unmarked `*mut`) deserves a warning only when a check would have found
+//! something: when the pointee's type has referents. Stable Rust lets a
+//! macro warn in one way only, through the `deprecated` lint (the crate
+//! `proc-macro-warning` uses the same trick). So the macro emits, per
+//! parameter, a unit struct with a `#[deprecated(note = "..")]` inherent
+//! method `warn`, and calls
+//!
+//! ```text
+//! (&&LintProbe::of(&param)).lint(TheStruct).warn();
+//! ```
+//!
+//! Autoref specialisation picks the first impl whose bounds hold: the
+//! pointee holds no pointers ([`PointerFree`]): `lint` returns [`Quiet`]; it
+//! implements `Referents`: `lint` returns the struct, whose deprecated
+//! `warn` raises the warning at the parameter's type; anything else (an
+//! unbounded generic): `Quiet`. `Quiet::warn` does nothing, so the call
+//! costs nothing either way.
+
+use crate::call::{CallRecorder, CheckFn, EscapingPointer, Extent};
+use crate::check::args_checked;
+use crate::referents::Referents;
+use crate::registry::is_region_pinned;
+use core::marker::PhantomData;
+
+/// A type that can never hold a pointer: a raw pointer to it has nothing
+/// to check, so leaving its pointee unread deserves no warning.
+///
+/// Implemented for integers, floats, `bool`, `char`, `()`, `c_void`, `str`,
+/// `CStr`, atomics, `PhantomData` and arrays of those. Selecting a warning
+/// is all it does, so it is a safe trait.
+pub trait PointerFree {}
+
+macro_rules! pointer_free {
+    ($($t:ty),* $(,)?) => {$( impl PointerFree for $t {} )*};
+}
+
+pointer_free!(
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    bool,
+    char,
+    (),
+    str,
+    core::ffi::c_void,
+    core::ffi::CStr,
+    core::sync::atomic::AtomicU8,
+    core::sync::atomic::AtomicU32,
+    core::sync::atomic::AtomicU64,
+    core::sync::atomic::AtomicUsize,
+);
+
+impl<T: ?Sized> PointerFree for PhantomData<T> {}
+impl<T: PointerFree> PointerFree for [T] {}
+impl<T: PointerFree, const N: usize> PointerFree for [T; N] {}
+
+/// Probe for the warning: `(&&LintProbe::of(&param)).lint(warning)`.
+pub struct LintProbe<P>(PhantomData<fn() -> P>);
+
+impl<P> LintProbe<P> {
+    /// A probe for the type of `_pointer`.
+    #[inline(always)]
+    pub fn of(_pointer: &P) -> LintProbe<P> {
+        LintProbe(PhantomData)
+    }
+}
+
+/// What `lint` returns when there is nothing to warn about.
+pub struct Quiet;
+
+impl Quiet {
+    /// Does nothing (the warning's struct has a deprecated `warn`).
+    #[inline(always)]
+    pub fn warn(self) {}
+}
+
+/// First choice: the pointee holds no pointers, nothing to warn about.
+pub trait PointeeHoldsNoPointers {
+    /// [`Quiet`].
+    fn lint<W>(&self, warning: W) -> Quiet;
+}
+
+impl<P: EscapingPointer> PointeeHoldsNoPointers for &LintProbe<P>
+where
+    P::Target: PointerFree,
+{
+    #[inline(always)]
+    fn lint<W>(&self, _warning: W) -> Quiet {
+        Quiet
+    }
+}
+
+/// Second choice: the pointee implements `Referents`, so a check was
+/// possible: the warning.
+pub trait PointeeHasReferents {
+    /// `warning`, whose deprecated `warn` raises the warning.
+    fn lint<W>(&self, warning: W) -> W;
+}
+
+impl<P: EscapingPointer> PointeeHasReferents for &&LintProbe<P>
+where
+    P::Target: Referents,
+{
+    #[inline(always)]
+    fn lint<W>(&self, warning: W) -> W {
+        warning
+    }
+}
+
+/// Last choice: nothing is known about the pointee (an unbounded generic).
+pub trait PointeeUnknown {
+    /// [`Quiet`].
+    fn lint<W>(&self, warning: W) -> Quiet;
+}
+
+impl<P> PointeeUnknown for LintProbe<P> {
+    #[inline(always)]
+    fn lint<W>(&self, _warning: W) -> Quiet {
+        Quiet
+    }
+}
+
+/// Probe for a type alias in an `unsafe fn`: its pointee is checked only
+/// when the type is a `*const` pointer (an alias of `*mut T` may point at
+/// an uninitialised out-parameter, which must not be read):
+/// `(&ConstProbe::of(&param)).keep_if_const(check)`.
+pub struct ConstProbe<P>(PhantomData<fn() -> P>);
+
+impl<P> ConstProbe<P> {
+    /// A probe for the type of `_pointer`.
+    #[inline(always)]
+    pub fn of(_pointer: &P) -> ConstProbe<P> {
+        ConstProbe(PhantomData)
+    }
+}
+
+/// Picked for `*const T` and `Option<*const T>`.
+pub trait ConstPointee {
+    /// `check`, unchanged.
+    fn keep_if_const(&self, check: Option<CheckFn>) -> Option<CheckFn>;
+}
+
+impl<T> ConstPointee for ConstProbe<*const T> {
+    #[inline(always)]
+    fn keep_if_const(&self, check: Option<CheckFn>) -> Option<CheckFn> {
+        check
+    }
+}
+
+impl<T> ConstPointee for ConstProbe<Option<*const T>> {
+    #[inline(always)]
+    fn keep_if_const(&self, check: Option<CheckFn>) -> Option<CheckFn> {
+        check
+    }
+}
+
+/// Picked otherwise (`*mut T`, `NonNull<T>`): no check.
+pub trait WritablePointee {
+    /// `None`.
+    fn keep_if_const(&self, check: Option<CheckFn>) -> Option<CheckFn>;
+}
+
+impl<P> WritablePointee for &ConstProbe<P> {
+    #[inline(always)]
+    fn keep_if_const(&self, _check: Option<CheckFn>) -> Option<CheckFn> {
+        None
+    }
+}
+
+/// `#[escapes(pointee = T)]`: the pointer `ptr` taken as a `*const T`, so
+/// that it is pinned with `T`'s size and checked through `T: Referents`
+/// (Go inspects what an `unsafe.Pointer` leads to). Only the address is
+/// used; nothing is read here.
+#[inline(always)]
+pub fn pointee_as<T, P: EscapingPointer>(ptr: &P) -> *const T {
+    ptr.target().cast::<T>()
+}
+
+/// The bytes `extent` of a `T` at `target` covers; `None` for null or a
+/// bad length (which the parameter's `pointer(..)` step reports).
+fn kept_len<T>(target: *const T, extent: Extent) -> Option<usize> {
+    if target.is_null() {
+        return None;
+    }
+    match extent {
+        Extent::One => Some(core::mem::size_of::<T>()),
+        Extent::Elements(n) => n.ok()?.checked_mul(core::mem::size_of::<T>()),
+        Extent::Bytes(n) => n.ok(),
+    }
+}
+
+impl CallRecorder {
+    /// `#[escapes(retained)]`: C keeps `ptr` after the call returns, so in
+    /// checked mode (`Args` and up) its `extent` must already be covered
+    /// by a pin that outlives the call (a `Pinner`, an `OwnedPin`,
+    /// `with_pinned`, static memory). Called while the call records its
+    /// pins, before they are made, so the call's own pin does not count.
+    /// Only the address is used; nothing is read.
+    ///
+    /// # Panics
+    /// In checked mode, when some byte of the region is not pinned; the
+    /// message names the function, the parameter, the address and size.
+    #[track_caller]
+    pub fn retained<P: EscapingPointer>(&mut self, param: &'static str, ptr: &P, extent: Extent) {
+        let target = ptr.target();
+        let Some(len) = kept_len(target, extent) else {
+            return;
+        };
+        if args_checked() && !is_region_pinned(target, len) {
+            panic!(
+                "pointer-escapes: `{}`: argument `{param}` is retained by C after the call, \
+                 but {} at {:#x} is not covered by a pin that outlives the call (the call's own \
+                 pin ends when it returns); pin it until C lets go of it (an OwnedPin, or a \
+                 Pinner kept alive that long)",
+                self.function,
+                byte_count(len),
+                target as usize
+            );
+        }
+    }
+}
+
+/// `#[pointer_escapes(returns(retained))]`: the pointer `function` returns
+/// to C, checked after the call's own pins are released: in checked mode
+/// its `extent` must be covered by a pin that outlives the call (Go's "cgo
+/// result has Go pointer"). Only the address is used; nothing is read.
+///
+/// # Panics
+/// In checked mode, when some byte of the region is not pinned; at the
+/// caller's location (`#[track_caller]`).
+#[track_caller]
+pub fn check_returned<P: EscapingPointer>(function: &'static str, ptr: &P, extent: Extent) {
+    let target = ptr.target();
+    let Some(len) = kept_len(target, extent) else {
+        return;
+    };
+    if args_checked() && !is_region_pinned(target, len) {
+        panic!(
+            "pointer-escapes: `{function}` returns a pointer C keeps, but {} at {:#x} is not \
+             covered by a pin that outlives the call; pin it until C lets go of it (an \
+             OwnedPin, or a Pinner kept alive that long)",
+            byte_count(len),
+            target as usize
+        );
+    }
+}
+
+/// "1 byte", "16 bytes".
+fn byte_count(len: usize) -> String {
+    if len == 1 {
+        "1 byte".to_string()
+    } else {
+        format!("{len} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::{HasReferents as _, Probe};
+
+    /// Which choice the warning probe makes for `P`: `true` when it hands
+    /// back the warning.
+    struct Warned;
+
+    #[test]
+    fn the_warning_is_picked_only_for_pointees_with_referents() {
+        use core::any::Any;
+        fn picked<R: Any>(_: R) -> bool {
+            core::any::TypeId::of::<R>() == core::any::TypeId::of::<Warned>()
+        }
+        let with_referents: *mut *const u8 = core::ptr::null_mut();
+        let pointer_free: *const [u32; 4] = core::ptr::null();
+        let void: *mut core::ffi::c_void = core::ptr::null_mut();
+        assert!(picked((&&LintProbe::of(&with_referents)).lint(Warned)));
+        assert!(!picked((&&LintProbe::of(&pointer_free)).lint(Warned)));
+        assert!(!picked((&&LintProbe::of(&void)).lint(Warned)));
+        let vec_ptr: Option<core::ptr::NonNull<Vec<u8>>> = None;
+        assert!(picked((&&LintProbe::of(&vec_ptr)).lint(Warned)));
+    }
+
+    #[test]
+    // The borrows pick the probes' impls (autoref specialisation).
+    #[allow(clippy::needless_borrow)]
+    fn only_const_aliases_keep_their_check() {
+        type ConstAlias = *const Vec<u8>;
+        type MutAlias = *mut Vec<u8>;
+        let c: ConstAlias = core::ptr::null();
+        let m: MutAlias = core::ptr::null_mut();
+        let n: Option<core::ptr::NonNull<Vec<u8>>> = None;
+        let check_c = (&Probe::of(&c)).check_fn();
+        assert!(check_c.is_some());
+        assert!((&ConstProbe::of(&c)).keep_if_const(check_c).is_some());
+        let check_m = (&Probe::of(&m)).check_fn();
+        assert!(check_m.is_some());
+        assert!((&ConstProbe::of(&m)).keep_if_const(check_m).is_none());
+        let check_n = (&Probe::of(&n)).check_fn();
+        assert!((&ConstProbe::of(&n)).keep_if_const(check_n).is_none());
+    }
+}
