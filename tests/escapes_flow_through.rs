@@ -193,3 +193,69 @@ fn raw_iovec_array_with_length_parameter() {
     );
     assert!(!is_pinned(iov.as_ptr()) && !is_pinned(c.as_ptr()));
 }
+
+/// `struct msghdr`, reduced: a header pointing at an iovec array, whose
+/// entries point at payloads (two levels below the header).
+#[derive(pointer_escapes::Referents)]
+#[repr(C)]
+struct MsgHdr {
+    #[referents(len = self.iovlen)]
+    iov: *const libc::iovec,
+    iovlen: usize,
+}
+
+/// `sendmsg`: the header flows through (the call pins it and the iovec
+/// array); the payloads are neither pinned by the call nor, before, checked.
+#[pointer_escapes]
+unsafe fn sendmsg_like(#[flow_through] msg: *const MsgHdr) -> usize {
+    // SAFETY: the caller passes a valid header.
+    unsafe { (*msg).iovlen }
+}
+
+#[pointer_escapes]
+unsafe fn sendmsg_by_ref(#[flow_through] msg: &MsgHdr) -> usize {
+    msg.iovlen
+}
+
+#[test]
+fn flow_through_never_silences_a_check_below_it() {
+    checked();
+    let payloads = [vec![1u8; 32], vec![2u8; 32]];
+    let iov: Vec<libc::iovec> = payloads
+        .iter()
+        .map(|p| libc::iovec {
+            iov_base: p.as_ptr() as *mut _,
+            iov_len: p.len(),
+        })
+        .collect();
+    let msg = MsgHdr {
+        iov: iov.as_ptr(),
+        iovlen: iov.len(),
+    };
+    for msg_text in [
+        // SAFETY: `msg` and everything it points to live for the call.
+        panic_message(|| unsafe {
+            sendmsg_like(&msg);
+        }),
+        // SAFETY: as above.
+        panic_message(|| unsafe {
+            sendmsg_by_ref(&msg);
+        }),
+    ] {
+        for needle in ["`msg.iov[0].iov_base`", "2 pointers below the argument"] {
+            assert!(
+                msg_text.contains(needle),
+                "`{needle}` missing from: {msg_text}"
+            );
+        }
+    }
+    let mut pinner = Pinner::new();
+    for p in &payloads {
+        pinner.pin_slice(p);
+    }
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(sendmsg_like(&msg), 2);
+        assert_eq!(sendmsg_by_ref(&msg), 2);
+    }
+}

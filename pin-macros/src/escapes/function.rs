@@ -39,7 +39,7 @@ pub(crate) fn expand(options: &Options, mut f: ItemFn, errors: &mut Errors) -> T
         match arg {
             FnArg::Receiver(r) => {
                 let attrs = param_attr::take(&mut r.attrs, "self", errors);
-                if let Some(action) = valid::receiver(r, attrs, errors) {
+                if let Some(action) = valid::receiver(&kind, r, attrs, errors) {
                     escapes.push(Escape {
                         name: "self".into(),
                         access: r.self_token.to_token_stream(),

@@ -85,7 +85,7 @@ pub(crate) fn emit_unchecked(krate: &Path, escapes: &[Escape]) -> TokenStream {
             Extent::Len(len) | Extent::Bytes(len) => Some(len),
             Extent::One => None,
         },
-        Action::FlowRef => None,
+        Action::FlowRef { .. } => None,
     });
     // The warnings are about the code, not the build: raised here too.
     let private = quote!(#krate::__private);
@@ -166,9 +166,16 @@ fn step(private: &TokenStream, recorder: &Ident, escape: &Escape) -> TokenStream
         Action::Pointer { extent, kept, .. } | Action::FlowPointer { extent, kept } => {
             (extent_tokens(private, extent), kept)
         }
-        Action::FlowRef => {
+        Action::FlowRef { trusted: false } => {
             return quote_spanned! {*span=>
                 #recorder.flow_through_ref(#name, &*#access);
+            };
+        }
+        // The annotated fn is `unsafe`: its callers vouch for the raw
+        // pointers below the argument.
+        Action::FlowRef { trusted: true } => {
+            return quote_spanned! {*span=>
+                unsafe { #recorder.flow_through_ref_trusted(#name, &*#access) };
             };
         }
     };
@@ -245,7 +252,7 @@ fn pointer_access(private: &TokenStream, escape: &Escape) -> TokenStream {
     let access = relocate(escape.access.clone(), escape.span_end);
     let pointee = match &escape.action {
         Action::Pointer { kept, .. } | Action::FlowPointer { kept, .. } => kept.pointee.as_ref(),
-        Action::FlowRef => None,
+        Action::FlowRef { .. } => None,
     };
     match pointee {
         Some(ty) => quote_spanned!(ty.span()=> #private::pointee_as::<#ty, _>(&#access)),

@@ -34,8 +34,10 @@ pub(crate) enum Action {
     /// `#[flow_through]` raw pointer: pin `extent` and each element's
     /// referents.
     FlowPointer { extent: Extent, kept: Kept },
-    /// `#[flow_through]` reference or slice: pin it and its referents.
-    FlowRef,
+    /// `#[flow_through]` reference or slice: pin it and its referents;
+    /// `trusted` (an `unsafe fn`) lets the check read through the raw
+    /// pointers below it on the function's contract.
+    FlowRef { trusted: bool },
 }
 
 /// What `retained` and `pointee = T` add to a raw pointer.
@@ -220,7 +222,9 @@ pub(crate) fn typed_param(
             );
             None
         }
-        Shape::Reference => Some(Action::FlowRef),
+        Shape::Reference => Some(Action::FlowRef {
+            trusted: kind.is_unsafe,
+        }),
         Shape::NotPointer(what) => {
             errors.at(
                 &flow_attr,
@@ -274,6 +278,7 @@ fn pointer_read(
 /// Decides what to do with `self`: only `#[flow_through] &self` (or
 /// `&mut self`, `self: &Self`) escapes.
 pub(crate) fn receiver(
+    kind: &FnKind,
     receiver: &Receiver,
     attrs: ParamAttrs,
     errors: &mut Errors,
@@ -288,7 +293,9 @@ pub(crate) fn receiver(
     let flow_attr = attrs.flow_through?;
     let by_reference = receiver.reference.is_some() || classify(&receiver.ty) == Shape::Reference;
     if by_reference {
-        Some(Action::FlowRef)
+        Some(Action::FlowRef {
+            trusted: kind.is_unsafe,
+        })
     } else {
         errors.at(
             &flow_attr,
@@ -353,6 +360,14 @@ mod tests {
     use super::*;
     use crate::escapes::param_attr;
     use syn::{parse_quote, Attribute};
+
+    fn safe_kind() -> FnKind {
+        FnKind {
+            name: "f".into(),
+            is_unsafe: false,
+            foreign: false,
+        }
+    }
 
     fn plan(is_unsafe: bool, ty: Type, mut attrs: Vec<Attribute>) -> (Option<Action>, String) {
         let mut errors = Errors::default();
@@ -493,7 +508,7 @@ mod tests {
         assert!(matches!(a, Some(Action::FlowPointer { .. })));
         let (a, e) = plan(false, parse_quote!(&mut [IoSliceMut<'_>]), vec![ft.clone()]);
         assert!(e.is_empty());
-        assert!(matches!(a, Some(Action::FlowRef)));
+        assert!(matches!(a, Some(Action::FlowRef { .. })));
         let (a, e) = plan(false, parse_quote!(*const libc::iovec), vec![ft.clone()]);
         assert!(a.is_none());
         assert!(e.contains("make the function unsafe"), "{e}");
@@ -532,15 +547,15 @@ mod tests {
             escapes: None,
         };
         assert!(matches!(
-            receiver(&r, attrs, &mut errors),
-            Some(Action::FlowRef)
+            receiver(&safe_kind(), &r, attrs, &mut errors),
+            Some(Action::FlowRef { .. })
         ));
         let r: Receiver = parse_quote!(self);
         let attrs = ParamAttrs {
             flow_through: Some(quote::quote!(#[flow_through])),
             escapes: None,
         };
-        assert!(receiver(&r, attrs, &mut errors).is_none());
+        assert!(receiver(&safe_kind(), &r, attrs, &mut errors).is_none());
         assert!(errors.to_compile_errors().to_string().contains("by value"));
     }
 
