@@ -342,6 +342,29 @@ impl CallRecorder {
         unsafe { self.pointer(param, ptr, extent, None) }
     }
 
+    /// An `#[escapes(retained)]` parameter: C keeps this pointer after the
+    /// call returns. Records a check, run with the call's other checks in
+    /// `Args` and `Deep` mode, that every byte of `extent` of it is covered
+    /// by a pin that outlives the call (not this call's own) or is static,
+    /// and that none of it is a thread's stack or thread-local storage (see
+    /// `check::retained`). Pins nothing itself (the parameter's `pointer`
+    /// call pins it) and never reads through `ptr`.
+    pub fn retained<P: EscapingPointer>(&mut self, param: &'static str, ptr: &P, extent: Extent) {
+        let Some(region) = self.region(param, ptr.target(), extent) else {
+            return;
+        };
+        let pending = PendingCheck {
+            param,
+            addr: region.addr(),
+            count: region.len(),
+            check: CheckFn(crate::check::retained::argument_check::<P::Target>(extent)),
+        };
+        match self.checks.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some(pending),
+            None => self.more_checks.push(pending),
+        }
+    }
+
     /// A `#[flow_through]` raw-pointer parameter: pins `extent` of it and
     /// the referents of each element.
     ///

@@ -12,6 +12,7 @@
 mod alloc;
 mod call;
 mod check;
+mod memory;
 mod origin;
 mod owned;
 mod pinner;
@@ -26,6 +27,7 @@ pub use check::{
     assert_pinned, check_mode, check_referents, set_check_mode, store_pointer, try_check_referents,
     CheckFailure, CheckMode, FailureCause, StorablePointer,
 };
+pub use memory::{memory_kind, register_thread, MemoryKind};
 pub use origin::{PinKind, Site, ThreadNumber};
 pub use owned::{OwnedPin, StableBuf};
 pub use pinner::{scope, with_pinned, Pinner};
@@ -42,5 +44,6 @@ pub mod __private {
         referent_count, CallPins, CallRecorder, CheckFn, EscapeLen, EscapingPointer, Extent,
         HasReferents, NoReferents, Probe,
     };
+    pub use crate::check::retained::check_returned;
     pub use crate::referents::{Referents, Via, Visitor};
 }
