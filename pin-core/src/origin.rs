@@ -53,8 +53,8 @@ impl fmt::Display for PinKind {
 /// 41236)` for a thread without a name. The name is the one
 /// `std::thread::current().name()` gives (the main thread is `"main"`),
 /// recorded when the thread registers with the library (its first pin or
-/// check, see [`register_thread`](crate::register_thread)), cut to 32
-/// bytes. A thread that only ever freed memory through the pin-aware
+/// check, see [`register_thread`](crate::register_thread)), cut to 64
+/// bytes (then shown ending in `..`). A thread that only ever freed memory through the pin-aware
 /// allocator has its tid but no name: `#7 (tid 41237)`. The last
 /// `NAME_SLOTS` (4096) threads are remembered; an older number shows as
 /// `#7`.
@@ -163,6 +163,9 @@ impl fmt::Display for ThreadNumber {
                         f.write_str("\u{fffd}")?;
                     }
                 }
+                if known.name_cut() {
+                    f.write_str("..")?;
+                }
                 f.write_str("\"")?;
             }
             (true, None) => f.write_str("<unnamed>")?,
@@ -183,8 +186,10 @@ mod names {
     /// How many threads' names are remembered (the most recent ones).
     pub(super) const NAME_SLOTS: usize = 4096;
     /// Longest name kept, in bytes (longer names are cut at a char
-    /// boundary).
-    pub(super) const NAME_BYTES: usize = 32;
+    /// boundary and shown with a trailing `..`).
+    pub(super) const NAME_BYTES: usize = 64;
+    /// Set in `len` when the name was cut.
+    const CUT: u8 = 0x80;
     /// `len` value: the thread has not registered, its name is unknown.
     const NAME_UNKNOWN: u8 = u8::MAX;
     /// `len` value: the thread registered and has no name.
@@ -254,7 +259,7 @@ mod names {
                     len -= 1;
                 }
                 bytes[..len].copy_from_slice(&name.as_bytes()[..len]);
-                len as u8
+                len as u8 | if len < name.len() { CUT } else { 0 }
             }
             None => NAME_NONE,
         };
@@ -281,7 +286,13 @@ mod names {
 
     impl Known {
         pub(super) fn name(&self) -> Option<&[u8]> {
-            (self.name_known && self.len != NAME_NONE).then(|| &self.bytes[..self.len as usize])
+            let len = (self.len & !CUT) as usize;
+            (self.name_known && self.len != NAME_NONE).then(|| &self.bytes[..len.min(NAME_BYTES)])
+        }
+
+        /// Whether the name was cut to `NAME_BYTES`.
+        pub(super) fn name_cut(&self) -> bool {
+            self.name_known && self.len != NAME_NONE && self.len & CUT != 0
         }
     }
 
@@ -308,11 +319,6 @@ mod names {
                 return None;
             }
             let name_known = len != NAME_UNKNOWN;
-            let len = if name_known && len != NAME_NONE {
-                len.min(NAME_BYTES as u8)
-            } else {
-                len
-            };
             return Some(Known {
                 tid,
                 name_known,
@@ -373,8 +379,9 @@ mod tests {
 
     #[test]
     fn threads_show_their_name_and_os_tid() {
+        let long = "a-rather-long-thread-name-of-70-bytes-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
         let shown = std::thread::Builder::new()
-            .name("a-rather-long-thread-name-of-40-bytes-xx".into())
+            .name(long.into())
             .spawn(|| {
                 record_current_name(std::thread::current().name());
                 (ThreadNumber::current(), os_tid())
@@ -385,7 +392,7 @@ mod tests {
         let (number, tid) = shown;
         assert_eq!(
             number.to_string(),
-            format!("\"a-rather-long-thread-name-of-40-\" (tid {tid})")
+            format!("\"{}..\" (tid {tid})", &long[..64])
         );
         assert_eq!(number.os_tid(), Some(tid));
         let unnamed = std::thread::spawn(|| {
