@@ -440,7 +440,7 @@ fn store_pointer_into_a_null_slot_panics_and_writes_nothing() {
 fn store_pointer_in_deep_mode_refuses_unpinned_and_accepts_null() {
     let _t = turn();
     set_check_mode(CheckMode::Deep);
-    let data = vec![1u8; 8];
+    let data = Box::new([1u8; 8]);
     let mut slot: *const u8 = ptr::null();
     // SAFETY: `slot` is a valid, aligned slot.
     let msg = panic_text(|| unsafe { store_pointer(&mut slot, data.as_ptr()) });

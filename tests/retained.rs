@@ -88,7 +88,7 @@ fn retained_memory_pinned_only_by_the_call_is_refused() {
 
 #[test]
 fn retained_memory_without_any_pin_is_refused() {
-    let buf = vec![0u8; 64];
+    let buf = Box::new([0u8; 64]);
     let p = buf.as_ptr().cast_mut();
     let msg = with_check_mode(CheckMode::Deep, || {
         panic_message(|| {
@@ -108,7 +108,7 @@ fn retained_memory_without_any_pin_is_refused() {
 
 #[test]
 fn retained_memory_only_partly_pinned_beyond_the_call_is_refused() {
-    let buf = vec![0u8; 64];
+    let buf = Box::new([0u8; 64]);
     let mut pinner = Pinner::new();
     pinner.pin_slice(&buf[..32]);
     let p = buf.as_ptr().cast_mut();
@@ -233,7 +233,10 @@ fn retained_sizes_of_one_byte_are_singular() {
     let mut byte = Box::new(0u8);
     let p: *mut u8 = &mut *byte;
     let msg = with_check_mode(CheckMode::Args, || panic_message(|| set_context(p)));
-    assert_mentions(&msg, &[&format!("`ctx` points to 1 byte of u8 at {}", hex(p))]);
+    assert_mentions(
+        &msg,
+        &[&format!("`ctx` points to 1 byte of u8 at {}", hex(p))],
+    );
     assert!(!msg.contains("1 bytes"), "{msg}");
 }
 
@@ -249,6 +252,7 @@ fn retained_checks_nothing_in_off_mode() {
 /// `#[pointer_escapes(returns(retained, len = 16))] extern "C" fn
 /// value_blob() -> *const u8 { make_blob().as_ptr() }`: the `Vec` is a
 /// temporary, freed before C ever sees the pointer.
+#[allow(dangling_pointers_from_temporaries)] // the bug this test reproduces
 fn value_blob() -> *const u8 {
     fn make_blob() -> Vec<u8> {
         vec![0xab; 16]
@@ -294,7 +298,7 @@ fn returned_pointer_owned_by_an_owned_pin_static_or_null_passes() {
     let blob = OwnedPin::new(vec![0u8; 16]);
     with_check_mode(CheckMode::Args, || {
         check_returned("value_blob", &blob.as_ptr(), Extent::len(16usize));
-        check_returned("greeting", &"hello\0".as_ptr(), Extent::bytes(6usize));
+        check_returned("greeting", &c"hello".as_ptr(), Extent::bytes(6usize));
         check_returned("nothing", &std::ptr::null::<u8>(), Extent::len(16usize));
     });
     drop(blob.into_inner());
@@ -402,12 +406,13 @@ fn panic_location(f: impl FnOnce()) -> (String, u32) {
         }));
     });
     panic_message(f);
-    LAST.with(|last| last.borrow_mut().take()).expect("no panic location")
+    LAST.with(|last| last.borrow_mut().take())
+        .expect("no panic location")
 }
 
 #[test]
 fn store_pointer_failures_panic_at_the_callers_line() {
-    let heap = vec![0u8; 8];
+    let heap = Box::new([0u8; 8]);
     let mut slot: *const u8 = std::ptr::null();
     let slot_addr = &mut slot as *mut *const u8;
     let line = line!() + 3;
@@ -420,7 +425,7 @@ fn store_pointer_failures_panic_at_the_callers_line() {
 
 #[test]
 fn returned_pointer_failures_panic_at_the_callers_line() {
-    let heap = vec![0u8; 8];
+    let heap = Box::new([0u8; 8]);
     let line = line!() + 2;
     let at = with_check_mode(CheckMode::Args, || {
         panic_location(|| check_returned("blob", &heap.as_ptr(), Extent::len(8usize)))

@@ -372,7 +372,7 @@ impl<P> Drop for CSlot<P> {
 /// panics at the caller's line, names the address, the slot, the memory's
 /// kind and the fix, and writes nothing.
 pub fn store_pointer_refuses_an_unpinned_pointer_in_args_and_deep_mode() {
-    let data = vec![0u8; 32];
+    let data = Box::new([0u8; 32]);
     let slot = CSlot::new(std::ptr::null::<u8>());
     for mode in [CheckMode::Args, CheckMode::Deep] {
         with_check_mode(mode, || {

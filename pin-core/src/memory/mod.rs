@@ -193,16 +193,27 @@ mod tests {
     #[cfg_attr(miri, ignore = "pthread_getattr_np and dl_iterate_phdr are FFI")]
     fn thread_locals_are_thread_local_on_every_thread() {
         use std::cell::Cell;
+        // Both kinds of storage std uses: a `const` one without a
+        // destructor, and a lazily initialised one with a destructor.
         thread_local! {
             static PLAIN: Cell<u64> = const { Cell::new(0) };
-            static WITH_DROP: Vec<u8> = Vec::new();
         }
+        #[allow(clippy::missing_const_for_thread_local)] // lazy on purpose
+        mod lazy {
+            thread_local! {
+                pub(super) static WITH_DROP: Vec<u8> = Vec::new();
+            }
+        }
+        use lazy::WITH_DROP;
         let check = || {
             let here = ThreadNumber::current();
             let plain = PLAIN.with(|c| c as *const Cell<u64> as usize);
             let with_drop = WITH_DROP.with(|v| v as *const Vec<u8> as usize);
             assert_eq!(classify(plain), MemoryKind::ThreadLocal { thread: here });
-            assert_eq!(classify(with_drop), MemoryKind::ThreadLocal { thread: here });
+            assert_eq!(
+                classify(with_drop),
+                MemoryKind::ThreadLocal { thread: here }
+            );
         };
         check();
         std::thread::spawn(check).join().unwrap();

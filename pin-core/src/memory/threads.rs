@@ -330,7 +330,7 @@ fn own_static_tls() -> (usize, usize) {
     let tp = blocks.tp;
     let ranges = &mut blocks.ranges[..blocks.len];
     // Nearest the thread pointer first.
-    ranges.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+    ranges.sort_unstable_by_key(|&(_, end)| core::cmp::Reverse(end));
     let mut lo = tp;
     for &(start, end) in ranges.iter() {
         if lo.saturating_sub(end) > MAX_TLS_GAP {
