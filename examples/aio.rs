@@ -136,7 +136,8 @@ fn submit(fd: libc::c_int, offset: usize, len: usize) -> io::Result<InFlight> {
     // All-zero would mean SIGEV_SIGNAL with signal 0; say "no notification".
     cb.aio_sigevent.sigev_notify = libc::SIGEV_NONE;
     // The aiocb is memory C keeps, so the pointer goes in through
-    // `store_pointer`: under PINCHECK=2 it checks that `buf` is pinned.
+    // `store_pointer`: in checked mode (PINCHECK=1 or 2) it checks that
+    // `buf` is pinned beyond this call (its OwnedPin) and not on a stack.
     // SAFETY: `cb.aio_buf` is a valid, aligned `*mut c_void` slot.
     unsafe { store_pointer(&mut cb.aio_buf, buf.as_mut_ptr().cast::<c_void>()) };
     let mut cb = OwnedPin::new(cb);

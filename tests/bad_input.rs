@@ -440,15 +440,15 @@ fn store_pointer_into_a_null_slot_panics_and_writes_nothing() {
 fn store_pointer_in_deep_mode_refuses_unpinned_and_accepts_null() {
     let _t = turn();
     set_check_mode(CheckMode::Deep);
-    let data = [1u8; 8];
+    let data = Box::new([1u8; 8]);
     let mut slot: *const u8 = ptr::null();
     // SAFETY: `slot` is a valid, aligned slot.
     let msg = panic_text(|| unsafe { store_pointer(&mut slot, data.as_ptr()) });
     assert!(
-        msg.contains(&format!("storing {:p} into C memory", data.as_ptr())),
+        msg.contains(&format!("`ptr` points to {:p}", data.as_ptr())),
         "{msg}"
     );
-    assert!(msg.contains("while it is not pinned"), "{msg}");
+    assert!(msg.contains("that is not pinned"), "{msg}");
     assert!(slot.is_null(), "nothing is written when the check fails");
     // SAFETY: as above; null needs no pin.
     unsafe { store_pointer(&mut slot, ptr::null()) };

@@ -145,7 +145,8 @@ pub struct CheckFn(ErasedCheck);
 
 /// Checks `count` elements at an address, reading below them as `Trust`
 /// allows.
-type ErasedCheck = unsafe fn(&Root<'_>, usize, usize, Trust) -> Result<(), Box<CheckFailure>>;
+pub(crate) type ErasedCheck =
+    unsafe fn(&Root<'_>, usize, usize, Trust) -> Result<(), Box<CheckFailure>>;
 
 impl CheckFn {
     /// The check of `T` values, or `None` when `T` holds no pointers (its
@@ -304,6 +305,7 @@ impl CallPins {
     }
 
     #[inline(never)]
+    #[track_caller]
     fn record(
         function: &'static str,
         site: Site,
@@ -389,6 +391,27 @@ impl CallRecorder {
         // SAFETY: with no check, `pointer` only records the region; it does
         // not read through `ptr`.
         unsafe { self.pointer(param, ptr, extent, None) }
+    }
+
+    /// An `#[escapes(retained)]` parameter: C keeps this pointer after the
+    /// call returns. Records a check, run with the call's other checks in
+    /// `Args` and `Deep` mode, that every byte of `extent` of it is covered
+    /// by a pin that outlives the call (not this call's own) or is static,
+    /// and that none of it is a thread's stack or thread-local storage (see
+    /// `check::retained`). Pins nothing itself (the parameter's `pointer`
+    /// call pins it) and never reads through `ptr`.
+    pub fn retained<P: EscapingPointer>(&mut self, param: &'static str, ptr: &P, extent: Extent) {
+        let Some(region) = self.region(param, ptr.target(), extent) else {
+            return;
+        };
+        self.queue_check(PendingCheck {
+            param,
+            addr: region.addr(),
+            count: region.len(),
+            check: CheckFn(crate::check::retained::argument_check::<P::Target>(extent)),
+            trust: Trust::Borrows,
+            flow_through: false,
+        });
     }
 
     /// A `#[flow_through]` raw-pointer parameter: pins `extent` of it and
@@ -515,6 +538,7 @@ impl CallRecorder {
         None
     }
 
+    #[track_caller]
     fn run_checks(&self) {
         for c in self.checks.iter().flatten().chain(&self.more_checks) {
             let context = || format!("`{}`: argument `{}`", self.function, c.param);

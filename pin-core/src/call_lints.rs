@@ -1,8 +1,8 @@
 //! Type-dependent decisions of `#[pointer_escapes]` that a proc macro
 //! cannot take from the syntax alone: which compile-time warning a raw
 //! pointer's pointee raises, and whether the pointee of a type alias may be
-//! read; and the helpers of the pointers C keeps (`retained`, `returns(..)`,
-//! `pointee = T`). Generated code reaches this through
+//! read; and `pointee = T`'s cast. (The checks of pointers C keeps,
+//! `retained` and `returns(..)`, live in `check::retained`.) Generated code reaches this through
 //! `pointer_escapes::__private`; it is not public API.
 //!
 //! # The warning
@@ -26,10 +26,8 @@
 //! unbounded generic): `Quiet`. `Quiet::warn` does nothing, so the call
 //! costs nothing either way.
 
-use crate::call::{CallRecorder, CheckFn, EscapingPointer, Extent};
-use crate::check::args_checked;
+use crate::call::{CheckFn, EscapingPointer};
 use crate::referents::Referents;
-use crate::registry::is_region_pinned;
 use core::marker::PhantomData;
 
 /// A type that can never hold a pointer: a raw pointer to it has nothing
@@ -195,84 +193,6 @@ impl<P> WritablePointee for &ConstProbe<P> {
 #[inline(always)]
 pub fn pointee_as<T, P: EscapingPointer>(ptr: &P) -> *const T {
     ptr.target().cast::<T>()
-}
-
-/// The bytes `extent` of a `T` at `target` covers; `None` for null or a
-/// bad length (which the parameter's `pointer(..)` step reports).
-fn kept_len<T>(target: *const T, extent: Extent) -> Option<usize> {
-    if target.is_null() {
-        return None;
-    }
-    match extent {
-        Extent::One => Some(core::mem::size_of::<T>()),
-        Extent::Elements(n) => n.ok()?.checked_mul(core::mem::size_of::<T>()),
-        Extent::Bytes(n) => n.ok(),
-    }
-}
-
-impl CallRecorder {
-    /// `#[escapes(retained)]`: C keeps `ptr` after the call returns, so in
-    /// checked mode (`Args` and up) its `extent` must already be covered
-    /// by a pin that outlives the call (a `Pinner`, an `OwnedPin`,
-    /// `with_pinned`, static memory). Called while the call records its
-    /// pins, before they are made, so the call's own pin does not count.
-    /// Only the address is used; nothing is read.
-    ///
-    /// # Panics
-    /// In checked mode, when some byte of the region is not pinned; the
-    /// message names the function, the parameter, the address and size.
-    #[track_caller]
-    pub fn retained<P: EscapingPointer>(&mut self, param: &'static str, ptr: &P, extent: Extent) {
-        let target = ptr.target();
-        let Some(len) = kept_len(target, extent) else {
-            return;
-        };
-        if args_checked() && !is_region_pinned(target, len) {
-            panic!(
-                "pointer-escapes: `{}`: argument `{param}` is retained by C after the call, \
-                 but {} at {:#x} is not covered by a pin that outlives the call (the call's own \
-                 pin ends when it returns); pin it until C lets go of it (an OwnedPin, or a \
-                 Pinner kept alive that long)",
-                self.function,
-                byte_count(len),
-                target as usize
-            );
-        }
-    }
-}
-
-/// `#[pointer_escapes(returns(retained))]`: the pointer `function` returns
-/// to C, checked after the call's own pins are released: in checked mode
-/// its `extent` must be covered by a pin that outlives the call (Go's "cgo
-/// result has Go pointer"). Only the address is used; nothing is read.
-///
-/// # Panics
-/// In checked mode, when some byte of the region is not pinned; at the
-/// caller's location (`#[track_caller]`).
-#[track_caller]
-pub fn check_returned<P: EscapingPointer>(function: &'static str, ptr: &P, extent: Extent) {
-    let target = ptr.target();
-    let Some(len) = kept_len(target, extent) else {
-        return;
-    };
-    if args_checked() && !is_region_pinned(target, len) {
-        panic!(
-            "pointer-escapes: `{function}` returns a pointer C keeps, but {} at {:#x} is not \
-             covered by a pin that outlives the call; pin it until C lets go of it (an \
-             OwnedPin, or a Pinner kept alive that long)",
-            byte_count(len),
-            target as usize
-        );
-    }
-}
-
-/// "1 byte", "16 bytes".
-fn byte_count(len: usize) -> String {
-    if len == 1 {
-        "1 byte".to_string()
-    } else {
-        format!("{len} bytes")
-    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod call;
 mod call_lints;
 mod check;
 mod diag;
+mod memory;
 mod origin;
 mod owned;
 mod pinner;
@@ -30,6 +31,7 @@ pub use check::{
     store_pointer, try_check_referents, try_check_referents_through_raw, CheckFailure, CheckMode,
     FailureCause, StorablePointer,
 };
+pub use memory::{memory_kind, register_thread, MemoryKind};
 pub use origin::{PinKind, Site, ThreadNumber};
 pub use owned::{FreedWhilePinned, OwnedPin, StableBuf, StableBufMut};
 pub use pinner::{scope, with_pinned, Pinner, ScopedPinner};
@@ -47,8 +49,9 @@ pub mod __private {
         FlowRoot, HasReferents, NoReferents, Probe,
     };
     pub use crate::call_lints::{
-        check_returned, pointee_as, ConstPointee, ConstProbe, LintProbe, PointeeHasReferents,
+        pointee_as, ConstPointee, ConstProbe, LintProbe, PointeeHasReferents,
         PointeeHoldsNoPointers, PointeeUnknown, PointerFree, Quiet, WritablePointee,
     };
+    pub use crate::check::retained::check_returned;
     pub use crate::referents::{Referents, Via, Visitor};
 }

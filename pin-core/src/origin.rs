@@ -43,10 +43,40 @@ impl fmt::Display for PinKind {
 }
 
 /// A small number naming a thread in reports (`std::thread::ThreadId` has no
-/// stable integer form). Numbers start at 1 in the order threads first pin or
-/// free; the process's main thread is marked as such. A pin records numbers
-/// up to 16383 (its entry packs the number in 14 bits); pins made by later
-/// threads are reported as thread #16383.
+/// stable integer form). Numbers start at 1 in the order threads first use
+/// the library. A pin records numbers up to 16383 (its entry packs the
+/// number in 14 bits); pins made by later threads are reported as thread
+/// #16383.
+///
+/// It displays as the thread's name and OS thread id, as `ps -L`, `top -H`
+/// and server logs show them: `"worker-3" (tid 41235)`, `<unnamed> (tid
+/// 41236)` for a thread without a name. The name is the one
+/// `std::thread::current().name()` gives (the main thread is `"main"`),
+/// recorded when the thread registers with the library (its first pin or
+/// check, see [`register_thread`](crate::register_thread)), cut to 64
+/// bytes (then shown ending in `..`). A thread that only ever freed memory through the pin-aware
+/// allocator has its tid but no name: `#7 (tid 41237)`. The last
+/// `NAME_SLOTS` (4096) threads are remembered; an older number shows as
+/// `#7`.
+///
+/// ```
+/// use pin_core::ThreadNumber;
+///
+/// pin_core::register_thread();
+/// let here = ThreadNumber::current();
+/// let shown = here.to_string();
+/// assert!(shown.contains(&format!("(tid {})", here.os_tid().unwrap())));
+/// let there = std::thread::Builder::new()
+///     .name("worker-3".into())
+///     .spawn(|| {
+///         pin_core::register_thread();
+///         ThreadNumber::current().to_string()
+///     })
+///     .unwrap()
+///     .join()
+///     .unwrap();
+/// assert!(there.starts_with("\"worker-3\" (tid "));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ThreadNumber(pub(crate) u32);
 
@@ -59,7 +89,8 @@ thread_local! {
 }
 
 impl ThreadNumber {
-    /// The calling thread's number.
+    /// The calling thread's number. The first call on a thread also records
+    /// its OS thread id (no allocation: this runs inside the allocator too).
     pub fn current() -> ThreadNumber {
         let n = THIS_THREAD.with(|c| {
             let n = c.get();
@@ -71,6 +102,7 @@ impl ThreadNumber {
                 MAIN_THREAD.store(n, Ordering::Relaxed);
             }
             c.set(n);
+            names::record_tid(n, os_tid());
             n
         });
         ThreadNumber(n)
@@ -85,6 +117,26 @@ impl ThreadNumber {
     pub fn is_main(self) -> bool {
         MAIN_THREAD.load(Ordering::Relaxed) == self.0
     }
+
+    /// The thread's OS thread id (Linux `gettid`), if it is still
+    /// remembered (see the type's documentation).
+    pub fn os_tid(self) -> Option<u32> {
+        names::read(self.0).map(|n| n.tid)
+    }
+
+    /// The thread's name, if it registered with the library and has one
+    /// (see the type's documentation). Allocates the returned `String`.
+    pub fn name(self) -> Option<String> {
+        let n = names::read(self.0)?;
+        let bytes = n.name()?;
+        Some(String::from_utf8_lossy(bytes).into_owned())
+    }
+}
+
+/// Records the calling thread's name (`None`: it has none), for
+/// `ThreadNumber`'s display. Called once per thread, when it registers.
+pub(crate) fn record_current_name(name: Option<&str>) {
+    names::record_name(ThreadNumber::current().0, name);
 }
 
 fn is_main_thread() -> bool {
@@ -92,12 +144,187 @@ fn is_main_thread() -> bool {
     unsafe { libc::getpid() == libc::gettid() }
 }
 
+fn os_tid() -> u32 {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { libc::gettid() as u32 }
+}
+
 impl fmt::Display for ThreadNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_main() {
-            write!(f, "#{} (main)", self.0)
-        } else {
-            write!(f, "#{}", self.0)
+        let Some(known) = names::read(self.0) else {
+            return write!(f, "#{}", self.0);
+        };
+        match (known.name_known, known.name()) {
+            (true, Some(name)) => {
+                f.write_str("\"")?;
+                for chunk in name.utf8_chunks() {
+                    f.write_str(chunk.valid())?;
+                    if !chunk.invalid().is_empty() {
+                        f.write_str("\u{fffd}")?;
+                    }
+                }
+                if known.name_cut() {
+                    f.write_str("..")?;
+                }
+                f.write_str("\"")?;
+            }
+            (true, None) => f.write_str("<unnamed>")?,
+            (false, _) => write!(f, "#{}", self.0)?,
+        }
+        write!(f, " (tid {})", known.tid)
+    }
+}
+
+/// Thread numbers to OS thread ids and names, in a fixed table indexed by
+/// number modulo `NAME_SLOTS`: written without allocating (the tid from
+/// inside the allocator, the name at registration), read lock-free by
+/// `Display` under a per-slot sequence count, kept after the thread exits
+/// so that reports can still name it.
+mod names {
+    use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+    /// How many threads' names are remembered (the most recent ones).
+    pub(super) const NAME_SLOTS: usize = 4096;
+    /// Longest name kept, in bytes (longer names are cut at a char
+    /// boundary and shown with a trailing `..`).
+    pub(super) const NAME_BYTES: usize = 64;
+    /// Set in `len` when the name was cut.
+    const CUT: u8 = 0x80;
+    /// `len` value: the thread has not registered, its name is unknown.
+    const NAME_UNKNOWN: u8 = u8::MAX;
+    /// `len` value: the thread registered and has no name.
+    const NAME_NONE: u8 = u8::MAX - 1;
+
+    struct Slot {
+        /// Odd while a writer is changing the slot.
+        seq: AtomicU32,
+        /// The thread number the slot holds (0: none).
+        number: AtomicU32,
+        tid: AtomicU32,
+        len: AtomicU8,
+        name: [AtomicU64; NAME_BYTES / 8],
+    }
+
+    impl Slot {
+        const fn new() -> Slot {
+            Slot {
+                seq: AtomicU32::new(0),
+                number: AtomicU32::new(0),
+                tid: AtomicU32::new(0),
+                len: AtomicU8::new(NAME_UNKNOWN),
+                name: [const { AtomicU64::new(0) }; NAME_BYTES / 8],
+            }
+        }
+    }
+
+    static SLOTS: [Slot; NAME_SLOTS] = [const { Slot::new() }; NAME_SLOTS];
+    /// Serialises writers (threads whose numbers share a slot); never held
+    /// across anything but a few stores, and never allocates.
+    static WRITING: AtomicBool = AtomicBool::new(false);
+
+    fn slot(number: u32) -> &'static Slot {
+        &SLOTS[number as usize % NAME_SLOTS]
+    }
+
+    fn write(number: u32, f: impl FnOnce(&Slot)) {
+        while WRITING
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::thread::yield_now();
+        }
+        let s = slot(number);
+        let seq = s.seq.load(Ordering::Relaxed);
+        s.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        f(s);
+        s.seq.store(seq.wrapping_add(2), Ordering::Release);
+        WRITING.store(false, Ordering::Release);
+    }
+
+    pub(super) fn record_tid(number: u32, tid: u32) {
+        write(number, |s| {
+            s.number.store(number, Ordering::Relaxed);
+            s.tid.store(tid, Ordering::Relaxed);
+            s.len.store(NAME_UNKNOWN, Ordering::Relaxed);
+        });
+    }
+
+    pub(super) fn record_name(number: u32, name: Option<&str>) {
+        let mut bytes = [0u8; NAME_BYTES];
+        let len = match name {
+            Some(name) => {
+                let mut len = name.len().min(NAME_BYTES);
+                while !name.is_char_boundary(len) {
+                    len -= 1;
+                }
+                bytes[..len].copy_from_slice(&name.as_bytes()[..len]);
+                len as u8 | if len < name.len() { CUT } else { 0 }
+            }
+            None => NAME_NONE,
+        };
+        write(number, |s| {
+            if s.number.load(Ordering::Relaxed) != number {
+                return;
+            }
+            for (word, chunk) in s.name.iter().zip(bytes.chunks_exact(8)) {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(chunk);
+                word.store(u64::from_ne_bytes(w), Ordering::Relaxed);
+            }
+            s.len.store(len, Ordering::Relaxed);
+        });
+    }
+
+    /// What the table knows about one thread.
+    pub(super) struct Known {
+        pub(super) tid: u32,
+        pub(super) name_known: bool,
+        len: u8,
+        bytes: [u8; NAME_BYTES],
+    }
+
+    impl Known {
+        pub(super) fn name(&self) -> Option<&[u8]> {
+            let len = (self.len & !CUT) as usize;
+            (self.name_known && self.len != NAME_NONE).then(|| &self.bytes[..len.min(NAME_BYTES)])
+        }
+
+        /// Whether the name was cut to `NAME_BYTES`.
+        pub(super) fn name_cut(&self) -> bool {
+            self.name_known && self.len != NAME_NONE && self.len & CUT != 0
+        }
+    }
+
+    pub(super) fn read(number: u32) -> Option<Known> {
+        let s = slot(number);
+        loop {
+            let seq = s.seq.load(Ordering::Acquire);
+            if seq & 1 == 1 {
+                core::hint::spin_loop();
+                continue;
+            }
+            let held = s.number.load(Ordering::Relaxed);
+            let tid = s.tid.load(Ordering::Relaxed);
+            let len = s.len.load(Ordering::Relaxed);
+            let mut bytes = [0u8; NAME_BYTES];
+            for (chunk, word) in bytes.chunks_exact_mut(8).zip(&s.name) {
+                chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_ne_bytes());
+            }
+            fence(Ordering::Acquire);
+            if s.seq.load(Ordering::Relaxed) != seq {
+                continue;
+            }
+            if held != number || number == 0 {
+                return None;
+            }
+            let name_known = len != NAME_UNKNOWN;
+            return Some(Known {
+                tid,
+                name_known,
+                len,
+                bytes,
+            });
         }
     }
 }
@@ -148,6 +375,37 @@ mod tests {
         let there = std::thread::spawn(ThreadNumber::current).join().unwrap();
         assert_ne!(here, there);
         assert!(!there.is_main());
+    }
+
+    #[test]
+    fn threads_show_their_name_and_os_tid() {
+        let long = "a-rather-long-thread-name-of-70-bytes-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+        let shown = std::thread::Builder::new()
+            .name(long.into())
+            .spawn(|| {
+                record_current_name(std::thread::current().name());
+                (ThreadNumber::current(), os_tid())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        let (number, tid) = shown;
+        assert_eq!(
+            number.to_string(),
+            format!("\"{}..\" (tid {tid})", &long[..64])
+        );
+        assert_eq!(number.os_tid(), Some(tid));
+        let unnamed = std::thread::spawn(|| {
+            record_current_name(None);
+            ThreadNumber::current()
+        })
+        .join()
+        .unwrap();
+        assert!(unnamed.to_string().starts_with("<unnamed> (tid "));
+        let unregistered = std::thread::spawn(ThreadNumber::current).join().unwrap();
+        assert!(unregistered
+            .to_string()
+            .starts_with(&format!("#{} (tid ", unregistered.get())));
     }
 
     #[test]

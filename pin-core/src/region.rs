@@ -180,11 +180,25 @@ impl fmt::Display for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:#x}..{:#x} ({} bytes)",
+            "{:#x}..{:#x} ({})",
             self.addr,
             self.end(),
-            self.len
+            ByteCount(self.len)
         )
+    }
+}
+
+/// A size for messages: "1 byte", "64 bytes" (never "1 bytes").
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ByteCount(pub(crate) usize);
+
+impl fmt::Display for ByteCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 1 {
+            f.write_str("1 byte")
+        } else {
+            write!(f, "{} bytes", self.0)
+        }
     }
 }
 
@@ -215,6 +229,13 @@ mod tests {
             Region::of_elements(0x1000 as *const u64, 3).unwrap().len(),
             24
         );
+    }
+
+    #[test]
+    fn byte_counts_are_singular_for_one() {
+        assert_eq!(ByteCount(1).to_string(), "1 byte");
+        assert_eq!(ByteCount(0).to_string(), "0 bytes");
+        assert_eq!(ByteCount(64).to_string(), "64 bytes");
     }
 
     #[test]

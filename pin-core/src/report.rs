@@ -148,13 +148,13 @@ impl fmt::Display for Snapshot {
         if !self.pins.is_empty() {
             writeln!(
                 f,
-                "  {:<34} {:>10} {:>6}  {:<8} {:<10} {:>8}  site",
+                "  {:<34} {:>10} {:>6}  {:<8} {:<28} {:>8}  site",
                 "region", "bytes", "count", "kind", "thread", "age"
             )?;
             for p in &self.pins {
                 writeln!(
                     f,
-                    "  {:<34} {:>10} {:>6}  {:<8} {:<10} {:>8}  {}",
+                    "  {:<34} {:>10} {:>6}  {:<8} {:<28} {:>8}  {}",
                     format!("{:#x}..{:#x}", p.region.addr(), p.region.end()),
                     p.region.len(),
                     p.count,

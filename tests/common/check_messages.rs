@@ -1,7 +1,7 @@
 //! What a failed check says and what it leaves behind: each message names
 //! the checked type, the path to the pointer, the element index, the address
 //! and size, and the fix; a failure leaves the registry exactly as it was.
-//! Also `store_pointer` (Deep mode's write barrier), `assert_pinned`, and the
+//! Also `store_pointer` (the write barrier of Args and Deep mode), `assert_pinned`, and the
 //! argument checks of a `#[pointer_escapes]` call (`CallPins`).
 
 use super::mode::with_check_mode;
@@ -368,27 +368,33 @@ impl<P> Drop for CSlot<P> {
     }
 }
 
-/// Deep mode: storing an unpinned pointer into C memory panics, names both
-/// addresses and the call site, and writes nothing.
-pub fn store_pointer_refuses_an_unpinned_pointer_in_deep_mode() {
-    let data = [0u8; 32];
+/// Args and Deep mode: storing an unpinned heap pointer into C memory
+/// panics at the caller's line, names the address, the slot, the memory's
+/// kind and the fix, and writes nothing.
+pub fn store_pointer_refuses_an_unpinned_pointer_in_args_and_deep_mode() {
+    let data = Box::new([0u8; 32]);
     let slot = CSlot::new(std::ptr::null::<u8>());
-    with_check_mode(CheckMode::Deep, || {
-        // SAFETY: `slot` is a live, aligned C slot.
-        let line = line!() + 1;
-        let msg = panic_message(|| unsafe { store_pointer(slot.0, data.as_ptr()) });
-        assert_mentions(
-            &msg,
-            &[
-                &format!("store_pointer at {}:{line}:", file!()),
-                &format!("storing {}", hex(data.as_ptr())),
-                &format!("into C memory at {}", hex(slot.0.cast())),
-                "not pinned",
-                "Pinner or OwnedPin",
-            ],
-        );
-        assert!(slot.get().is_null(), "a refused store wrote the slot");
-    });
+    for mode in [CheckMode::Args, CheckMode::Deep] {
+        with_check_mode(mode, || {
+            // SAFETY: `slot` is a live, aligned C slot.
+            let line = line!() + 1;
+            let msg = panic_message(|| unsafe { store_pointer(slot.0, data.as_ptr()) });
+            assert_mentions(
+                &msg,
+                &[
+                    &format!("store_pointer at {}:{line}", file!()),
+                    &format!("into C memory at {}", hex(slot.0.cast())),
+                    &format!(
+                        "`ptr` points to {} (heap or other memory) that is not pinned",
+                        hex(data.as_ptr())
+                    ),
+                    "C keeps this pointer after the call returns",
+                    "OwnedPin::new(buf)",
+                ],
+            );
+            assert!(slot.get().is_null(), "a refused store wrote the slot");
+        });
+    }
 }
 
 /// Deep mode lets pinned, static and null pointers through, for every
@@ -429,17 +435,15 @@ pub fn store_pointer_accepts_pinned_static_and_null_in_deep_mode() {
     drop(owned.into_inner());
 }
 
-/// Args and Off modes do not check stores: the pointer is written as is.
-pub fn store_pointer_checks_nothing_below_deep_mode() {
+/// Off mode does not check stores: the pointer is written as is.
+pub fn store_pointer_checks_nothing_in_off_mode() {
     let data = [0u8; 32];
-    for mode in [CheckMode::Args, CheckMode::Off] {
-        with_check_mode(mode, || {
-            let slot = CSlot::new(std::ptr::null::<u8>());
-            // SAFETY: `slot` is a live, aligned C slot.
-            unsafe { store_pointer(slot.0, data.as_ptr()) };
-            assert_eq!(slot.get(), data.as_ptr(), "{mode:?}");
-        });
-    }
+    with_check_mode(CheckMode::Off, || {
+        let slot = CSlot::new(std::ptr::null::<u8>());
+        // SAFETY: `slot` is a live, aligned C slot.
+        unsafe { store_pointer(slot.0, data.as_ptr()) };
+        assert_eq!(slot.get(), data.as_ptr());
+    });
 }
 
 /// A null slot panics in every mode, saying nothing was written.
@@ -553,9 +557,9 @@ macro_rules! check_messages_tests {
             call_check_names_function_parameter_and_element,
             call_check_skips_pointees_without_referents,
             call_with_a_bad_length_names_the_parameter,
-            store_pointer_refuses_an_unpinned_pointer_in_deep_mode,
+            store_pointer_refuses_an_unpinned_pointer_in_args_and_deep_mode,
             store_pointer_accepts_pinned_static_and_null_in_deep_mode,
-            store_pointer_checks_nothing_below_deep_mode,
+            store_pointer_checks_nothing_in_off_mode,
             store_pointer_into_a_null_slot_panics_clearly,
             assert_pinned_messages,
             overflowing_extent_is_refused,

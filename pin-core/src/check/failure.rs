@@ -1,8 +1,9 @@
 //! What a failed check says: what was checked, which pointer, where it
 //! points, and how to fix it.
 
+use crate::origin::ThreadNumber;
 use crate::referents::Via;
-use crate::region::Region;
+use crate::region::{ByteCount, Region};
 use core::fmt;
 
 /// Why a referent failed the check.
@@ -19,6 +20,29 @@ pub enum FailureCause {
     /// `unsafe` promise (make the annotated fn `unsafe fn`, or call
     /// `check_referents_through_raw`), or hand over a reference instead.
     NotVouched,
+    /// C keeps the pointer after the call returns (`#[escapes(retained)]`,
+    /// a pointer returned to C, `store_pointer`), and it points into a
+    /// thread's stack: the frame dies whatever the registry says, so no pin
+    /// (not even a `Pinner`) makes it valid.
+    RetainedOnStack {
+        /// Whose stack.
+        thread: ThreadNumber,
+    },
+    /// Like `RetainedOnStack`, into a thread's thread-local storage, which
+    /// is freed when that thread exits.
+    RetainedInThreadLocal {
+        /// Whose thread-local storage.
+        thread: ThreadNumber,
+    },
+    /// C keeps the pointer after the call returns, and only the call's own
+    /// pins cover (all or part of) the memory: they end when it returns.
+    RetainedPinnedOnlyForCall,
+    /// C keeps the pointer after the call returns, and no pin covers (all
+    /// of) the memory.
+    RetainedUnpinned {
+        /// Part of the memory is covered by a pin that outlives the call.
+        partly: bool,
+    },
 }
 
 /// A failed check: a pointer reachable from what was handed to C leads to
@@ -88,65 +112,112 @@ impl fmt::Display for CheckFailure {
         if let Some(i) = self.element {
             write!(f, "element {i}: ")?;
         }
+        let size = Size(self.region.len(), self.pointee);
+        let (path, addr) = (&self.path, self.region.addr());
+        // What C keeps: "64 bytes at 0x..", or the bare address when only
+        // the address is known (`store_pointer`).
+        let target = Target(self.region, self.pointee);
         match self.cause {
-            FailureCause::Unpinned => {
-                write!(
-                    f,
-                    "`{}` points to unpinned memory at {:#x} ({} bytes",
-                    self.path,
-                    self.region.addr(),
-                    self.region.len()
-                )?;
-                if self.pointee != "bytes" {
-                    write!(f, " of {}", self.pointee)?;
-                }
-                write!(
-                    f,
-                    "), which can move, grow or be freed while C holds it (Go: cgo argument has \
-                     Go pointer to unpinned Go pointer); {}",
-                    self.advice()
-                )
-            }
+            FailureCause::Unpinned => write!(
+                f,
+                "`{path}` points to unpinned memory at {addr:#x} ({size}), which can move, grow \
+                 or be freed while C holds it (Go: cgo argument has Go pointer to unpinned Go \
+                 pointer); {}",
+                self.advice()
+            ),
             FailureCause::NotVouched => write!(
                 f,
-                "`{}` is a raw pointer to pinned memory at {:#x} ({}) holding `{}` values, \
-                 which can hold pointers of their own; a pin does not prove that memory is live \
-                 or holds valid `{}` values, so this check does not read it and cannot check what \
-                 it points to. Vouch for it: make the annotated function an `unsafe fn` (its \
-                 callers then promise the pointers they pass are valid), or call \
+                "`{path}` is a raw pointer to pinned memory at {addr:#x} ({}) holding `{}` \
+                 values, which can hold pointers of their own; a pin does not prove that memory \
+                 is live or holds valid `{}` values, so this check does not read it and cannot \
+                 check what it points to. Vouch for it: make the annotated function an `unsafe \
+                 fn` (its callers then promise the pointers they pass are valid), or call \
                  `unsafe {{ check_referents_through_raw(..) }}`; or pass a reference instead of \
                  a raw pointer",
-                self.path,
-                self.region.addr(),
                 ByteCount(self.region.len()),
                 self.pointee,
                 self.pointee
             ),
             FailureCause::ExtentOverflows => write!(
                 f,
-                "`{}` points at {:#x} to more `{}` values than fit before the end of the address \
-                 space; fix the length its Referents impl or #[referents(len = ..)] reports",
-                self.path,
-                self.region.addr(),
+                "`{path}` points at {addr:#x} to more `{}` values than fit before the end of the \
+                 address space; fix the length its Referents impl or #[referents(len = ..)] \
+                 reports",
                 self.pointee
+            ),
+            FailureCause::RetainedOnStack { thread } => write!(
+                f,
+                "`{path}` points to {target} on the stack of thread {thread}, and C \
+                 keeps this pointer after the call returns, when that stack frame may be gone; \
+                 no pin keeps a frame alive (a Pinner does not help): move the value to the \
+                 heap and pin it there as long as C holds it, \
+                 `let mut owned = OwnedPin::new(Box::new(value));` (an OwnedPin<Box<T>>), \
+                 pass `owned.as_mut_ptr()`, and call `owned.into_inner()` once C is done"
+            ),
+            FailureCause::RetainedInThreadLocal { thread } => write!(
+                f,
+                "`{path}` points to {target} in the thread-local storage of thread \
+                 {thread}, and C keeps this pointer after the call returns, but that storage is \
+                 freed when the thread exits whatever pins say: move the value to the heap and \
+                 pin it there as long as C holds it, \
+                 `let mut owned = OwnedPin::new(Box::new(value));` (an OwnedPin<Box<T>>), \
+                 pass `owned.as_mut_ptr()`, and call `owned.into_inner()` once C is done"
+            ),
+            FailureCause::RetainedPinnedOnlyForCall => write!(
+                f,
+                "`{path}` points to {target} (heap or other memory) pinned only for \
+                 the call, and C keeps this pointer after the call returns, when the memory can \
+                 be freed or reused; {LASTING_FIX}"
+            ),
+            FailureCause::RetainedUnpinned { partly } => write!(
+                f,
+                "`{path}` points to {target} (heap or other memory) {}, and C keeps \
+                 this pointer after the call returns, when the memory can be freed or reused; \
+                 {LASTING_FIX}",
+                if partly {
+                    "only part of which is pinned"
+                } else {
+                    "that is not pinned"
+                }
             ),
         }
     }
 }
 
-impl std::error::Error for CheckFailure {}
+/// The fix for memory C keeps that no lasting pin covers.
+const LASTING_FIX: &str = "pin it with a pin that outlives the call: hand the buffer to an \
+     OwnedPin (`let mut owned = OwnedPin::new(buf);`, pass `owned.as_mut_ptr()`, and call \
+     `owned.into_inner()` once C is done with it), or keep a Pinner that pins it alive until \
+     then";
 
-/// A size in bytes, with the unit's number right: "1 byte", "8 bytes".
-pub(crate) struct ByteCount(pub(crate) usize);
+/// "64 bytes at 0x1000", "1 byte of u8 at 0x1000", or "0x1000" for a
+/// zero-length region.
+struct Target(Region, &'static str);
 
-impl fmt::Display for ByteCount {
+impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            1 => f.write_str("1 byte"),
-            n => write!(f, "{n} bytes"),
+        if self.0.is_empty() {
+            write!(f, "{:#x}", self.0.addr())
+        } else {
+            write!(f, "{} at {:#x}", Size(self.0.len(), self.1), self.0.addr())
         }
     }
 }
+
+/// "64 bytes", "1 byte", "8 bytes of u64".
+struct Size(usize, &'static str);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", ByteCount(self.0))?;
+        if self.1 != "bytes" {
+            write!(f, " of {}", self.1)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CheckFailure {}
 
 /// One step of a path, rendered Rust-like: `.field`, `[i]`; the pointer
 /// itself adds nothing.

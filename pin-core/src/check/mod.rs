@@ -8,11 +8,12 @@
 
 mod failure;
 mod mode;
+pub(crate) mod retained;
 pub(crate) mod walk;
 
 pub(crate) use failure::RootKind;
 pub use failure::{CheckFailure, FailureCause};
-pub(crate) use mode::{args_checked, call_pins_wanted, note_allocator, stores_checked};
+pub(crate) use mode::{args_checked, call_pins_wanted, note_allocator};
 pub use mode::{check_mode, set_check_mode, CheckMode};
 
 use crate::referents::Referents;
@@ -198,9 +199,10 @@ pub fn assert_pinned<T: ?Sized>(ptr: *const T, len: usize) {
     };
     if !registry::region_covered(region) {
         panic!(
-            "pointer-escapes: assert_pinned at {}: {addr:#x} ({len} bytes) is not pinned{}; \
+            "pointer-escapes: assert_pinned at {}: {addr:#x} ({}) is not pinned{}; \
              pin it with a Pinner (or OwnedPin) before handing it to C",
             Location::caller(),
+            crate::region::ByteCount(len),
             if registry::overlaps_pin(region) {
                 " (only part of it is)"
             } else {
@@ -240,31 +242,49 @@ impl<T: ?Sized> StorablePointer for Option<core::ptr::NonNull<T>> {
     }
 }
 
-/// Writes `ptr` into `slot`, C memory that will keep it (ptrguard's `Poke`):
-/// in [`CheckMode::Deep`], first checks that `ptr` points at pinned memory
-/// (null is fine), because C may use it after this call returns.
+/// Writes `ptr` into `slot`, C memory that will keep it (ptrguard's `Poke`,
+/// Go's `cgocheck=2` write barrier). In [`CheckMode::Args`] and
+/// [`CheckMode::Deep`] (it is an explicit call, so both check), first
+/// checks that C may keep `ptr` after the current call returns: the address
+/// must be covered by a pin that outlives the call (`Pinner`, `OwnedPin`,
+/// `with_pinned`; not a `#[pointer_escapes]` call's own pins) or be static,
+/// and must not lie in any registered thread's stack or thread-local
+/// storage, which no pin keeps alive. Null passes. Only the address is
+/// checked (the pointee's size is not known here) and nothing is read
+/// through `ptr`. In [`CheckMode::Off`] nothing is checked.
 ///
 /// # Safety
 /// `slot` must be valid for a write of `P` and suitably aligned.
 ///
 /// # Panics
-/// If `slot` is null (nothing is written), or in `Deep` mode if `ptr` is not
-/// pinned.
+/// At the caller's line: if `slot` is null (nothing is written), or, when
+/// checking, if `ptr` fails the check (nothing is written either); the
+/// message names the address, the memory's kind (the stack of which
+/// thread, pinned only for a call, not pinned) and the fix.
 ///
 /// ```
-/// use pin_core::{store_pointer, set_check_mode, CheckMode, Pinner};
+/// use pin_core::{store_pointer, set_check_mode, CheckMode, OwnedPin};
 ///
 /// #[repr(C)]
 /// struct Request { buf: *mut u8 }
 ///
-/// let mut data = vec![0u8; 16];
+/// let mut data = OwnedPin::new(vec![0u8; 16]);
 /// let mut req = Request { buf: std::ptr::null_mut() };
-/// let mut pinner = Pinner::new();
-/// let p = pinner.pin_slice_mut(&mut data);
-/// set_check_mode(CheckMode::Deep);
+/// set_check_mode(CheckMode::Args);
 /// // SAFETY: `req.buf` is a valid, aligned slot.
-/// unsafe { store_pointer(&mut req.buf, p) };
-/// assert_eq!(req.buf, p);
+/// unsafe { store_pointer(&mut req.buf, data.as_mut_ptr()) };
+/// assert_eq!(req.buf, data.as_mut_ptr());
+/// # let _ = data.into_inner();
+/// ```
+///
+/// ```should_panic
+/// use pin_core::{store_pointer, set_check_mode, CheckMode};
+///
+/// let mut context = 0u64;              // a stack local: gone when this frame returns
+/// let mut slot: *mut u64 = std::ptr::null_mut();
+/// set_check_mode(CheckMode::Args);
+/// // SAFETY: `slot` is a valid, aligned slot.
+/// unsafe { store_pointer(&mut slot, &mut context as *mut u64) };
 /// ```
 #[track_caller]
 pub unsafe fn store_pointer<P: StorablePointer>(slot: *mut P, ptr: P) {
@@ -275,14 +295,8 @@ pub unsafe fn store_pointer<P: StorablePointer>(slot: *mut P, ptr: P) {
         );
     }
     let addr = ptr.address();
-    if stores_checked() && addr != 0 && !crate::is_pinned(addr as *const u8) {
-        panic!(
-            "pointer-escapes: store_pointer at {}: storing {addr:#x} into C memory at {:#x} while \
-             it is not pinned; C keeps this pointer after the call, so pin what it points to \
-             with a Pinner or OwnedPin first (Go: cgocheck=2 write barrier)",
-            Location::caller(),
-            slot as usize
-        );
+    if args_checked() && addr != 0 {
+        retained::check_stored(addr, slot as usize);
     }
     // SAFETY: the caller guarantees `slot` is valid and aligned for `P`.
     unsafe { slot.write(ptr) };

@@ -8,8 +8,8 @@ use core::sync::atomic::{AtomicU8, Ordering};
 /// | mode   | `PINCHECK` | what is checked automatically |
 /// |--------|------------|-------------------------------|
 /// | `Off`  | `0`        | nothing; call pins are made only if `PinAwareAlloc` is installed |
-/// | `Args` | `1`        | every `#[pointer_escapes]` call's pointer arguments |
-/// | `Deep` | `2`        | also every pointer written by [`store_pointer`](crate::store_pointer) |
+/// | `Args` | `1`        | every `#[pointer_escapes]` call's pointer arguments, and every pointer written by [`store_pointer`](crate::store_pointer) |
+/// | `Deep` | `2`        | what `Args` checks |
 ///
 /// The default is `Args` in builds with debug assertions and `Off` without.
 /// The explicit checks, [`check_referents`](crate::check_referents) and
@@ -20,7 +20,8 @@ pub enum CheckMode {
     Off = 0,
     /// Check `#[pointer_escapes]` arguments.
     Args = 1,
-    /// Also check pointers stored into C memory with `store_pointer`.
+    /// What `Args` checks. (`store_pointer` used to check only in this
+    /// mode; being an explicit call, it checks in `Args` too.)
     Deep = 2,
 }
 
@@ -173,12 +174,6 @@ fn init_from_env() -> CheckMode {
 #[inline]
 pub(crate) fn args_checked() -> bool {
     !cfg!(feature = "unchecked") && check_mode() >= CheckMode::Args
-}
-
-/// Whether `store_pointer` checks.
-#[inline]
-pub(crate) fn stores_checked() -> bool {
-    !cfg!(feature = "unchecked") && check_mode() >= CheckMode::Deep
 }
 
 /// Whether a `#[pointer_escapes]` call records its pins: when a check may

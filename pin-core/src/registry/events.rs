@@ -4,7 +4,7 @@
 
 use super::PinFacts;
 use crate::origin::{coarse_now_ms, PinKind, Site, ThreadNumber};
-use crate::region::Region;
+use crate::region::{ByteCount, Region};
 use core::fmt;
 
 /// How many recent events the registry keeps (older ones are counted only).
@@ -70,26 +70,26 @@ impl fmt::Display for AllocEvent {
         match self.kind {
             AllocEventKind::FreedWhilePinned => write!(
                 f,
-                "heap block {:#x} ({} bytes) freed while pinned: quarantined until unpinned; the \
+                "heap block {:#x} ({}) freed while pinned: quarantined until unpinned; the \
                  value's destructor already ran, so memory it owned is gone",
                 self.block.addr(),
-                self.block.len()
+                ByteCount(self.block.len())
             )?,
             AllocEventKind::MovedWhilePinned { new_addr } => write!(
                 f,
-                "heap block {:#x} ({} bytes) moved while pinned to {:#x}: old block quarantined, \
+                "heap block {:#x} ({}) moved while pinned to {:#x}: old block quarantined, \
                  C's writes to it after this are lost",
                 self.block.addr(),
-                self.block.len(),
+                ByteCount(self.block.len()),
                 new_addr
             )?,
         }
         write!(
             f,
-            "; {} pin of {:#x} ({} bytes) made at {} on thread {}; freed on thread {}",
+            "; {} pin of {:#x} ({}) made at {} on thread {}; freed on thread {}",
             self.pin_kind,
             self.pin_region.addr(),
-            self.pin_region.len(),
+            ByteCount(self.pin_region.len()),
             self.pin_site,
             self.pin_thread,
             self.thread

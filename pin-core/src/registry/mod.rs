@@ -66,6 +66,7 @@ fn publish_live(table: &Table) {
 
 /// Pins `region` once on behalf of the calling thread.
 pub(crate) fn pin(region: Region, kind: PinKind, site: Site) -> PinId {
+    crate::memory::register_thread();
     let thread = ThreadNumber::current();
     let born = coarse_now_ms();
     crate::report::arm_exit_report();
@@ -82,6 +83,7 @@ pub(crate) fn pin_all(regions: &[Region], kind: PinKind, site: Site, out: &mut P
     if regions.is_empty() {
         return;
     }
+    crate::memory::register_thread();
     let thread = ThreadNumber::current();
     let born = coarse_now_ms();
     crate::report::arm_exit_report();
@@ -106,6 +108,7 @@ pub(crate) fn pin_call(regions: &[Region], site: Site, each: &mut PinIds) -> Opt
         pin_all(regions, PinKind::Call, site, each);
         return None;
     }
+    crate::memory::register_thread();
     let thread = ThreadNumber::current();
     let born = coarse_now_ms();
     crate::report::arm_exit_report();
@@ -246,6 +249,92 @@ fn covered_in(table: &Table, region: Region) -> bool {
         }
     }
     true
+}
+
+/// How much of `region` is covered by pins that outlive the current call
+/// (`Pinner`, `OwnedPin`, `with_pinned`: every kind but `PinKind::Call`)
+/// together with static memory. What C may keep after a call returns must
+/// be covered like this: a call's own pins end when it returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LastingCover {
+    /// Every byte (for a zero-length region: its address).
+    All,
+    /// Some bytes but not all.
+    Part,
+    /// No byte.
+    None,
+}
+
+/// See [`LastingCover`]. One lock acquisition; no allocation.
+pub(crate) fn covered_by_lasting_pins(region: Region) -> LastingCover {
+    if region.is_null() {
+        return LastingCover::None;
+    }
+    if !any_pins() {
+        return match static_covers(region) {
+            true => LastingCover::All,
+            false if statics::is_static(region.addr()) => LastingCover::Part,
+            false => LastingCover::None,
+        };
+    }
+    let reg = REGISTRY.lock();
+    lasting_cover_in(&reg.table, region)
+}
+
+fn lasting_cover_in(table: &Table, region: Region) -> LastingCover {
+    let lasting = |hit: &Hit| table.entry(hit.id).kind() != PinKind::Call;
+    if region.is_empty() {
+        // A zero-length region asks about its address, which a zero-length
+        // pin covers too (as `is_pinned` says).
+        let pinned = table.find_covering(region.addr(), |hit| lasting(&hit));
+        return match pinned || statics::is_static(region.addr()) {
+            true => LastingCover::All,
+            false => LastingCover::None,
+        };
+    }
+    // The furthest end among non-empty lasting pins (or static memory)
+    // covering `addr`, as `covered_in` walks all pins.
+    let lasting_until = |addr: usize| {
+        let mut best = statics::segment_containing(addr).map(|(_, end)| end);
+        table.find_covering(addr, |hit| {
+            if !hit.region.is_empty() && lasting(&hit) {
+                best = best.max(Some(hit.region.end()));
+            }
+            false
+        });
+        best
+    };
+    let mut cursor = region.addr();
+    let mut covered_any = false;
+    while cursor < region.end() {
+        match lasting_until(cursor) {
+            Some(end) => {
+                covered_any = true;
+                cursor = end;
+            }
+            None => {
+                if covered_any {
+                    return LastingCover::Part;
+                }
+                // Is any later byte covered? Ask the overlap index once.
+                let rest = Region::from_parts(cursor, region.end() - cursor);
+                return match lasting_overlap(table, rest) {
+                    true => LastingCover::Part,
+                    false => LastingCover::None,
+                };
+            }
+        }
+    }
+    LastingCover::All
+}
+
+/// Whether a lasting pin or static memory shares a byte with `region`.
+fn lasting_overlap(table: &Table, region: Region) -> bool {
+    let mut any = false;
+    table.for_each_live(|r, _, e| {
+        any |= e.kind() != PinKind::Call && r.overlaps(&region);
+    });
+    any || statics::segment_containing(region.addr()).is_some()
 }
 
 fn static_covers(region: Region) -> bool {

@@ -255,7 +255,13 @@ fn wrap(
         ),
     };
     let unchecked = cfg!(feature = "unchecked");
-    let inline = unchecked.then(|| quote!(#[inline(always)]));
+    // Checked: `#[track_caller]`, so a failed check panics at the user's
+    // call of the import, not inside this wrapper.
+    let inline = if unchecked {
+        quote!(#[inline(always)])
+    } else {
+        quote!(#[track_caller])
+    };
     let prologue = if unchecked {
         prologue::emit_lints(&options.krate, &escapes)
     } else {

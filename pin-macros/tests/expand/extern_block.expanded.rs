@@ -1,4 +1,5 @@
 /// Gathers `iovcnt` buffers into `fd`.
+#[track_caller]
 #[allow(non_snake_case, clippy::missing_safety_doc)]
 pub unsafe fn writev(fd: c_int, iov: *const libc::iovec, iovcnt: c_int) -> isize {
     #[link(name = "c")]
@@ -21,6 +22,7 @@ pub unsafe fn writev(fd: c_int, iov: *const libc::iovec, iovcnt: c_int) -> isize
     );
     unsafe { writev(fd, iov, iovcnt) }
 }
+#[track_caller]
 #[allow(non_snake_case, clippy::missing_safety_doc)]
 unsafe fn sort(
     base: *mut c_void,
@@ -70,6 +72,7 @@ unsafe fn sort(
     );
     unsafe { sort(base, nmemb, size, compar) }
 }
+#[track_caller]
 #[allow(non_snake_case, clippy::missing_safety_doc)]
 pub fn getpid() -> c_int {
     #[link(name = "c")]
@@ -83,6 +86,7 @@ pub fn getpid() -> c_int {
 unsafe extern "C" {
     static environ: *const *const c_char;
 }
+#[track_caller]
 #[allow(non_snake_case, clippy::missing_safety_doc)]
 unsafe fn getline(
     lineptr: *mut *mut c_char,
@@ -141,6 +145,7 @@ unsafe fn getline(
     );
     unsafe { getline(lineptr, n, stream) }
 }
+#[track_caller]
 #[allow(non_snake_case, clippy::missing_safety_doc)]
 unsafe fn strtol(nptr: *const c_char, endptr: *mut *mut c_char, base: c_int) -> c_long {
     unsafe extern "C" {
@@ -194,6 +199,7 @@ unsafe fn strtol(nptr: *const c_char, endptr: *mut *mut c_char, base: c_int) -> 
     );
     unsafe { strtol(nptr, endptr, base) }
 }
+#[track_caller]
 #[allow(non_snake_case, clippy::missing_safety_doc)]
 unsafe fn set_callback(h: *mut Handle, user_data: *mut c_void) {
     unsafe extern "C" {

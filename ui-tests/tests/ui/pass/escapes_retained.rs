@@ -58,15 +58,17 @@ unsafe extern "C" {
 fn main() {
     set_check_mode(CheckMode::Args);
     let mut bytes = vec![1u8; 8];
-    let ctx = Ctx { name: b"ctx".to_vec() };
-    let mut slot: *const u8 = std::ptr::null();
+    // What C keeps lives on the heap: a stack address is refused whatever
+    // pins it.
+    let ctx = Box::new(Ctx { name: b"ctx".to_vec() });
+    let mut slot: Box<*const u8> = Box::new(std::ptr::null());
     let mut pinner = Pinner::new();
     let p = pinner.pin_slice_mut(&mut bytes);
-    pinner.pin(&ctx);
+    pinner.pin(&*ctx);
     pinner.pin_slice(&ctx.name);
-    let slot_ptr = pinner.pin_mut(&mut slot);
+    let slot_ptr = pinner.pin_mut(&mut *slot);
     let nn = NonNull::new(p).unwrap();
-    let c = (&ctx as *const Ctx).cast_mut().cast::<c_void>();
+    let c = (&*ctx as *const Ctx).cast_mut().cast::<c_void>();
     // SAFETY: 8 live bytes, a live Ctx, a writable slot, all pinned.
     assert_eq!(unsafe { keep(p, p, nn, c, c, slot_ptr, c, 8) }, 8);
     assert!(!context(&ctx).is_null());
