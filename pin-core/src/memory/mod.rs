@@ -47,6 +47,24 @@
 
 mod threads;
 
+/// Takes the thread table's writer lock around `fork()`, from the
+/// registry's `pthread_atfork` handlers.
+#[cfg(not(miri))]
+pub(crate) fn hold_for_fork() {
+    threads::hold_for_fork();
+}
+
+/// Releases the lock [`hold_for_fork`] took.
+///
+/// # Safety
+/// Only in a `pthread_atfork` parent or child handler, after
+/// [`hold_for_fork`] ran in the prepare handler.
+#[cfg(not(miri))]
+pub(crate) unsafe fn release_after_fork() {
+    // SAFETY: forwarded from the caller.
+    unsafe { threads::release_after_fork() };
+}
+
 use crate::origin::ThreadNumber;
 use crate::region::Region;
 use crate::statics;

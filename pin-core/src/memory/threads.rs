@@ -168,6 +168,20 @@ fn claim_slot(number: u32, stack: (usize, usize), tls: (usize, usize)) -> Option
     index
 }
 
+/// Takes the table's writer lock for `fork()` (see `registry::fork`): the
+/// child must never inherit it held, nor a slot half written.
+pub(super) fn hold_for_fork() {
+    lock();
+}
+
+/// Releases what [`hold_for_fork`] took, in the parent and in the child.
+///
+/// # Safety
+/// Only after [`hold_for_fork`], once, in each process.
+pub(super) unsafe fn release_after_fork() {
+    unlock();
+}
+
 fn lock() {
     while WRITING
         .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)

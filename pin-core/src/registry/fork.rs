@@ -68,18 +68,27 @@ extern "C" fn prepare() {
     // (covered_in asks about static memory under the lock), so settle the
     // OnceLock first, holding nothing.
     crate::statics::read_now();
+    // The thread table's writer lock first: it is never taken while the
+    // registry's lock is held, so this order cannot deadlock.
+    crate::memory::hold_for_fork();
     super::REGISTRY.hold_for_fork();
 }
 
 #[cfg(not(miri))]
 extern "C" fn parent() {
-    // SAFETY: `prepare` took the lock on this thread just before the fork.
-    unsafe { super::REGISTRY.release_after_fork() };
+    // SAFETY: `prepare` took both locks on this thread just before the fork.
+    unsafe {
+        super::REGISTRY.release_after_fork();
+        crate::memory::release_after_fork();
+    }
 }
 
 #[cfg(not(miri))]
 extern "C" fn child() {
     // SAFETY: the child's only thread is the one that ran `prepare`, which
-    // took the lock; no other thread can be waiting for it.
-    unsafe { super::REGISTRY.release_after_fork() };
+    // took both locks; no other thread can be waiting for them.
+    unsafe {
+        super::REGISTRY.release_after_fork();
+        crate::memory::release_after_fork();
+    }
 }
