@@ -38,37 +38,8 @@ use core::marker::PhantomData;
 /// is all it does, so it is a safe trait.
 pub trait PointerFree {}
 
-macro_rules! pointer_free {
-    ($($t:ty),* $(,)?) => {$( impl PointerFree for $t {} )*};
-}
-
-pointer_free!(
-    u8,
-    u16,
-    u32,
-    u64,
-    u128,
-    usize,
-    i8,
-    i16,
-    i32,
-    i64,
-    i128,
-    isize,
-    f32,
-    f64,
-    bool,
-    char,
-    (),
-    str,
-    core::ffi::c_void,
-    core::ffi::CStr,
-    core::sync::atomic::AtomicU8,
-    core::sync::atomic::AtomicU32,
-    core::sync::atomic::AtomicU64,
-    core::sync::atomic::AtomicUsize,
-);
-
+// The scalar impls sit beside their `Referents` impls (`no_referents!` in
+// `referents/impls.rs`): one list of the types that hold no pointers.
 impl<T: ?Sized> PointerFree for PhantomData<T> {}
 impl<T: PointerFree> PointerFree for [T] {}
 impl<T: PointerFree, const N: usize> PointerFree for [T; N] {}

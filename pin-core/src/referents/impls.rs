@@ -14,6 +14,9 @@ macro_rules! no_referents {
             #[inline]
             fn visit_referents<V: Visitor>(&self, _visitor: &mut V) {}
         }
+        // It can never hold a pointer: an unread pointee of this type
+        // deserves no compile-time warning.
+        impl crate::call_lints::PointerFree for $t {}
     )*};
 }
 
