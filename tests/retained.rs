@@ -466,3 +466,26 @@ fn retained_failures_at_an_import_panic_at_the_callers_line() {
     });
     assert_eq!(at, (file!().to_string(), line));
 }
+
+/// An annotated function of the user's own (not an import): a failure
+/// panics at the function's `#[pointer_escapes]` line, in the user's file,
+/// never inside the library. (`#[track_caller]` is not put on the user's function: it would
+/// also move the location of panics in the body, such as an `unwrap`.)
+#[pointer_escapes::pointer_escapes]
+unsafe fn keeps_fn(#[escapes(retained, bytes = n)] buf: *const u8, n: usize) -> usize {
+    let _ = buf;
+    n
+}
+const KEEPS_FN_LINE: u32 = line!() - 5;
+
+#[test]
+fn retained_failures_at_an_annotated_fn_panic_at_its_attribute() {
+    let heap = Box::new([0u8; 8]);
+    let at = with_check_mode(CheckMode::Args, || {
+        panic_location(|| {
+            // SAFETY: 8 valid bytes; the body reads nothing.
+            unsafe { keeps_fn(heap.as_ptr(), heap.len()) };
+        })
+    });
+    assert_eq!(at, (file!().to_string(), KEEPS_FN_LINE));
+}

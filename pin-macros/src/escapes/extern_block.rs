@@ -170,9 +170,12 @@ fn wrap(
             variadic.dots,
             format_args!(
                 "#[pointer_escapes] cannot wrap the variadic function `{}`: it cannot pin \
-                 arguments it does not see; wrap it by hand: declare it in an extern block \
-                 without #[pointer_escapes] and pin its pointer arguments with a Pinner around \
-                 each call",
+                 arguments it does not see; declare it in an extern block without \
+                 #[pointer_escapes] and pin its pointer arguments yourself: with a Pinner \
+                 around each call when C uses them only during the call, or, when C keeps a \
+                 pointer after the call returns (a `curl_easy_setopt` string, a callback \
+                 context), in an OwnedPin (`OwnedPin::new(CString::new(body)?)`) until C lets \
+                 go of it",
                 f.sig.ident
             ),
         );
