@@ -489,3 +489,74 @@ fn retained_failures_at_an_annotated_fn_panic_at_its_attribute() {
     });
     assert_eq!(at, (file!().to_string(), KEEPS_FN_LINE));
 }
+
+/// Input 4 of issue 13: an owner registers its own address as a callback
+/// context from `&mut self` while it lives on the stack (and will be moved
+/// out of its constructor): C keeps a pointer into a frame. Refused, with
+/// the advice to box it; the boxed owner passes.
+mod owner_registers_itself {
+    use pointer_escapes::{pointer_escapes, OwnedPin};
+    use std::ffi::c_void;
+
+    /// C's `set_callback(handle, cb, user_data)`: keeps `user_data`.
+    #[pointer_escapes]
+    pub unsafe fn set_callback(
+        handle: usize,
+        #[escapes(retained, pointee = Owner)] user_data: *mut c_void,
+    ) -> usize {
+        let _ = user_data;
+        handle
+    }
+
+    pub struct Owner {
+        pub handle: usize,
+        pub seen: u64,
+    }
+
+    // SAFETY: `Owner` holds no pointers.
+    unsafe impl pointer_escapes::Referents for Owner {
+        const HOLDS_POINTERS: bool = false;
+        fn visit_referents<V: pointer_escapes::Visitor>(&self, _: &mut V) {}
+    }
+
+    impl Owner {
+        pub fn register(&mut self) -> usize {
+            // SAFETY: `self` is a live Owner; the wrapper reads nothing.
+            unsafe { set_callback(self.handle, self as *mut Self as *mut c_void) }
+        }
+    }
+
+    pub fn boxed(owner: Owner) -> (OwnedPin<Box<Owner>>, usize) {
+        let mut pinned = OwnedPin::new(Box::new(owner));
+        let handle = pinned.len(); // one Owner
+        let p = pinned.as_mut_ptr();
+        // SAFETY: the Owner lives in the OwnedPin until into_inner.
+        let h = unsafe { set_callback(handle, p.cast()) };
+        (pinned, h)
+    }
+}
+
+#[test]
+fn an_owner_registering_its_own_stack_address_is_refused() {
+    use owner_registers_itself::*;
+    let mut owner = Owner { handle: 7, seen: 0 };
+    let msg = with_check_mode(CheckMode::Args, || {
+        panic_message(|| {
+            owner.register();
+        })
+    });
+    assert_mentions(
+        &msg,
+        &[
+            "`set_callback`",
+            "`user_data`",
+            "on the stack of thread",
+            "OwnedPin::new(Box::new(",
+        ],
+    );
+    owner.seen += 1;
+    let (pinned, h) = with_check_mode(CheckMode::Args, || boxed(owner));
+    assert_eq!(h, 1);
+    let back = pinned.into_inner();
+    assert_eq!((back.handle, back.seen), (7, 1));
+}
