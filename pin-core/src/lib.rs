@@ -54,4 +54,5 @@ pub mod __private {
     };
     pub use crate::check::retained::check_returned;
     pub use crate::referents::{Referents, Via, Visitor};
+    pub use crate::registry::quarantine_blocks_examined;
 }

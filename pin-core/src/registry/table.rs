@@ -188,6 +188,33 @@ pub(crate) struct Quarantined {
     pub(crate) freed: bool,
 }
 
+/// The smallest region holding every region added to it.
+#[derive(Default)]
+pub(crate) struct Span {
+    bounds: Option<(usize, usize)>,
+}
+
+impl Span {
+    pub(crate) fn add(&mut self, r: Region) {
+        let (start, end) = (r.addr(), r.end());
+        self.bounds = Some(match self.bounds {
+            None => (start, end),
+            Some((s, e)) => (s.min(start), e.max(end)),
+        });
+    }
+
+    pub(crate) fn region(&self) -> Region {
+        match self.bounds {
+            Some((s, e)) => Region::from_parts(s, e - s),
+            None => Region::from_parts(0, 0),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bounds.is_none()
+    }
+}
+
 /// A scan-list entry: the extent of a live entry, and its id.
 #[derive(Clone, Copy)]
 struct ScanItem {
@@ -256,6 +283,9 @@ pub(crate) struct Table {
     all_level_counts: [u32; LEVELS],
     all_level_mask: u32,
     live_entries: usize,
+    /// Blocks freed or moved while pinned, sorted by address (they are
+    /// distinct live allocations, so they never overlap): a release looks
+    /// only at the blocks near what it released.
     pub(crate) quarantine: SysVec<Quarantined, System>,
     pub(crate) quarantined_bytes: usize,
 }
@@ -469,12 +499,17 @@ impl Table {
 
     /// Removes a group's scan items: a truncation when they are the newest
     /// (calls nest), a sweep otherwise.
-    fn remove_group_items(&mut self, id: u32, count: usize) {
+    /// Removes the scan items of group `id` and returns the span from the
+    /// lowest start to the highest end among them (what the release may let
+    /// go of in the quarantine).
+    fn remove_group_items(&mut self, id: u32, count: usize) -> Region {
+        let mut span = Span::default();
         let n = self.scan.len();
         let tail_is_group = n >= count && self.scan[n - count..].iter().all(|item| item.id == id);
         if tail_is_group {
             for i in n - count..n {
                 let r = self.scan[i].region();
+                span.add(r);
                 self.unfile_hint(r);
             }
             self.scan.truncate(n - count);
@@ -483,12 +518,14 @@ impl Table {
             while i < self.scan.len() {
                 if self.scan[i].id == id {
                     let r = self.scan.swap_remove(i).region();
+                    span.add(r);
                     self.unfile_hint(r);
                 } else {
                     i += 1;
                 }
             }
         }
+        span.region()
     }
 
     fn alloc_slot(&mut self, entry: Entry) -> u32 {
@@ -517,11 +554,10 @@ impl Table {
         }
         if e.is_group() {
             let (id32, count) = (id.0, e.count() as usize);
-            let first = e.region();
             e.clear_count();
-            self.remove_group_items(id32, count);
+            let span = self.remove_group_items(id32, count);
             self.release_slot(id32);
-            return Some(first);
+            return Some(span);
         }
         // A single pin's count is 1: this was its last pin.
         e.clear_count();
