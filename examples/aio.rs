@@ -38,8 +38,8 @@ use pointer_escapes::{
     pin_count, pointer_escapes, snapshot, AllocEventKind, OwnedPin, PinAwareAlloc, PinKind,
 };
 use std::ffi::c_void;
-use std::mem::MaybeUninit;
 use std::io::{self, Write as _};
+use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 use support::{fail, Failure};
@@ -533,7 +533,9 @@ fn refused(
                 "the call was queued, not refused (expected \"{expected}\")"
             )))
         }
-        Err(Err(e)) => Err(fail(format!("aio_read failed instead of being refused: {e}"))),
+        Err(Err(e)) => Err(fail(format!(
+            "aio_read failed instead of being refused: {e}"
+        ))),
     }
 }
 

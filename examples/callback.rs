@@ -259,10 +259,7 @@ fn run_workers(opts: &Options) -> Result<(), Failure> {
         .iter()
         .filter(|p| p.kind == PinKind::Owned)
         .count();
-    let unpinned = workers
-        .iter()
-        .filter(|w| pin_count(w.job_ptr) == 0)
-        .count();
+    let unpinned = workers.iter().filter(|w| pin_count(w.job_ptr) == 0).count();
 
     let mut errors = Vec::new();
     let mut addresses = Vec::with_capacity(workers.len());

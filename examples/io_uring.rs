@@ -444,7 +444,11 @@ fn demonstrate_retained_bug(ring: &mut IoUring, opts: &Options) -> Result<(), Fa
             ring.completion().for_each(drop);
             return Err(fail("the submission was pushed, not refused"));
         }
-        Err(Err(e)) => return Err(fail(format!("prep_read failed instead of being refused: {e}"))),
+        Err(Err(e)) => {
+            return Err(fail(format!(
+                "prep_read failed instead of being refused: {e}"
+            )))
+        }
     }
     let pushed = ring.submission().len();
     let left = snapshot();
