@@ -7,9 +7,14 @@
 //! buffer whenever the read happens and posts a completion queue entry
 //! (CQE) afterwards. Between the push and the reaping of that CQE the buffer
 //! belongs to the kernel, a span no borrow can express. So every buffer
-//! lives in an [`OwnedPin`]: pinned *before* its address goes into the entry,
-//! released with `into_inner()` only when its CQE has been reaped (a short
-//! read resubmits the rest of the same pinned buffer first).
+//! lives in an [`OwnedPin`] (a `Vec::with_capacity(n)`: the pin covers the
+//! capacity, and `set_len` records what the kernel wrote): pinned *before*
+//! its address goes into the entry, released with `into_inner()` only when
+//! its CQE has been reaped (a short read resubmits the rest of the same
+//! pinned buffer first). Entries are pushed through `prep_read`, whose buffer
+//! parameter is `#[escapes(retained, out, bytes = len)]`: in checked mode a
+//! buffer that only the call pins (a plain `Vec`) or that lies on a stack is
+//! refused before the entry is pushed; `--retained-bug` shows the refusal.
 //!
 //! The program reads several files it creates, all at once through one ring,
 //! shows (and checks) that every buffer is pinned while its read is in
@@ -17,10 +22,11 @@
 //! files. Where the kernel refuses io_uring (`ENOSYS`: not built in; `EPERM`
 //! or `EACCES`: disabled by sysctl or a seccomp filter, as in many
 //! containers; `ENOMEM`: locked-memory limit on kernels before 5.12) or
-//! lacks `IORING_OP_READ` (before 5.6), it says why and exits 0.
+//! lacks `IORING_OP_READ` (before 5.6), it says why and exits 0 (with
+//! `--retained-bug` too).
 //!
 //! ```text
-//! cargo run --example io_uring [-- --files N --size SIZE]
+//! cargo run --example io_uring [-- --files N --size SIZE --retained-bug]
 //! ```
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -29,10 +35,10 @@
 mod support;
 
 use io_uring::{opcode, types, IoUring, Probe};
-use pointer_escapes::{pin_count, snapshot, OwnedPin, PinAwareAlloc, PinKind};
+use pointer_escapes::{pin_count, pointer_escapes, snapshot, OwnedPin, PinAwareAlloc, PinKind};
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::process::ExitCode;
 use support::{fail, Failure};
 
@@ -41,7 +47,7 @@ use support::{fail, Failure};
 static ALLOC: PinAwareAlloc = PinAwareAlloc::system();
 
 const USAGE: &str = "\
-usage: io_uring [--files N] [--size SIZE]
+usage: io_uring [--files N] [--size SIZE] [--retained-bug]
 
 Reads N files it creates through one io_uring, all in flight at once; each
 buffer is pinned (OwnedPin) from submission until its completion is reaped.
@@ -49,6 +55,10 @@ buffer is pinned (OwnedPin) from submission until its completion is reaped.
   --files N     how many files (1..=256, default 4)
   --size SIZE   size of the first file; file i holds (i+1)*SIZE + 7*i bytes
                 (4096, 64K, 1MiB...; default 16K)
+  --retained-bug
+                submit a read into a plain Vec, pinned only while prep_read
+                runs, and show the check refusing it before the kernel
+                sees it (exits 0 when it is refused)
   --help        this text";
 
 const MAX_FILES: usize = 256;
@@ -56,18 +66,24 @@ const MAX_FILES: usize = 256;
 struct Options {
     files: usize,
     size: usize,
+    retained_bug: bool,
 }
 
 fn parse_options() -> Result<Option<Options>, Failure> {
     let mut opts = Options {
         files: 4,
         size: 16 << 10,
+        retained_bug: false,
     };
     let mut args = support::Args::from_env();
     while let Some(flag) = args.next_flag()? {
         match flag.as_str() {
             "--files" => opts.files = args.count(&flag)?,
             "--size" => opts.size = args.size(&flag)?,
+            "--retained-bug" => {
+                args.no_value(&flag)?;
+                opts.retained_bug = true;
+            }
             "--help" => {
                 println!("{USAGE}");
                 return Ok(None);
@@ -100,11 +116,53 @@ fn refusal(err: &io::Error) -> Option<&'static str> {
     }
 }
 
+/// Pushes an `IORING_OP_READ` submission of `len` bytes at `offset` of `fd`
+/// into `buf`, tagged `user_data`. The kernel keeps `buf` after this
+/// returns, until the completion tagged `user_data` is reaped, so the
+/// parameter is `#[escapes(retained)]`: in checked mode the call is refused
+/// unless a pin that outlives it (an `OwnedPin`) covers the `len` bytes, and
+/// refused whatever the pins if they are on a thread's stack. `out`: the
+/// kernel writes the bytes, nothing reads them first.
+///
+/// # Safety
+/// `buf` points to `len` writable bytes that stay allocated, unmoved and
+/// untouched by Rust until the completion tagged `user_data` is reaped, and
+/// `fd` stays open as long.
+///
+/// # Errors
+/// When the submission queue is full.
+///
+/// # Panics
+/// In checked mode, at the caller's line (`#[track_caller]`), when `buf` is
+/// not covered by a pin that outlives the call or is on a stack.
+#[pointer_escapes]
+#[track_caller]
+unsafe fn prep_read(
+    ring: &mut IoUring,
+    fd: RawFd,
+    #[escapes(retained, out, bytes = len)] buf: *mut u8,
+    len: u32,
+    offset: u64,
+    user_data: u64,
+) -> Result<(), Failure> {
+    let entry = opcode::Read::new(types::Fd(fd), buf, len)
+        .offset(offset)
+        .build()
+        .user_data(user_data);
+    // SAFETY: the entry's buffer and descriptor stay valid until its
+    // completion is reaped (the caller's promise).
+    unsafe { ring.submission().push(&entry) }.map_err(|_| fail("the submission queue is full"))
+}
+
 /// A file's read: its buffer stays pinned until the last CQE for it.
 struct Request {
     name: String,
     file: File,
+    /// Room for the whole file; its length is set when the last CQE is
+    /// reaped.
     buf: OwnedPin<Vec<u8>>,
+    /// The file's size: the bytes to read.
+    want: usize,
     /// Bytes the kernel has reported so far.
     done: usize,
     /// Submissions used (more than one after a short read).
@@ -112,19 +170,28 @@ struct Request {
 }
 
 impl Request {
-    /// The entry reading the rest of the file into the rest of the buffer.
-    fn next_entry(&mut self, user_data: u64) -> io_uring::squeue::Entry {
-        let rest = self.buf.len() - self.done;
+    /// Submits the read of the rest of the file into the rest of the buffer.
+    fn submit_rest(&mut self, ring: &mut IoUring, user_data: u64) -> Result<(), Failure> {
+        let rest = self.want - self.done;
         // One submission reads at most u32::MAX bytes; a short read resubmits.
         let len = u32::try_from(rest).unwrap_or(u32::MAX);
-        // SAFETY: `done <= len()`, so the address is within (or one past)
-        // the pinned buffer.
+        // SAFETY: `done <= want <= capacity()`, so the address is within (or
+        // one past) the pinned buffer.
         let at = unsafe { self.buf.as_mut_ptr().add(self.done) };
         self.submissions += 1;
-        opcode::Read::new(types::Fd(self.file.as_raw_fd()), at, len)
-            .offset(self.done as u64)
-            .build()
-            .user_data(user_data)
+        // SAFETY: `len` bytes from `at` lie in the buffer this request owns
+        // and pins, kept (not given back by into_inner) until its last CQE
+        // is reaped; its file stays open as long.
+        unsafe {
+            prep_read(
+                ring,
+                self.file.as_raw_fd(),
+                at,
+                len,
+                self.done as u64,
+                user_data,
+            )
+        }
     }
 }
 
@@ -132,11 +199,13 @@ fn run() -> Result<(), Failure> {
     let Some(opts) = parse_options()? else {
         return Ok(());
     };
-    println!(
-        "io_uring: reading {} files at once through one ring ({} build)",
-        opts.files,
-        support::build_profile()
-    );
+    if !opts.retained_bug {
+        println!(
+            "io_uring: reading {} files at once through one ring ({} build)",
+            opts.files,
+            support::build_profile()
+        );
+    }
     let entries = u32::try_from(opts.files.next_power_of_two().max(8)).unwrap_or(8);
     let mut ring = match IoUring::new(entries) {
         Ok(ring) => ring,
@@ -158,6 +227,9 @@ fn run() -> Result<(), Failure> {
     if !probe.is_supported(opcode::Read::CODE) {
         println!("io_uring: skipped: this kernel lacks IORING_OP_READ (added in 5.6)");
         return Ok(());
+    }
+    if opts.retained_bug {
+        return demonstrate_retained_bug(&mut ring, &opts);
     }
 
     let dir = support::ScratchDir::new("io_uring")?;
@@ -185,8 +257,11 @@ fn run() -> Result<(), Failure> {
             Some(Request {
                 name,
                 file,
-                // Pinned before its address goes into a submission entry.
-                buf: OwnedPin::new(vec![0u8; data.len()]),
+                // Room for the file, none of it initialised: the usual
+                // read-buffer shape. OwnedPin pins the whole capacity,
+                // before its address goes into a submission entry.
+                buf: OwnedPin::new(Vec::with_capacity(data.len())),
+                want: data.len(),
                 done: 0,
                 submissions: 0,
             })
@@ -195,12 +270,7 @@ fn run() -> Result<(), Failure> {
 
     for (i, slot) in requests.iter_mut().enumerate() {
         let Some(req) = slot else { continue };
-        let entry = req.next_entry(i as u64);
-        // SAFETY: the entry's buffer is pinned and owned by `req`, which is
-        // kept (and not given back by into_inner) until its CQE is reaped;
-        // its file stays open as long.
-        unsafe { ring.submission().push(&entry) }
-            .map_err(|_| fail("the submission queue is full"))?;
+        req.submit_rest(&mut ring, i as u64)?;
     }
     let mut in_flight = requests.len();
     ring.submit()?;
@@ -254,7 +324,7 @@ fn run() -> Result<(), Failure> {
                     ));
                     true
                 }
-                Ok(0) if req.done < req.buf.len() => {
+                Ok(0) if req.done < req.want => {
                     errors.push(format!(
                         "{}: end of file after {} bytes",
                         req.name, req.done
@@ -262,20 +332,24 @@ fn run() -> Result<(), Failure> {
                     true
                 }
                 Ok(n) => {
-                    req.done += n;
-                    req.done >= req.buf.len()
+                    // The kernel never reports more than was asked for;
+                    // should it, the length set below stays within `want`.
+                    req.done = (req.done + n).min(req.want);
+                    req.done >= req.want
                 }
             };
             if finished {
                 // Its last CQE is reaped: the kernel is done with the buffer.
+                // SAFETY: every submission's bytes up to `done` were written
+                // by reads whose completions are reaped; `done <= want <=
+                // capacity()`.
+                unsafe { req.buf.set_len(req.done) };
                 let submissions = req.submissions;
                 results[index] = Some((req.buf.into_inner(), submissions));
                 in_flight -= 1;
             } else {
-                let entry = req.next_entry(user_data);
-                // SAFETY: as above; the buffer stays pinned in `req`.
-                unsafe { ring.submission().push(&entry) }
-                    .map_err(|_| fail("the submission queue is full"))?;
+                // The buffer stays pinned in `req` for the next submission.
+                req.submit_rest(&mut ring, user_data)?;
                 *slot = Some(req);
             }
         }
@@ -324,4 +398,66 @@ fn run() -> Result<(), Failure> {
     } else {
         Err(fail(errors.join("\n")))
     }
+}
+
+/// `--retained-bug`: a read submitted into a plain `Vec`. Only the call to
+/// `prep_read` pins it; the kernel would keep writing into it after the
+/// call, when the `Vec` may be dropped and its block reused. The retained
+/// check refuses the call before the entry is pushed.
+fn demonstrate_retained_bug(ring: &mut IoUring, opts: &Options) -> Result<(), Failure> {
+    println!(
+        "io_uring --retained-bug: prep_read's buffer is #[escapes(retained)]; submitting a read \
+         into a plain Vec ({} build)",
+        support::build_profile()
+    );
+    if !support::checks_for_bug_demo() {
+        return Ok(());
+    }
+    let len = opts.size.clamp(1, 1 << 20);
+    let len_u32 = u32::try_from(len).map_err(|_| fail("--size is too large"))?;
+    let dir = support::ScratchDir::new("io_uring")?;
+    let path = dir.file("input.bin");
+    std::fs::write(&path, support::pattern(len, 0x2_0000))?;
+    let file = File::open(&path)?;
+
+    // THE BUG: nothing keeps `plain` pinned (or alive) after the call.
+    let mut plain = vec![0u8; len];
+    let plain_ptr = plain.as_mut_ptr();
+    // SAFETY: `len` writable bytes; should the call not be refused, the read
+    // is reaped below while `plain` and `file` are still alive.
+    let outcome = support::catch_refusal(|| unsafe {
+        prep_read(ring, file.as_raw_fd(), plain_ptr, len_u32, 0, 0)
+    });
+    match outcome {
+        Ok(refusal) if refusal.message.contains("pinned only for the call") => {
+            println!("refused at {}:\n  {}", refusal.location, refusal.message);
+        }
+        Ok(refusal) => {
+            return Err(fail(format!(
+                "refused, but not as a buffer pinned only for the call: {}",
+                refusal.message
+            )))
+        }
+        Err(Ok(())) => {
+            // Not refused: let the read finish before `plain` goes away.
+            ring.submit_and_wait(1)?;
+            ring.completion().for_each(drop);
+            return Err(fail("the submission was pushed, not refused"));
+        }
+        Err(Err(e)) => {
+            return Err(fail(format!(
+                "prep_read failed instead of being refused: {e}"
+            )))
+        }
+    }
+    let pushed = ring.submission().len();
+    let left = snapshot();
+    drop(plain);
+    if pushed != 0 || !left.pins.is_empty() {
+        return Err(fail(format!(
+            "after the refusal: {pushed} entries in the submission queue, pins left:\n{left}"
+        )));
+    }
+    println!("caught: the entry was never pushed, and no pin is left");
+    Ok(())
 }

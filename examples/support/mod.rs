@@ -407,3 +407,66 @@ pub fn check_summary() -> String {
         format!("check mode {:?}", pointer_escapes::check_mode())
     }
 }
+
+/// A panic caught by [`catch_refusal`]: its message and where it was raised.
+pub struct Refusal {
+    /// The panic message (a check's refusal names the function, the
+    /// parameter, the memory's kind and a fix).
+    pub message: String,
+    /// `file:line:column` the panic reports: with `#[track_caller]` through
+    /// the annotated wrappers, the example's own call.
+    pub location: String,
+}
+
+/// Runs `f`, which a check is expected to refuse by panicking, and returns
+/// the refusal instead of letting the default hook print it; `Err` with
+/// `f`'s result if it returned. The `--bug` modes use it to show the
+/// message and exit 0 because the bug was caught.
+pub fn catch_refusal<R>(f: impl FnOnce() -> R) -> Result<Refusal, R> {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let hook_seen = Arc::clone(&seen);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let location = info
+            .location()
+            .map_or_else(|| "an unknown place".to_string(), |l| l.to_string());
+        if let Ok(mut slot) = hook_seen.lock() {
+            *slot = Some(location);
+        }
+    }));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(previous);
+    match outcome {
+        Ok(value) => Err(value),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "(a panic without a message)".to_string());
+            let location = seen
+                .lock()
+                .ok()
+                .and_then(|mut s| s.take())
+                .unwrap_or_else(|| "an unknown place".to_string());
+            Ok(Refusal { message, location })
+        }
+    }
+}
+
+/// Turns the automatic checks on for a `--bug` mode (a release build
+/// defaults to `CheckMode::Off`), saying so; `false` when they are compiled
+/// out (feature `unchecked`) and the mode cannot run.
+pub fn checks_for_bug_demo() -> bool {
+    use pointer_escapes::{check_mode, set_check_mode, CheckMode};
+    if cfg!(feature = "unchecked") {
+        println!("skipped: the checks are compiled out (feature `unchecked`)");
+        return false;
+    }
+    if check_mode() == CheckMode::Off {
+        println!("(check mode was Off, as in a release build; turning on CheckMode::Args)");
+        set_check_mode(CheckMode::Args);
+    }
+    true
+}
