@@ -23,7 +23,9 @@ use std::sync::{Mutex, MutexGuard};
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A `Copy` value whose impl reports one of its own fields through
@@ -56,9 +58,9 @@ fn leaked_vec() -> &'static Vec<u8> {
     Box::leak(Box::new(vec![7u8; 8]))
 }
 
-/// Pins everything a correct walk of a `Holder` at `holder_region` needs:
-/// the holder's memory, the `Vec` header and its buffer.
-fn pin_holder_graph<'a>(pinner: &mut Pinner<'a>, item: &'static Vec<u8>) {
+/// Pins what a correct walk needs below a `Holder` (whose own memory the
+/// caller pins): the `Vec` header and its buffer.
+fn pin_holder_graph(pinner: &mut Pinner<'_>, item: &'static Vec<u8>) {
     pinner.pin(item);
     pinner.pin_slice(&item[..]);
 }
@@ -116,7 +118,8 @@ fn borrowed_slices_reported_by_a_derived_packed_struct_live_as_long_as_the_value
 /// Every address but null pinned from safe code: a pin proves nothing, so
 /// this must not let the checker read anything it could not read before.
 fn everything_pinned<R>(f: impl FnOnce() -> R) -> R {
-    let all = Region::new(1 as *const u8, usize::MAX - 1).expect("fits the address space");
+    let all =
+        Region::new(std::ptr::dangling::<u8>(), usize::MAX - 1).expect("fits the address space");
     with_pinned(&[all], f)
 }
 
@@ -166,7 +169,7 @@ static NOT_A_VEC: [usize; 3] = [16, 16, 16];
 impl FlowRoot for Lying<[u8]> {
     fn elements(&self) -> (usize, usize, Option<CheckFn>) {
         let as_vec: *const Vec<u8> = NOT_A_VEC.as_ptr().cast();
-        (as_vec as usize, 1, (&Probe::of(&as_vec)).check_fn())
+        (as_vec as usize, 1, Probe::of(&as_vec).check_fn())
     }
 }
 
