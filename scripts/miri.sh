@@ -17,7 +17,8 @@
 #      case of up to 16 steps plus the hand-written sequences), stress (4
 #      threads x 40 operations each, with PinAwareAlloc), pinner_go (Go's Pinner cases),
 #      soundness and soundness_forgotten_pinner (nothing safe makes the checker
-#      read through a raw pointer that only a pin stands behind),
+#      read through a raw pointer that only a pin stands behind), review_findings
+#      (a copy's reports are never read as borrowed: Cell, packed derive),
 #      owned_pin (capacity, C strings, a copy-on-write StableBufMut),
 #      owned_pin_global_alloc (a block freed under its OwnedPin is never
 #      handed back: no double free) and owned_pin_side_alloc (a side
@@ -105,7 +106,7 @@ done
 
 step "facade integration tests"
 cargo +nightly miri test --test bad_input --test panic_safety --test model --test stress \
-    --test soundness --test soundness_forgotten_pinner \
+    --test soundness --test soundness_forgotten_pinner --test review_findings \
     --test escapes_out_params
 cargo +nightly miri test --test pinner_go -- \
     --skip pinner_go::pinning_a_static \

@@ -26,7 +26,7 @@ use core::ptr::NonNull;
     label = "`#[escapes]` needs `*const T`, `*mut T`, `NonNull<T>` or an `Option` of those",
     note = "for a reference or slice parameter, use #[flow_through] instead"
 )]
-pub trait EscapingPointer {
+pub trait EscapingPointer: sealed::Pointer {
     /// What it points at.
     type Target;
     /// The address (null for `None`).
@@ -66,6 +66,28 @@ impl<P: EscapingPointer> EscapingPointer for Option<P> {
             None => core::ptr::null(),
         }
     }
+}
+
+/// `EscapingPointer` and `FlowRoot` tell the checker what to read: they are
+/// sealed, so only the library's own impls (raw pointers, `NonNull`,
+/// `Option` of those; sized values, slices, `str`) can answer, and a user's
+/// impl cannot name memory the argument does not hold.
+mod sealed {
+    use super::Referents;
+    use core::ptr::NonNull;
+
+    /// Seals `EscapingPointer`.
+    pub trait Pointer {}
+    impl<T> Pointer for *const T {}
+    impl<T> Pointer for *mut T {}
+    impl<T> Pointer for NonNull<T> {}
+    impl<P: Pointer> Pointer for Option<P> {}
+
+    /// Seals `FlowRoot`.
+    pub trait Flow {}
+    impl<T: Referents> Flow for T {}
+    impl<T: Referents> Flow for [T] {}
+    impl Flow for str {}
 }
 
 /// An integer usable as `#[escapes(len = ..)]` or `#[escapes(bytes = ..)]`.
@@ -171,7 +193,7 @@ unsafe fn check_erased<T: Referents>(
 
 /// A `#[flow_through]` reference's referent seen as elements to check:
 /// `&T` is one `T`, `&[T]` is `len` of them, `&str` holds no pointers.
-pub trait FlowRoot {
+pub trait FlowRoot: sealed::Flow {
     /// The first element's address, the element count, and their check.
     fn elements(&self) -> (usize, usize, Option<CheckFn>);
 }

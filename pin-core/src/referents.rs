@@ -129,6 +129,69 @@ pub trait Visitor: Sized {
         let _ = via;
         value.visit_referents(self);
     }
+
+    /// `self` holds a `T` inline at `real` that cannot be borrowed in place
+    /// (a `Cell`'s content, a packed struct's field), so `copy`, a
+    /// temporary copy of it, is visited instead. Whatever `copy` reports
+    /// inside its own bytes is re-reported at the same offset from `real`,
+    /// and only as a raw [`pointer`](Visitor::pointer): the temporary dies
+    /// when this returns, and `real` may change (a `Cell`) or be unaligned
+    /// (a packed field), so nothing there is vouched for by a borrow.
+    fn copied<T: Referents>(&mut self, real: *const T, copy: &T, via: Via) {
+        let _ = via;
+        copy.visit_referents(&mut FromCopy::new(self, real, copy));
+    }
+}
+
+/// A visitor that re-reports what a temporary copy of a value reports
+/// about its own bytes as if the value at `real` had reported it, as raw
+/// pointers (see [`Visitor::copied`]); reports about other memory pass
+/// through unchanged.
+pub(crate) struct FromCopy<'v, V> {
+    inner: &'v mut V,
+    /// Where the value really is (provenance kept for the re-reports).
+    real: *const u8,
+    /// The copy's address and size.
+    copy: usize,
+    size: usize,
+}
+
+impl<'v, V: Visitor> FromCopy<'v, V> {
+    pub(crate) fn new<T>(inner: &'v mut V, real: *const T, copy: &T) -> FromCopy<'v, V> {
+        FromCopy {
+            inner,
+            real: real.cast(),
+            copy: copy as *const T as usize,
+            size: core::mem::size_of::<T>(),
+        }
+    }
+
+    /// `addr` moved from the copy to the real value, if it lies in the copy.
+    fn remap<T>(&self, addr: usize) -> Option<*const T> {
+        let offset = addr.checked_sub(self.copy)?;
+        (offset < self.size).then(|| self.real.wrapping_add(offset).cast::<T>())
+    }
+}
+
+impl<V: Visitor> Visitor for FromCopy<'_, V> {
+    fn pointer<T: Referents>(&mut self, ptr: *const T, count: usize, via: Via) {
+        let ptr = self.remap(ptr as usize).unwrap_or(ptr);
+        self.inner.pointer(ptr, count, via);
+    }
+
+    fn borrowed<T: Referents>(&mut self, values: &[T], via: Via) {
+        match self.remap::<T>(values.as_ptr() as usize) {
+            // Part of the temporary: not live after this call, so only a
+            // raw pointer to the real value's bytes.
+            Some(real) => self.inner.pointer(real, values.len(), via),
+            None => self.inner.borrowed(values, via),
+        }
+    }
+
+    fn bytes(&mut self, ptr: *const u8, len: usize, via: Via) {
+        let ptr = self.remap(ptr as usize).unwrap_or(ptr);
+        self.inner.bytes(ptr, len, via);
+    }
 }
 
 /// The regions a value's direct referents occupy. Inline room for the usual

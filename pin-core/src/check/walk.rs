@@ -30,7 +30,7 @@
 //! "moved while pinned" when a user's pin happens to cover them.
 
 use super::failure::{CheckFailure, FailureCause, PathStep, RootKind};
-use crate::referents::{Referents, Via, Visitor};
+use crate::referents::{FromCopy, Referents, Via, Visitor};
 use crate::region::Region;
 use crate::registry;
 use crate::sys_vec::SysVec;
@@ -208,6 +208,11 @@ impl Collector<'_> {
             Ok(r) => (r, false),
             Err(_) => (Region::from_parts(ptr as usize, 0), true),
         };
+        // A misaligned pointer is never read (a reference made from it
+        // would be undefined behaviour): a packed field's copy re-reported
+        // at its real place can be one. Unvouched, the walk stops there and
+        // says so if there was anything to follow.
+        let vouched = vouched && (ptr as usize) % core::mem::align_of::<T>() == 0;
         // Values that hold no pointers have nothing to follow: their extent
         // being pinned is the whole check.
         let follow = T::HOLDS_POINTERS.then_some(Follow {
@@ -261,6 +266,20 @@ impl Visitor for Collector<'_> {
             overflow,
             vouched: false,
         });
+    }
+
+    fn copied<T: Referents>(&mut self, real: *const T, copy: &T, via: Via) {
+        // As `inline` for the path; the copy's reports about itself are
+        // moved to `real`, as raw pointers.
+        let saved = (self.at, self.elem);
+        self.materialize();
+        match via {
+            Via::Index(i) => self.elem = i,
+            Via::Itself => {}
+            _ => self.at = self.step(via),
+        }
+        copy.visit_referents(&mut FromCopy::new(self, real, copy));
+        (self.at, self.elem) = saved;
     }
 
     #[inline]

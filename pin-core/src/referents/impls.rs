@@ -245,11 +245,13 @@ unsafe impl<T: Referents> Referents for Option<T> {
 }
 
 // SAFETY: a cell holds its content inline; reading it needs a copy, so only
-// `Copy` contents are supported.
+// `Copy` contents are supported, and what the copy reports about its own
+// bytes is re-reported, as raw pointers, at the cell's (`Visitor::copied`):
+// the copy dies with this call and the cell's content can change.
 unsafe impl<T: Referents + Copy> Referents for core::cell::Cell<T> {
     const HOLDS_POINTERS: bool = T::HOLDS_POINTERS;
     fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
-        self.get().visit_referents(visitor);
+        visitor.copied(self.as_ptr().cast_const(), &self.get(), Via::Itself);
     }
 }
 

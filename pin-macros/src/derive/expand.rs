@@ -111,7 +111,12 @@ impl Emit<'_> {
                 let member = &field.member;
                 // A packed struct's fields may be unaligned, and a reference
                 // to one is an error: visit a copy instead (pointers and
-                // lengths are `Copy`).
+                // lengths are `Copy`). An inline field's copy is visited
+                // through `Visitor::copied`, which moves what the copy says
+                // about its own bytes to the real field, as raw pointers.
+                if packed && field.options.extent.is_none() {
+                    return self.copied_field(field);
+                }
                 let reference = if packed {
                     quote!(&{ self.#member })
                 } else {
@@ -216,6 +221,22 @@ impl Emit<'_> {
             ExtentKind::Bytes => quote! {
                 #visitor.bytes(#target.cast::<u8>(), #count, #via);
             },
+        }
+    }
+
+    /// An inline field of a packed struct: its copy, with its real place.
+    fn copied_field(&self, field: &Field<'_>) -> TokenStream {
+        let Emit { private, visitor } = self;
+        let ty = field.ty;
+        let member = &field.member;
+        let label = &field.label;
+        let via = quote!(#private::Via::Field(#label));
+        quote_spanned! {ty.span()=>
+            #visitor.copied::<#ty>(
+                ::core::ptr::addr_of!(self.#member),
+                &{ self.#member },
+                #via,
+            );
         }
     }
 
