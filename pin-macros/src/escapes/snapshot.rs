@@ -2,7 +2,7 @@
 //! their expansion, pretty-printed, must equal `tests/expand/NAME.expanded.rs`
 //! (the crate-wide switch is a constant in the expansion, so one snapshot
 //! shows both ways; `unchecked.rs` holds items marked `unchecked`).
-//! `PE_EXPAND=overwrite cargo test -p pin-macros` rewrites the expected
+//! `PE_EXPAND=overwrite cargo test -p pointer-escapes-macros` rewrites the expected
 //! files; review the diff before keeping it.
 
 use proc_macro2::TokenStream;
