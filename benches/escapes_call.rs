@@ -17,7 +17,7 @@
 //!   fake readv (`pe_bench_fake_readv`, no system call) and with the real
 //!   `readv(2)` of a tmpfs file (64-byte buffers).
 //!
-//! With `cargo bench --features unchecked` the same pairs measure the
+//! With `RUSTFLAGS="--cfg pointer_escapes_unchecked" cargo bench` the same pairs measure the
 //! attribute compiled out. The machine-code comparison is
 //! `scripts/disasm-call.sh`, the instruction counts
 //! `scripts/callgrind-call.sh`.

@@ -326,8 +326,8 @@ impl Reader {
 /// Calls the binding that pins only the array with buffers nobody pinned,
 /// and shows the checker's answer.
 fn show_checker(fd: c_int, size: usize) -> Result<(), Failure> {
-    if cfg!(feature = "unchecked") {
-        println!("checker: compiled out (cargo feature `unchecked`)");
+    if cfg!(pointer_escapes_unchecked) {
+        println!("checker: compiled out (cfg `pointer_escapes_unchecked`)");
         return Ok(());
     }
     if check_mode() == CheckMode::Off {

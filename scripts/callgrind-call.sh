@@ -6,7 +6,7 @@
 # these are the steady figures beside criterion's timings.
 #
 # Usage: scripts/callgrind-call.sh [--unchecked] [--annotate] [FILTER]
-#   --unchecked  build with cargo feature `unchecked` (the attribute compiled out)
+#   --unchecked  build with `--cfg pointer_escapes_unchecked` (the attribute compiled out)
 #   --annotate   also print callgrind_annotate's inclusive breakdown of ours
 #   FILTER       only pairs whose name contains it (e.g. `off/`, `zlib`)
 # Environment:
@@ -21,7 +21,7 @@ ANNOTATE=0
 FILTER=""
 for arg in "$@"; do
     case "$arg" in
-        --unchecked) FEATURES=(--features unchecked) ;;
+        --unchecked) FEATURES=(RUSTFLAGS="--cfg pointer_escapes_unchecked" CARGO_TARGET_DIR=target/unchecked) ;;
         --annotate) ANNOTATE=1 ;;
         --*) echo "callgrind-call.sh: unknown option '$arg'" >&2; exit 2 ;;
         *) FILTER=$arg ;;
@@ -34,13 +34,13 @@ OUT=${OUT:-$TARGET/callgrind-call}
 mkdir -p "$OUT"
 
 # Build the driver; cargo names the executable on stderr.
-BIN=$(cargo bench --no-run --bench escapes_callgrind "${FEATURES[@]}" 2>&1 |
+BIN=$(env "${FEATURES[@]}" cargo bench --no-run --bench escapes_callgrind 2>&1 |
       sed -n 's/.*Executable .*escapes_callgrind.rs (\(.*\))$/\1/p' | tail -n 1)
 if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
     echo "callgrind-call.sh: could not build benches/escapes_callgrind.rs" >&2
     exit 1
 fi
-echo "== $BIN${FEATURES:+ (features: unchecked)}"
+echo "== $BIN${FEATURES:+ (cfg pointer_escapes_unchecked)}"
 echo "== $(valgrind --version), $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%Y-%m-%dT%H:%MZ)"
 
 # Ir collected in one run of WORKLOAD with N calls.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Machine code of #[pointer_escapes] against the same code written by hand,
 # for BENCHMARKS.md (part 2). Builds benches/escapes_callgrind.rs (bench
-# profile) with cargo feature `unchecked` and without, and for each pair of
+# profile) with `--cfg pointer_escapes_unchecked` and without, and for each pair of
 # functions in benches/escapes_support/bindings.rs (hand_X / annotated_X,
 # call_raw_X / call_annotated_X) compares their disassembly.
 #
@@ -47,9 +47,10 @@ PAIRS=(
 )
 
 build() {
-    local features=()
-    [ "$1" = unchecked ] && features=(--features unchecked)
-    cargo bench --no-run --bench escapes_callgrind "${features[@]}" 2>&1 |
+    local vars=()
+    [ "$1" = unchecked ] &&
+        vars=(RUSTFLAGS="--cfg pointer_escapes_unchecked" CARGO_TARGET_DIR=target/unchecked)
+    env "${vars[@]}" cargo bench --no-run --bench escapes_callgrind 2>&1 |
         sed -n 's/.*Executable .*escapes_callgrind.rs (\(.*\))$/\1/p' | tail -n 1
 }
 

@@ -3,7 +3,7 @@
 # data races, leaks, Stacked Borrows), in well under 10 minutes.
 #
 # What runs:
-#   1. pin-core's unit tests (`cargo miri test -p pin-core --lib`).
+#   1. pin-core's unit tests (`cargo miri test -p pointer-escapes-core --lib`).
 #   2. The spin lock's unit tests again under 8 scheduling seeds
 #      (-Zmiri-many-seeds), which explores interleavings of its one CAS
 #      acquire and one release store; and the check mode's race test
@@ -87,7 +87,7 @@ step() { printf '\n--> %s\n' "$*"; }
 started=$SECONDS
 
 step "pin-core unit tests"
-cargo +nightly miri test -p pin-core --lib
+cargo +nightly miri test -p pointer-escapes-core --lib
 
 step "spin lock and check mode under 8 scheduling seeds"
 # The seeds run in parallel and interleave their output: keep it for a
@@ -96,7 +96,7 @@ seeds_log=$(mktemp)
 trap 'rm -f "$seeds_log"' EXIT
 for filter in registry::lock check::mode::tests::mode_and_call_pins_wanted_change_together; do
     if MIRIFLAGS="$MIRIFLAGS -Zmiri-many-seeds=0..8" \
-        cargo +nightly miri test -p pin-core --lib "$filter" >"$seeds_log" 2>&1; then
+        cargo +nightly miri test -p pointer-escapes-core --lib "$filter" >"$seeds_log" 2>&1; then
         echo "$filter: 8 of 8 seeds passed"
     else
         cat "$seeds_log"

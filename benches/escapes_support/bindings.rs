@@ -6,7 +6,7 @@
 //! The wrappers and callers are `#[inline(never)]` so that each is one
 //! symbol of its own: callgrind attributes instructions to it, and
 //! `scripts/disasm-call.sh` compares their machine code (with the cargo
-//! feature `unchecked`, each annotated function must be the hand-written
+//! `--cfg pointer_escapes_unchecked`, each annotated function must be the hand-written
 //! one, instruction for instruction).
 
 use pointer_escapes::pointer_escapes;

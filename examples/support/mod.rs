@@ -396,13 +396,14 @@ pub fn time_alternating<M: Copy>(
 /// examples that use this do not install `PinAwareAlloc`, which would turn
 /// call pins on as well).
 pub fn call_pins_on() -> bool {
-    !cfg!(feature = "unchecked") && pointer_escapes::check_mode() != pointer_escapes::CheckMode::Off
+    !cfg!(pointer_escapes_unchecked)
+        && pointer_escapes::check_mode() != pointer_escapes::CheckMode::Off
 }
 
 /// "check mode Args", or that the checks are compiled out.
 pub fn check_summary() -> String {
-    if cfg!(feature = "unchecked") {
-        "checks compiled out (feature `unchecked`)".to_string()
+    if cfg!(pointer_escapes_unchecked) {
+        "checks compiled out (cfg `pointer_escapes_unchecked`)".to_string()
     } else {
         format!("check mode {:?}", pointer_escapes::check_mode())
     }

@@ -9,7 +9,7 @@
 //! - the growth of the resident set (`/proc/self/statm`), which sees both and
 //!   anything else, as a cross-check.
 //!
-//! A plain `main` (harness = false): `cargo bench -p pin-core --bench
+//! A plain `main` (harness = false): `cargo bench -p pointer-escapes-core --bench
 //! live_pin_memory` prints the table.
 
 use pin_core::{snapshot, Pinner};

@@ -12,7 +12,7 @@
 //!   which compares it with every registered thread's ranges, with only
 //!   this thread registered and with eight more threads alive.
 //!
-//! Run: `cargo bench -p pin-core --bench retained`.
+//! Run: `cargo bench -p pointer-escapes-core --bench retained`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use pin_core::__private::{CallPins, Extent};

@@ -9,6 +9,14 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+// The registry, the memory kinds and the allocator use Linux's libc and
+// /proc: say so once, rather than with a page of "cannot find in libc".
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "pointer-escapes supports Linux only (it reads /proc and uses Linux's libc); \
+     build for a `*-linux-*` target"
+);
+
 mod alloc;
 mod call;
 mod call_lints;

@@ -173,7 +173,7 @@ fn init_from_env() -> CheckMode {
 /// Whether `#[pointer_escapes]` calls check their arguments.
 #[inline]
 pub(crate) fn args_checked() -> bool {
-    !cfg!(feature = "unchecked") && check_mode() >= CheckMode::Args
+    check_mode() >= CheckMode::Args
 }
 
 /// Whether a `#[pointer_escapes]` call records its pins: when a check may
@@ -182,9 +182,6 @@ pub(crate) fn args_checked() -> bool {
 /// what makes an annotated call cost one load and branch in release builds.
 #[inline]
 pub(crate) fn call_pins_wanted() -> bool {
-    if cfg!(feature = "unchecked") {
-        return false;
-    }
     match STATE.pins_wanted() {
         Some(wanted) => wanted,
         None => {

@@ -257,18 +257,19 @@ fn wrap(
                 .unwrap_or_else(|| Token![unsafe](f.sig.fn_token.span)),
         ),
     };
-    let unchecked = cfg!(feature = "unchecked");
     // Checked: `#[track_caller]`, so a failed check panics at the user's
-    // call of the import, not inside this wrapper.
-    let inline = if unchecked {
-        quote!(#[inline(always)])
+    // call of the import, not inside this wrapper. Marked `unchecked`: the
+    // import itself, inlined.
+    let (inline, prologue) = if options.unchecked {
+        (
+            quote!(#[inline(always)]),
+            prologue::emit_lints(&options.krate, &escapes),
+        )
     } else {
-        quote!(#[track_caller])
-    };
-    let prologue = if unchecked {
-        prologue::emit_lints(&options.krate, &escapes)
-    } else {
-        prologue::emit(&options.krate, &f.sig.ident, &escapes)
+        (
+            quote!(#[track_caller]),
+            prologue::emit(&options.krate, &f.sig.ident, &escapes),
+        )
     };
     let vis = &f.vis;
     // The wrapper stands in for a foreign item, which carries a C name and

@@ -94,8 +94,8 @@ pub(crate) fn expand(options: &Options, mut f: ItemFn, errors: &mut Errors) -> T
     if !errors.is_empty() {
         return assemble(&f, &rebinds, TokenStream::new());
     }
-    let unchecked = cfg!(feature = "unchecked");
-    let prologue = if unchecked {
+    let unchecked = options.unchecked;
+    let mut prologue = if unchecked {
         // The function as written, attributes stripped (a renamed pattern
         // is rebound, so it is still the same function).
         prologue::emit_unchecked(&options.krate, &escapes)
@@ -104,6 +104,10 @@ pub(crate) fn expand(options: &Options, mut f: ItemFn, errors: &mut Errors) -> T
     };
     match returns {
         Some(returns) if !unchecked => {
+            if escapes.is_empty() {
+                // `emit` declared no crate-wide switch to read.
+                prologue.extend(prologue::crate_unchecked());
+            }
             let check = check_returned(options, &f, &returns, !escapes.is_empty());
             let mut f = f;
             let ret_ty = match &f.sig.output {
@@ -114,9 +118,12 @@ pub(crate) fn expand(options: &Options, mut f: ItemFn, errors: &mut Errors) -> T
             // A closure, so that `return` and `?` in the body come back here
             // and the returned pointer is checked on every way out.
             let value = Ident::new("__pe_returned", Span::mixed_site());
+            let off = prologue::crate_unchecked_ident();
             let body: syn::Block = syn::parse_quote!({
                 let #value: #ret_ty = (|| -> #ret_ty { #(#stmts)* })();
-                #check
+                if !#off {
+                    #check
+                }
                 #value
             });
             *f.block = body;

@@ -1,5 +1,6 @@
-//! The attribute's own options: `#[pointer_escapes(crate = path)]` and
-//! `#[pointer_escapes(returns(retained, ..))]`.
+//! The attribute's own options: `#[pointer_escapes(crate = path)]`,
+//! `#[pointer_escapes(returns(retained, ..))]` and
+//! `#[pointer_escapes(unchecked)]`.
 //!
 //! Parsed into one struct, each option checked on its own token, so an
 //! unknown or duplicated option is an error on exactly that token.
@@ -20,6 +21,9 @@ pub(crate) struct Options {
     /// `returns(retained, ..)`: the pointer the function returns is kept
     /// by C; the `returns` keyword, for errors, and its keys.
     pub(crate) returns: Option<(Ident, EscapesAttr)>,
+    /// `unchecked`: this item is emitted without call pins or checks,
+    /// whatever the crate's `pointer_escapes_unchecked` cfg says.
+    pub(crate) unchecked: bool,
 }
 
 impl Options {
@@ -28,6 +32,7 @@ impl Options {
     pub(crate) fn parse(attr: TokenStream, errors: &mut Errors) -> Options {
         let mut krate: Option<(Ident, Path)> = None;
         let mut returns: Option<(Ident, EscapesAttr)> = None;
+        let mut unchecked: Option<Ident> = None;
         let parser = |input: ParseStream| -> syn::Result<()> {
             while !input.is_empty() {
                 let key = input.call(Ident::parse_any)?;
@@ -52,6 +57,12 @@ impl Options {
                             returns = Some((key, attr));
                         }
                     }
+                } else if key == "unchecked" {
+                    if unchecked.is_some() {
+                        errors.at(&key, "duplicate option `unchecked`: give it once");
+                    } else {
+                        unchecked = Some(key);
+                    }
                 } else if key == "crate" {
                     let value = parse_crate_path(input, &key)?;
                     if krate.is_some() {
@@ -69,8 +80,9 @@ impl Options {
                         format_args!(
                             "unknown option `{key}`: #[pointer_escapes] takes `crate = path` \
                              (the path of the pointer-escapes crate, e.g. \
-                             `crate = ::my_ffi::pointer_escapes`) and `returns(retained, ..)`; \
-                             parameters take #[flow_through] and #[escapes(..)]"
+                             `crate = ::my_ffi::pointer_escapes`), `returns(retained, ..)` and \
+                             `unchecked` (no pins or checks for this item); parameters take \
+                             #[flow_through] and #[escapes(..)]"
                         ),
                     );
                     skip_to_comma(input)?;
@@ -90,6 +102,7 @@ impl Options {
                 .map(|(_, path)| path)
                 .unwrap_or_else(default_crate_path),
             returns,
+            unchecked: unchecked.is_some(),
         }
     }
 }
@@ -193,6 +206,20 @@ mod tests {
             let text = e.to_compile_errors().to_string();
             assert!(text.contains(expected), "{expected}: {text}");
         }
+    }
+
+    #[test]
+    fn unchecked_option() {
+        let (o, e) = parse(quote!(unchecked, crate = a));
+        assert!(e.is_empty());
+        assert!(o.unchecked);
+        let (o, _) = parse(quote!());
+        assert!(!o.unchecked);
+        let (_, e) = parse(quote!(unchecked, unchecked));
+        assert!(e
+            .to_compile_errors()
+            .to_string()
+            .contains("duplicate option `unchecked`"));
     }
 
     #[test]

@@ -44,7 +44,8 @@ fn recorder_ident() -> Ident {
 
 /// The prologue for `function`'s escaping parameters, in parameter order
 /// (nothing at all when none escapes): one guard, built by `CallPins::new`
-/// from a closure that records each parameter. When no pins are wanted the
+/// from a closure that records each parameter, unless the crate turned its
+/// checks off (see [`crate_unchecked`]). When no pins are wanted the
 /// closure never runs, lengths are not evaluated, and the guard is one word.
 pub(crate) fn emit(krate: &Path, function: &Ident, escapes: &[Escape]) -> TokenStream {
     if escapes.is_empty() {
@@ -62,12 +63,47 @@ pub(crate) fn emit(krate: &Path, function: &Ident, escapes: &[Escape]) -> TokenS
             #(#steps)*
         })
     };
+    let off = crate_unchecked_ident();
+    let off_const = crate_unchecked();
     quote! {
-        let #guard = #new;
+        #off_const
+        let #guard = if #off {
+            ::core::option::Option::None
+        } else {
+            ::core::option::Option::Some(#new)
+        };
     }
 }
 
-/// The prologue of an `unchecked` build: nothing runs, but the escaping
+/// The name of the constant that holds whether the crate being compiled
+/// turned its checks off (see [`crate_unchecked`]).
+pub(crate) fn crate_unchecked_ident() -> Ident {
+    Ident::new("__POINTER_ESCAPES_UNCHECKED", Span::mixed_site())
+}
+
+/// `const __POINTER_ESCAPES_UNCHECKED: bool =
+/// cfg!(pointer_escapes_unchecked);`, put first in a generated body.
+///
+/// Why a constant and not `#[cfg(..)]` on the prologue: `cfg` in generated
+/// code is evaluated in the crate that uses the macro (which is the point:
+/// checks go off per crate, never graph-wide), so rustc's check-cfg would
+/// warn `unexpected_cfgs` in every user crate that has not declared the
+/// name. The lint's level is taken from the innermost ITEM around the
+/// condition: `#[allow]` on a statement does not reach it, and `#[allow]` on
+/// the annotated function would also hide the user's own misspelt cfgs in
+/// its body. A constant is an item of its own, so the `allow` covers this
+/// one condition and nothing else. The prologue then branches on the
+/// constant, which the optimiser folds away: with the cfg set, the guard is
+/// `None` and no pin or check code remains.
+pub(crate) fn crate_unchecked() -> TokenStream {
+    let off = crate_unchecked_ident();
+    quote! {
+        #[allow(unexpected_cfgs)]
+        const #off: bool = ::core::cfg!(pointer_escapes_unchecked);
+    }
+}
+
+/// The prologue of an item marked `#[pointer_escapes(unchecked)]`: nothing runs, but the escaping
 /// parameters and the length expressions are still named (inside a closure
 /// that is never called), as the checked prologue names them: a parameter
 /// the body never reads is not reported unused and a misspelt name is still
@@ -93,8 +129,8 @@ pub(crate) fn emit_unchecked(krate: &Path, escapes: &[Escape]) -> TokenStream {
     quote!(let _ = || { #(#lints)* (#(#accesses,)* #(#lengths,)*) };)
 }
 
-/// The compile-time warnings alone, for an extern-block wrapper of an
-/// `unchecked` build (it passes every parameter on, so it needs no
+/// The compile-time warnings alone, for an extern-block wrapper marked
+/// `unchecked` (it passes every parameter on, so it needs no
 /// naming): nothing when no parameter can warn.
 pub(crate) fn emit_lints(krate: &Path, escapes: &[Escape]) -> TokenStream {
     let private = quote!(#krate::__private);
