@@ -458,11 +458,11 @@ pub fn catch_refusal<R>(f: impl FnOnce() -> R) -> Result<Refusal, R> {
 
 /// Turns the automatic checks on for a `--bug` mode (a release build
 /// defaults to `CheckMode::Off`), saying so; `false` when they are compiled
-/// out (feature `unchecked`) and the mode cannot run.
+/// out (cfg `pointer_escapes_unchecked`) and the mode cannot run.
 pub fn checks_for_bug_demo() -> bool {
     use pointer_escapes::{check_mode, set_check_mode, CheckMode};
-    if cfg!(feature = "unchecked") {
-        println!("skipped: the checks are compiled out (feature `unchecked`)");
+    if cfg!(pointer_escapes_unchecked) {
+        println!("skipped: the checks are compiled out (cfg `pointer_escapes_unchecked`)");
         return false;
     }
     if check_mode() == CheckMode::Off {
