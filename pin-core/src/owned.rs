@@ -458,6 +458,7 @@ impl<T> OwnedPin<Vec<T>> {
     /// let mut buf = OwnedPin::new(Vec::<u8>::with_capacity(16));
     /// let p = buf.as_mut_ptr();
     /// // C's read(fd, p, 16) returned 5:
+    /// // SAFETY: `p` points at 16 writable bytes, pinned.
     /// unsafe { p.copy_from_nonoverlapping(b"hello".as_ptr(), 5) };
     /// // SAFETY: the first 5 bytes were written just above.
     /// unsafe { buf.set_len(5) };
