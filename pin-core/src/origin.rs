@@ -13,6 +13,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 /// What made a pin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
+#[non_exhaustive]
 pub enum PinKind {
     /// A `#[pointer_escapes]` call: lives for the duration of one call.
     Call = 0,

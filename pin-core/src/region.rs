@@ -28,6 +28,7 @@ pub struct Region {
 
 /// Why [`Region::new`] refused a range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RegionError {
     /// `addr + len` does not fit in the address space.
     EndOverflows {

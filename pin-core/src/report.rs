@@ -12,6 +12,7 @@ use core::time::Duration;
 /// One row of the report: a region pinned `count` times by one kind of pin,
 /// from one call site, on one thread.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct LivePin {
     /// The pinned memory.
     pub region: Region,
@@ -29,6 +30,7 @@ pub struct LivePin {
 
 /// What is pinned now and what the pin-aware allocator has seen.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Snapshot {
     /// Every live pin entry, oldest first.
     pub pins: Vec<LivePin>,

@@ -15,6 +15,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 /// The explicit checks, [`check_referents`](crate::check_referents) and
 /// [`assert_pinned`](crate::assert_pinned), always check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum CheckMode {
     /// No automatic checks.
     Off = 0,

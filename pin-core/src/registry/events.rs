@@ -12,6 +12,7 @@ pub(crate) const RECENT_EVENTS: usize = 64;
 
 /// What the program tried to do to a pinned heap block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AllocEventKind {
     /// `dealloc` of a block a pin overlaps: the block was quarantined. The
     /// value that lived there was dropped first, so memory it owned is gone.
@@ -26,6 +27,7 @@ pub enum AllocEventKind {
 
 /// One freed-while-pinned or moved-while-pinned event.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct AllocEvent {
     /// What happened.
     pub kind: AllocEventKind,
