@@ -8,18 +8,9 @@
 use pointer_escapes::{
     is_pinned, is_region_pinned, pin_count, pointer_escapes, set_check_mode, CheckMode, Pinner,
 };
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
-fn panic_message(f: impl FnOnce()) -> String {
-    let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("the call should panic");
-    match payload.downcast::<String>() {
-        Ok(s) => *s,
-        Err(payload) => payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
-    }
-}
+mod common;
+use common::panics::panic_message;
 use std::io::IoSliceMut;
 
 fn checked() {

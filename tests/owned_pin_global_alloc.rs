@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::child::{is_child, run_child, stderr_of};
+use common::child::{is_child, run_child_ok};
 use common::panics::{assert_mentions, panic_message};
 use pointer_escapes::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -194,12 +194,7 @@ fn a_buffer_freed_while_pinned_is_never_dropped_again() {
         free_under_the_pin_then_drop();
         return;
     }
-    let out = run_child(TEST, "freed-then-dropped", &[("PINCHECK", "1")]);
-    let stderr = stderr_of(&out);
-    assert!(out.status.success(), "the child failed:\n{stderr}");
-    let site = common::child::sites_of(&out)
-        .pop()
-        .expect("the child's site");
+    let (stderr, site) = run_child_ok(TEST, "freed-then-dropped", &[("PINCHECK", "1")]);
     assert_mentions(
         &stderr,
         &[
@@ -238,12 +233,7 @@ fn owned_pin_dropped_while_pinned_is_quarantined_by_the_global_pin_aware_alloc()
         drop_a_pinned_owned_pin();
         return;
     }
-    let out = run_child(TEST, "global-drop", &[("PINCHECK", "1")]);
-    let stderr = stderr_of(&out);
-    assert!(out.status.success(), "the child failed:\n{stderr}");
-    let site = common::child::sites_of(&out)
-        .pop()
-        .expect("the child's site");
+    let (stderr, site) = run_child_ok(TEST, "global-drop", &[("PINCHECK", "1")]);
     assert_mentions(
         &stderr,
         &[
@@ -306,12 +296,7 @@ fn a_stable_buf_whose_drop_does_not_free_through_the_global_allocator_is_named()
         drop_a_pinned_pool_buffer();
         return;
     }
-    let out = run_child(TEST, "pool-drop", &[("PINCHECK", "1")]);
-    let stderr = stderr_of(&out);
-    assert!(out.status.success(), "the child failed:\n{stderr}");
-    let site = common::child::sites_of(&out)
-        .pop()
-        .expect("the child's site");
+    let (stderr, site) = run_child_ok(TEST, "pool-drop", &[("PINCHECK", "1")]);
     assert_mentions(
         &stderr,
         &[

@@ -37,6 +37,16 @@ pub fn run_child(test: &str, role: &str, env: &[(&str, &str)]) -> Output {
     out
 }
 
+/// [`run_child`] for a child that must exit successfully: its stderr as
+/// text and the last site it announced with [`announce_site`].
+pub fn run_child_ok(test: &str, role: &str, env: &[(&str, &str)]) -> (String, String) {
+    let out = run_child(test, role, env);
+    let stderr = stderr_of(&out);
+    assert!(out.status.success(), "the child failed:\n{stderr}");
+    let site = sites_of(&out).pop().expect("the child's site");
+    (stderr, site)
+}
+
 /// The child's stderr as text.
 pub fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -269,29 +269,34 @@ impl Visitor for Collector<'_> {
     }
 
     fn copied<T: Referents>(&mut self, real: *const T, copy: &T, via: Via) {
-        // As `inline` for the path; the copy's reports about itself are
-        // moved to `real`, as raw pointers.
-        let saved = (self.at, self.elem);
-        self.materialize();
-        match via {
-            Via::Index(i) => self.elem = i,
-            Via::Itself => {}
-            _ => self.at = self.step(via),
-        }
-        copy.visit_referents(&mut FromCopy::new(self, real, copy));
-        (self.at, self.elem) = saved;
+        // The copy's reports about itself are moved to `real`, as raw
+        // pointers.
+        self.beneath(via, |c| {
+            copy.visit_referents(&mut FromCopy::new(c, real, copy));
+        });
     }
 
     #[inline]
     fn inline<T: Referents + ?Sized>(&mut self, value: &T, via: Via) {
+        self.beneath(via, |c| value.visit_referents(c));
+    }
+}
+
+impl Collector<'_> {
+    /// Runs `visit` with the path one step `via` below the value being
+    /// visited (an inline field or element), then steps back.
+    #[inline]
+    fn beneath(&mut self, via: Via, visit: impl FnOnce(&mut Self)) {
         let saved = (self.at, self.elem);
         self.materialize();
         match via {
             // An array element: recorded lazily, like `visit_elements` does.
             Via::Index(i) => self.elem = i,
+            // The value itself: no step to name.
+            Via::Itself => {}
             _ => self.at = self.step(via),
         }
-        value.visit_referents(self);
+        visit(self);
         (self.at, self.elem) = saved;
     }
 }

@@ -264,24 +264,15 @@ pub(crate) fn keys(
                     );
                     ok = false;
                 }
-                match &extent {
-                    None => extent = Some(new),
-                    Some(old) if old.key() == new.key() => {
-                        errors.at(
-                            &key,
-                            format_args!("duplicate `{key}` in #[escapes(..)]: give it once"),
-                        );
-                        ok = false;
-                    }
-                    Some(_) => {
-                        errors.at(
-                            &key,
-                            "`len` and `bytes` together: an extent is either an element count \
-                             (`len = ..`) or a byte count (`bytes = ..`); keep one",
-                        );
-                        ok = false;
-                    }
-                }
+                ok &= choose_one(
+                    &mut extent,
+                    new,
+                    |old, new| old.key() == new.key(),
+                    &key,
+                    "`len` and `bytes` together: an extent is either an element count \
+                     (`len = ..`) or a byte count (`bytes = ..`); keep one",
+                    errors,
+                );
             }
             ("out" | "inout", Some(_)) => {
                 errors.at(
@@ -296,25 +287,16 @@ pub(crate) fn keys(
                 } else {
                     Access::InOut
                 };
-                match &access {
-                    None => access = Some((new, key)),
-                    Some((old, _)) if *old == new => {
-                        errors.at(
-                            &key,
-                            format_args!("duplicate `{key}` in #[escapes(..)]: give it once"),
-                        );
-                        ok = false;
-                    }
-                    Some(_) => {
-                        errors.at(
-                            &key,
-                            "`out` and `inout` together: the pointee is either written by C \
-                             and possibly uninitialised before the call (`out`, never read) or \
-                             initialised and read by C (`inout`, checked); keep one",
-                        );
-                        ok = false;
-                    }
-                }
+                ok &= choose_one(
+                    &mut access,
+                    (new, key.clone()),
+                    |(old, _), (new, _)| old == new,
+                    &key,
+                    "`out` and `inout` together: the pointee is either written by C and \
+                     possibly uninitialised before the call (`out`, never read) or initialised \
+                     and read by C (`inout`, checked); keep one",
+                    errors,
+                );
             }
             _ if place == Place::Returns => {
                 errors.at(
@@ -347,6 +329,36 @@ pub(crate) fn keys(
         retained,
         pointee,
     })
+}
+
+/// Records `new` in `slot`, one of two keys that exclude each other
+/// (`len`/`bytes`, `out`/`inout`): the same key again is a duplicate, the
+/// other one the `conflict`. False (with the error on `key`) when refused.
+fn choose_one<T>(
+    slot: &mut Option<T>,
+    new: T,
+    same_key: impl Fn(&T, &T) -> bool,
+    key: &Ident,
+    conflict: &str,
+    errors: &mut Errors,
+) -> bool {
+    match &*slot {
+        None => {
+            *slot = Some(new);
+            true
+        }
+        Some(old) if same_key(old, &new) => {
+            errors.at(
+                key,
+                format_args!("duplicate `{key}` in #[escapes(..)]: give it once"),
+            );
+            false
+        }
+        Some(_) => {
+            errors.at(key, conflict);
+            false
+        }
+    }
 }
 
 impl ExtentKind {
