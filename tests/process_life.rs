@@ -208,7 +208,40 @@ fn an_empty_pincheck_means_unset() {
     let stderr = stderr_of(&out);
     assert!(out.status.success(), "the child failed:\n{stderr}");
     assert!(
-        stderr.contains("PINCHECK must be 0, 1 or 2"),
+        stderr.contains("POINTER_ESCAPES_CHECK (or PINCHECK) must be 0, 1 or 2"),
         "no warning for PINCHECK=yes:\n{stderr}"
     );
+}
+
+/// The rule: each setting has a crate-prefixed name
+/// (`POINTER_ESCAPES_CHECK`), the first version's name (`PINCHECK`) is
+/// still read, and the prefixed name wins when both are set.
+#[test]
+fn the_prefixed_setting_name_wins_over_the_earlier_name() {
+    if is_child("prefixed-setting") {
+        let expect = std::env::var("POINTER_ESCAPES_TEST_EXPECT").expect("the parent sets it");
+        let want = match expect.as_str() {
+            "off" => CheckMode::Off,
+            "deep" => CheckMode::Deep,
+            other => panic!("unknown expectation {other}"),
+        };
+        assert_eq!(check_mode(), want);
+        return;
+    }
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (&[("POINTER_ESCAPES_CHECK", "2")], "deep"),
+        (&[("PINCHECK", "2")], "deep"),
+        (&[("POINTER_ESCAPES_CHECK", "0"), ("PINCHECK", "2")], "off"),
+    ];
+    for (env, expect) in cases {
+        let mut env = env.to_vec();
+        env.push(("POINTER_ESCAPES_TEST_EXPECT", expect));
+        let out = run_child(
+            "the_prefixed_setting_name_wins_over_the_earlier_name",
+            "prefixed-setting",
+            &env,
+        );
+        let stderr = stderr_of(&out);
+        assert!(out.status.success(), "{env:?}: the child failed:\n{stderr}");
+    }
 }

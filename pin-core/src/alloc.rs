@@ -324,12 +324,7 @@ fn guard_mode() -> u8 {
     if g != GUARD_UNREAD {
         return g;
     }
-    // SAFETY: NUL-terminated literal; getenv does not allocate.
-    let value = unsafe { libc::getenv(c"PINGUARD".as_ptr()) };
-    let g = if !value.is_null()
-        // SAFETY: getenv returns a NUL-terminated string.
-        && unsafe { core::ffi::CStr::from_ptr(value) }.to_bytes() == b"abort"
-    {
+    let g = if crate::settings::GUARD.value() == Some(b"abort") {
         GUARD_ABORT
     } else {
         GUARD_REPORT
@@ -346,7 +341,7 @@ fn announce(event: &AllocEvent) {
         crate::diag::line(format_args!("pointer-escapes: {event}\n"));
     }
     if abort {
-        crate::diag::write_stderr(b"pointer-escapes: PINGUARD=abort: aborting\n");
+        crate::diag::write_stderr(b"pointer-escapes: POINTER_ESCAPES_GUARD=abort: aborting\n");
         std::process::abort();
     }
 }

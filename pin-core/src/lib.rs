@@ -30,6 +30,7 @@ pub mod referents;
 mod region;
 mod registry;
 mod report;
+mod settings;
 mod statics;
 mod sys_vec;
 

@@ -218,15 +218,9 @@ fn arm_slow() {
     if EXIT_REPORT_ARMED.swap(true, Ordering::Relaxed) {
         return;
     }
-    // SAFETY: NUL-terminated literal; getenv does not allocate.
-    let value = unsafe { libc::getenv(c"PINREPORT".as_ptr()) };
-    if value.is_null() {
-        return;
-    }
-    // SAFETY: getenv returns a NUL-terminated string.
-    let value = unsafe { core::ffi::CStr::from_ptr(value) }.to_bytes();
-    if value.is_empty() || value == b"0" {
-        return;
+    match crate::settings::REPORT.value() {
+        None | Some(b"0") => return,
+        Some(_) => {}
     }
     extern "C" fn print_at_exit() {
         let snap = snapshot();

@@ -22,7 +22,10 @@ pub fn run_child(test: &str, role: &str, env: &[(&str, &str)]) -> Output {
         .env(CHILD_ENV, role)
         .env_remove("PINREPORT")
         .env_remove("PINGUARD")
-        .env_remove("PINCHECK");
+        .env_remove("PINCHECK")
+        .env_remove("POINTER_ESCAPES_REPORT")
+        .env_remove("POINTER_ESCAPES_GUARD")
+        .env_remove("POINTER_ESCAPES_CHECK");
     for (key, value) in env {
         cmd.env(key, value);
     }

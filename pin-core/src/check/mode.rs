@@ -142,28 +142,19 @@ fn default_mode() -> CheckMode {
 
 #[cold]
 fn init_from_env() -> CheckMode {
-    // `libc::getenv` rather than `std::env::var`: no allocation, so this is
-    // safe to reach from inside the global allocator.
-    // SAFETY: the name is a NUL-terminated literal; the result is read
-    // before anything else in this process could change the environment.
-    let value = unsafe { libc::getenv(c"PINCHECK".as_ptr()) };
-    let mode = if value.is_null() {
-        default_mode()
-    } else {
-        // SAFETY: getenv returns a NUL-terminated string.
-        match unsafe { core::ffi::CStr::from_ptr(value) }.to_bytes() {
-            // `PINCHECK=` (set but empty) means unset, as shells and CI
-            // files write it to clear a variable.
-            b"" => default_mode(),
-            b"0" => CheckMode::Off,
-            b"1" => CheckMode::Args,
-            b"2" => CheckMode::Deep,
-            _ => {
-                crate::diag::write_stderr(
-                    b"pointer-escapes: PINCHECK must be 0, 1 or 2; using the build's default\n",
-                );
-                default_mode()
-            }
+    // Read without allocating (see `settings`), so this is safe to reach
+    // from inside the global allocator.
+    let mode = match crate::settings::CHECK.value() {
+        None => default_mode(),
+        Some(b"0") => CheckMode::Off,
+        Some(b"1") => CheckMode::Args,
+        Some(b"2") => CheckMode::Deep,
+        Some(_) => {
+            crate::diag::write_stderr(
+                b"pointer-escapes: POINTER_ESCAPES_CHECK (or PINCHECK) must be 0, 1 or 2; \
+                  using the build's default\n",
+            );
+            default_mode()
         }
     };
     // Keep a mode set by `set_check_mode` in the meantime.
