@@ -43,18 +43,18 @@ use std::alloc::System;
 /// freeing or moving them.
 ///
 /// ```
-/// use pin_core::PinAwareAlloc;
+/// use pointer_escapes::PinAwareAlloc;
 ///
 /// #[global_allocator]
 /// static ALLOC: PinAwareAlloc = PinAwareAlloc::system();
 ///
 /// let buf = vec![0u8; 4096];
-/// let mut pinner = pin_core::Pinner::new();
+/// let mut pinner = pointer_escapes::Pinner::new();
 /// // SAFETY: the quarantine keeps the memory alive while it is pinned.
 /// unsafe { pinner.pin_raw(buf.as_ptr(), buf.len()) };
 /// let addr = buf.as_ptr() as usize;
 /// drop(buf); // C may still hold `addr`: the block is quarantined, not freed
-/// assert_eq!(pin_core::snapshot().quarantined_bytes >= 4096, true);
+/// assert_eq!(pointer_escapes::snapshot().quarantined_bytes >= 4096, true);
 /// pinner.unpin(); // now it is freed
 /// # let _ = addr;
 /// ```

@@ -61,16 +61,16 @@ impl fmt::Display for PinKind {
 /// `#7`.
 ///
 /// ```
-/// use pin_core::ThreadNumber;
+/// use pointer_escapes::ThreadNumber;
 ///
-/// pin_core::register_thread();
+/// pointer_escapes::register_thread();
 /// let here = ThreadNumber::current();
 /// let shown = here.to_string();
 /// assert!(shown.contains(&format!("(tid {})", here.os_tid().unwrap())));
 /// let there = std::thread::Builder::new()
 ///     .name("worker-3".into())
 ///     .spawn(|| {
-///         pin_core::register_thread();
+///         pointer_escapes::register_thread();
 ///         ThreadNumber::current().to_string()
 ///     })
 ///     .unwrap()

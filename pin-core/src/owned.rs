@@ -87,7 +87,7 @@ use std::ffi::CString;
 ///   so on stderr in checked mode, but cannot undo it.)
 ///
 /// ```
-/// use pin_core::{OwnedPin, StableBuf};
+/// use pointer_escapes::{OwnedPin, StableBuf};
 ///
 /// /// 4 KiB, page-aligned, for O_DIRECT reads.
 /// #[repr(C, align(4096))]
@@ -277,7 +277,7 @@ unsafe impl StableBuf for Box<CStr> {
 /// documentation](self) for what dropping one while pinned does.
 ///
 /// ```
-/// use pin_core::{is_pinned, OwnedPin};
+/// use pointer_escapes::{is_pinned, OwnedPin};
 ///
 /// let buf = OwnedPin::new(vec![0u8; 4096]);
 /// let p = buf.as_ptr();
@@ -304,7 +304,7 @@ impl<B: StableBuf> OwnedPin<B> {
     /// the pin records the caller's line.
     ///
     /// ```
-    /// use pin_core::{is_region_pinned, OwnedPin};
+    /// use pointer_escapes::{is_region_pinned, OwnedPin};
     ///
     /// let read_buf = OwnedPin::new(Vec::<u8>::with_capacity(4096));
     /// assert_eq!((read_buf.len(), read_buf.capacity()), (0, 4096));
@@ -398,7 +398,7 @@ impl<B: StableBuf> OwnedPin<B> {
     /// real and unrecorded, and this cannot know.
     ///
     /// ```
-    /// use pin_core::OwnedPin;
+    /// use pointer_escapes::OwnedPin;
     ///
     /// let owned = OwnedPin::new(Box::new(7u64));
     /// assert_eq!(*owned.try_into_inner().expect("nothing freed it"), 7);
@@ -453,7 +453,7 @@ impl<T> OwnedPin<Vec<T>> {
     /// change: it always covers the whole capacity.
     ///
     /// ```
-    /// use pin_core::OwnedPin;
+    /// use pointer_escapes::OwnedPin;
     ///
     /// let mut buf = OwnedPin::new(Vec::<u8>::with_capacity(16));
     /// let p = buf.as_mut_ptr();

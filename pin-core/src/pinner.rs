@@ -22,7 +22,7 @@ use core::panic::Location;
 /// reuse; dropping it does the same.
 ///
 /// ```
-/// use pin_core::{is_pinned, Pinner};
+/// use pointer_escapes::{is_pinned, Pinner};
 ///
 /// let header = [0u64; 4];
 /// let mut body = vec![0u8; 4096];
@@ -39,7 +39,7 @@ use core::panic::Location;
 /// While a value is pinned it cannot be moved, dropped or grown:
 ///
 /// ```compile_fail
-/// use pin_core::Pinner;
+/// use pointer_escapes::Pinner;
 /// let mut buf = vec![0u8; 16];
 /// let mut pinner = Pinner::new();
 /// let p = pinner.pin_slice(&buf);
@@ -121,7 +121,7 @@ impl<'a> Pinner<'a> {
     /// (pinning a holder does not pin its target).
     ///
     /// ```
-    /// use pin_core::{check_referents, Pinner};
+    /// use pointer_escapes::{check_referents, Pinner};
     /// use std::io::IoSlice;
     ///
     /// let (a, b) = (vec![1u8; 8], vec![2u8; 8]);
@@ -158,7 +158,7 @@ impl<'a> Pinner<'a> {
     /// [`try_pin_raw`](Pinner::try_pin_raw) for an error instead).
     ///
     /// ```
-    /// use pin_core::{is_region_pinned, Pinner};
+    /// use pointer_escapes::{is_region_pinned, Pinner};
     /// let buf = vec![0u8; 100];
     /// let mut pinner = Pinner::new();
     /// // SAFETY: `buf` outlives the pinner.
@@ -253,7 +253,7 @@ impl core::fmt::Debug for Pinner<'_> {
 /// made through it ends with the scope.
 ///
 /// ```
-/// use pin_core::{is_pinned, scope};
+/// use pointer_escapes::{is_pinned, scope};
 ///
 /// let buf = vec![7u8; 64];
 /// let seen = scope(|pinner| {
@@ -267,12 +267,12 @@ impl core::fmt::Debug for Pinner<'_> {
 ///
 /// ```compile_fail
 /// let mut escaped = None;
-/// pin_core::scope(|pinner| escaped = Some(pinner));
+/// pointer_escapes::scope(|pinner| escaped = Some(pinner));
 /// ```
 ///
 /// ```compile_fail
 /// let buf = [0u8; 8];
-/// let kept = pin_core::scope(|pinner| {
+/// let kept = pointer_escapes::scope(|pinner| {
 ///     pinner.pin_slice(&buf);
 ///     std::mem::take(pinner) // error: `pinner` is a shared reference
 /// });
@@ -289,7 +289,7 @@ pub fn scope<'env, R>(f: impl for<'scope> FnOnce(&'scope ScopedPinner<'env>) -> 
 /// released when the scope ends (or by [`unpin`](ScopedPinner::unpin)).
 ///
 /// ```
-/// use pin_core::{is_pinned, scope};
+/// use pointer_escapes::{is_pinned, scope};
 ///
 /// let header = [1u64; 2];
 /// let mut body = vec![0u8; 16];
@@ -403,7 +403,7 @@ impl core::fmt::Debug for ScopedPinner<'_> {
 /// `PtrEscapes`), then unpins them, also when `f` panics.
 ///
 /// ```
-/// use pin_core::{is_pinned, with_pinned, Region};
+/// use pointer_escapes::{is_pinned, with_pinned, Region};
 ///
 /// let a = [1u8; 8];
 /// let b = [2u8; 8];

@@ -51,7 +51,7 @@ use core::mem::MaybeUninit;
 /// checks miss them.
 ///
 /// ```
-/// use pin_core::referents::{Referents, Via, Visitor};
+/// use pointer_escapes::referents::{Referents, Via, Visitor};
 ///
 /// /// A C buffer descriptor: `len` bytes at `data`.
 /// #[repr(C)]
@@ -283,7 +283,7 @@ pub(crate) fn collect_direct<T: Referents + ?Sized>(value: &T, out: &mut RegionL
 /// The regions `value` points to directly, one level down.
 ///
 /// ```
-/// use pin_core::referents::direct_referents;
+/// use pointer_escapes::referents::direct_referents;
 /// let v = vec![vec![0u8; 4], vec![1u8; 8]];
 /// let outer = direct_referents(&v);
 /// assert_eq!(outer.len(), 1); // the Vec's own buffer of two Vec<u8>

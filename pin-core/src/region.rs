@@ -10,7 +10,7 @@ use core::mem;
 /// A range of memory `[addr, addr + len)`, in bytes.
 ///
 /// ```
-/// use pin_core::Region;
+/// use pointer_escapes::Region;
 ///
 /// let buf = [0u8; 16];
 /// let whole = Region::of_slice(&buf);
@@ -60,7 +60,7 @@ impl Region {
     /// dereferenced; null is allowed (pinning a null region pins nothing).
     ///
     /// ```
-    /// use pin_core::Region;
+    /// use pointer_escapes::Region;
     /// let x = 7u64;
     /// let r = Region::new(&x as *const u64, 8).unwrap();
     /// assert_eq!(r, Region::of(&x));
@@ -76,7 +76,7 @@ impl Region {
     /// The memory a reference points at (`size_of_val(value)` bytes).
     ///
     /// ```
-    /// use pin_core::Region;
+    /// use pointer_escapes::Region;
     /// let x = [1u32, 2, 3];
     /// assert_eq!(Region::of(&x).len(), 12);
     /// ```
@@ -90,7 +90,7 @@ impl Region {
     /// The memory of a slice's elements (`len * size_of::<T>()` bytes).
     ///
     /// ```
-    /// use pin_core::Region;
+    /// use pointer_escapes::Region;
     /// let v = vec![0u16; 5];
     /// assert_eq!(Region::of_slice(&v).len(), 10);
     /// ```
@@ -145,7 +145,7 @@ impl Region {
     /// own address only.
     ///
     /// ```
-    /// use pin_core::Region;
+    /// use pointer_escapes::Region;
     /// let r = Region::new(0x1000 as *const u8, 0x10).unwrap();
     /// assert!(r.contains(0x1000) && r.contains(0x100f));
     /// assert!(!r.contains(0x0fff) && !r.contains(0x1010));

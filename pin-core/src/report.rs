@@ -65,7 +65,7 @@ impl Snapshot {
 /// Copies the registry's live pins and the allocator's events.
 ///
 /// ```
-/// use pin_core::{snapshot, Pinner, PinKind};
+/// use pointer_escapes::{snapshot, Pinner, PinKind};
 ///
 /// let buf = [0u8; 64];
 /// let mut pinner = Pinner::new();
@@ -188,7 +188,7 @@ impl fmt::Display for Snapshot {
 /// Panics, printing the report, if any pin is live. For the end of a test.
 ///
 /// ```
-/// pin_core::assert_no_pins();
+/// pointer_escapes::assert_no_pins();
 /// ```
 #[track_caller]
 pub fn assert_no_pins() {

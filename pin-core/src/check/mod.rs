@@ -47,7 +47,7 @@ use core::panic::Location;
 /// fix. Use [`try_check_referents`] to get the failure as a value.
 ///
 /// ```
-/// use pin_core::{check_referents, Pinner};
+/// use pointer_escapes::{check_referents, Pinner};
 ///
 /// let bufs = vec![vec![0u8; 64]; 4];
 /// let mut pinner = Pinner::new();
@@ -59,7 +59,7 @@ use core::panic::Location;
 /// ```
 ///
 /// ```should_panic
-/// use pin_core::check_referents;
+/// use pointer_escapes::check_referents;
 /// let bufs = vec![vec![0u8; 64]; 4];
 /// check_referents(&bufs); // nothing is pinned
 /// ```
@@ -78,7 +78,7 @@ pub fn check_referents<T: Referents + ?Sized>(value: &T) {
 /// pointee that the check may not read ([`FailureCause::NotVouched`]).
 ///
 /// ```
-/// use pin_core::try_check_referents;
+/// use pointer_escapes::try_check_referents;
 /// let s = String::from("not pinned");
 /// let err = try_check_referents(&s).unwrap_err();
 /// assert_eq!(err.region.addr(), s.as_ptr() as usize);
@@ -106,14 +106,14 @@ pub fn try_check_referents<T: Referents + ?Sized>(value: &T) -> Result<(), Check
 /// As [`check_referents`].
 ///
 /// ```
-/// use pin_core::{check_referents_through_raw, Pinner};
+/// use pointer_escapes::{check_referents_through_raw, Pinner};
 ///
 /// #[repr(C)]
 /// struct Request { buf: *const Vec<u8> }
 /// // SAFETY: `buf` points at one Vec<u8> whenever it is valid.
-/// unsafe impl pin_core::Referents for Request {
-///     fn visit_referents<V: pin_core::Visitor>(&self, v: &mut V) {
-///         v.pointer(self.buf, 1, pin_core::Via::Field("buf"));
+/// unsafe impl pointer_escapes::Referents for Request {
+///     fn visit_referents<V: pointer_escapes::Visitor>(&self, v: &mut V) {
+///         v.pointer(self.buf, 1, pointer_escapes::Via::Field("buf"));
 ///     }
 /// }
 ///
@@ -184,7 +184,7 @@ fn check_value_at<T: Referents + ?Sized>(
 /// Panics unless every byte of `[ptr, ptr + len)` is pinned (or static).
 ///
 /// ```
-/// use pin_core::{assert_pinned, Pinner};
+/// use pointer_escapes::{assert_pinned, Pinner};
 /// let buf = [0u8; 32];
 /// let mut pinner = Pinner::new();
 /// let p = pinner.pin(&buf);
@@ -263,7 +263,7 @@ impl<T: ?Sized> StorablePointer for Option<core::ptr::NonNull<T>> {
 /// thread, pinned only for a call, not pinned) and the fix.
 ///
 /// ```
-/// use pin_core::{store_pointer, set_check_mode, CheckMode, OwnedPin};
+/// use pointer_escapes::{store_pointer, set_check_mode, CheckMode, OwnedPin};
 ///
 /// #[repr(C)]
 /// struct Request { buf: *mut u8 }
@@ -278,7 +278,7 @@ impl<T: ?Sized> StorablePointer for Option<core::ptr::NonNull<T>> {
 /// ```
 ///
 /// ```should_panic
-/// use pin_core::{store_pointer, set_check_mode, CheckMode};
+/// use pointer_escapes::{store_pointer, set_check_mode, CheckMode};
 ///
 /// let mut context = 0u64;              // a stack local: gone when this frame returns
 /// let mut slot: *mut u64 = std::ptr::null_mut();

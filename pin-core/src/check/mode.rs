@@ -105,7 +105,7 @@ pub(crate) fn note_allocator() {
 /// default, or what [`set_check_mode`] last set.
 ///
 /// ```
-/// use pin_core::{check_mode, set_check_mode, CheckMode};
+/// use pointer_escapes::{check_mode, set_check_mode, CheckMode};
 /// set_check_mode(CheckMode::Deep);
 /// assert_eq!(check_mode(), CheckMode::Deep);
 /// ```
@@ -123,7 +123,7 @@ pub fn check_mode() -> CheckMode {
 /// allocator) wants them.
 ///
 /// ```
-/// use pin_core::{check_mode, set_check_mode, CheckMode};
+/// use pointer_escapes::{check_mode, set_check_mode, CheckMode};
 /// set_check_mode(CheckMode::Off);
 /// assert_eq!(check_mode(), CheckMode::Off);
 /// # set_check_mode(CheckMode::Args);

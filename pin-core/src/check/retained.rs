@@ -117,8 +117,8 @@ fn check_argument_as(
 /// extent does not fit the address space.
 ///
 /// ```
-/// use pin_core::__private::{check_returned, Extent};
-/// use pin_core::OwnedPin;
+/// use pointer_escapes::__private::{check_returned, Extent};
+/// use pointer_escapes::OwnedPin;
 ///
 /// static GREETING: &[u8] = b"hello\0";
 /// check_returned("greeting", &GREETING.as_ptr(), Extent::bytes(GREETING.len()));

@@ -116,7 +116,7 @@ impl fmt::Display for MemoryKind {
 /// registers the thread, which may allocate.
 ///
 /// ```
-/// use pin_core::{memory_kind, MemoryKind};
+/// use pointer_escapes::{memory_kind, MemoryKind};
 ///
 /// static TABLE: [u8; 4] = [1, 2, 3, 4];
 /// let local = 5u64;
@@ -168,13 +168,13 @@ pub(crate) fn frame_memory(region: Region) -> Option<MemoryKind> {
 /// Do not call it from a `#[global_allocator]` (it may allocate).
 ///
 /// ```
-/// use pin_core::{memory_kind, MemoryKind};
+/// use pointer_escapes::{memory_kind, MemoryKind};
 /// use std::sync::mpsc;
 ///
 /// let (tx, rx) = mpsc::channel();
 /// let (done_tx, done_rx) = mpsc::channel::<()>();
 /// let worker = std::thread::spawn(move || {
-///     pin_core::register_thread();
+///     pointer_escapes::register_thread();
 ///     let local = [0u8; 64];
 ///     tx.send(local.as_ptr() as usize).unwrap();
 ///     done_rx.recv().unwrap(); // keep the frame alive while it is asked about

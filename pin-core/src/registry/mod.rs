@@ -153,7 +153,7 @@ pub(crate) fn unpin_all(ids: &[PinId]) {
 /// Go treats non-heap memory).
 ///
 /// ```
-/// use pin_core::{is_pinned, Pinner};
+/// use pointer_escapes::{is_pinned, Pinner};
 ///
 /// let buf = vec![0u8; 32];
 /// assert!(!is_pinned(buf.as_ptr()));
@@ -182,7 +182,7 @@ pub fn is_pinned<T: ?Sized>(ptr: *const T) -> bool {
 /// whose end overflows is never pinned.
 ///
 /// ```
-/// use pin_core::{is_region_pinned, Pinner};
+/// use pointer_escapes::{is_region_pinned, Pinner};
 ///
 /// let buf = [0u8; 64];
 /// let mut pinner = Pinner::new();
@@ -353,7 +353,7 @@ fn static_covers(region: Region) -> bool {
 /// pinned but holds no pins, so it counts 0.
 ///
 /// ```
-/// use pin_core::{pin_count, Pinner};
+/// use pointer_escapes::{pin_count, Pinner};
 ///
 /// let x = 5u32;
 /// let mut a = Pinner::new();
