@@ -58,6 +58,94 @@ pub(crate) fn referents_impl(input: &Input<'_>) -> TokenStream {
     }
 }
 
+/// For `#[referents(remote = path::Type)]`: no `Referents` impl for the
+/// mirror (nothing ever holds one), but an inherent
+/// `Mirror::visit_referents(value: &path::Type, visitor)`, shaped like
+/// `Referents::visit_referents`, to be named by `#[escapes(referents =
+/// Mirror::visit_referents)]`.
+///
+/// Inside, a local trait implemented for the remote type gives the field
+/// options a `self` that is the remote value, so `len = self.count` reads
+/// the remote's field. Each mirror field, skipped ones included, is checked
+/// against the remote by name and type (`addr_of!(self.field)` as a `*const
+/// FieldType`, spanned on the mirror's field), as serde's remote derive
+/// does: a misspelt or mistyped mirror does not compile.
+///
+/// The function is safe: it only reads the fields of a borrowed value and
+/// reports them; a safe fn coerces to the `unsafe fn` shape `referents =`
+/// takes. Whether the extents are right is the mirror author's promise, as
+/// for any derive.
+pub(crate) fn remote_fn(input: &Input<'_>, remote: &syn::Type) -> TokenStream {
+    let krate = crate_path(Some(input));
+    let private = quote!(#krate::__private);
+    let ident = input.ident;
+    let visitor = Ident::new("visitor", Span::mixed_site());
+    let emit = Emit {
+        private: &private,
+        visitor: &visitor,
+    };
+    let Shape::Struct(fields) = &input.shape else {
+        // `validate` refused `remote` on an enum.
+        return TokenStream::new();
+    };
+    let body = emit.struct_body(fields, input.packed);
+    let matches = fields.iter().map(|field| {
+        let member = &field.member;
+        let ty = field.ty;
+        quote_spanned! {ty.span()=>
+            let _: *const #ty = ::core::ptr::addr_of!(self.#member);
+        }
+    });
+    let trait_ident = Ident::new("__PointerEscapesRemote", Span::mixed_site());
+    // The mirror is never built, only read from: name each of its fields
+    // once (in a closure never called), so that rustc does not report them
+    // as never read.
+    let mirror = Ident::new("mirror", Span::mixed_site());
+    let members = fields.iter().map(|f| &f.member);
+    let uses = quote! {
+        let _ = |#mirror: &Self| {
+            #( let _ = ::core::ptr::addr_of!(#mirror.#members); )*
+        };
+    };
+    let doc = format!(
+        "Reports the referents of a `{}` as the fields of [`{ident}`] say \
+         (`#[derive(Referents)]` with `#[referents(remote = ..)]`): pass it as \
+         `#[escapes(referents = {ident}::visit_referents)]`.",
+        quote!(#remote).to_string().replace(' ', "")
+    );
+    quote! {
+        #[automatically_derived]
+        impl #ident {
+            #[doc = #doc]
+            #[allow(dead_code)]
+            #[inline]
+            pub fn visit_referents<__PointerEscapesVisitor: #private::Visitor>(
+                value: &#remote,
+                #visitor: &mut __PointerEscapesVisitor,
+            ) {
+                trait #trait_ident {
+                    fn visit<__PointerEscapesVisitor: #private::Visitor>(
+                        &self,
+                        #visitor: &mut __PointerEscapesVisitor,
+                    );
+                }
+                impl #trait_ident for #remote {
+                    #[inline]
+                    fn visit<__PointerEscapesVisitor: #private::Visitor>(
+                        &self,
+                        #visitor: &mut __PointerEscapesVisitor,
+                    ) {
+                        #(#matches)*
+                        #body
+                    }
+                }
+                #uses
+                #trait_ident::visit(value, #visitor)
+            }
+        }
+    }
+}
+
 /// `HOLDS_POINTERS` of the derived type: whether any field it reports can
 /// report a referent. A pointer field with an extent always can; an inline
 /// field can when its type can; skipped fields are not reported at all.

@@ -33,7 +33,10 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
         validate::validate(parsed, &mut errors);
     }
     match (errors.finish(()), &parsed) {
-        (Ok(()), Some(parsed)) => expand::referents_impl(parsed),
+        (Ok(()), Some(parsed)) => match &parsed.options.remote {
+            Some((_, remote)) => expand::remote_fn(parsed, remote),
+            None => expand::referents_impl(parsed),
+        },
         (result, _) => {
             // `parse` records an error whenever it returns `None`; the
             // message below is only a guard against silently emitting
