@@ -36,6 +36,7 @@ pub(crate) fn referents_impl(input: &Input<'_>) -> TokenStream {
     let emit = Emit {
         private: &private,
         visitor: &visitor,
+        infer: false,
     };
     let body = match &input.shape {
         Shape::Struct(fields) => emit.struct_body(fields, input.packed),
@@ -83,6 +84,9 @@ pub(crate) fn remote_fn(input: &Input<'_>, remote: &syn::Type) -> TokenStream {
     let emit = Emit {
         private: &private,
         visitor: &visitor,
+        // The field checks below already compare each mirror type with the
+        // remote's: infer the types here, so a mismatch is reported once.
+        infer: true,
     };
     let Shape::Struct(fields) = &input.shape else {
         // `validate` refused `remote` on an enum.
@@ -188,6 +192,9 @@ pub(crate) fn fallback_impl(input: &syn::DeriveInput, krate: &Path) -> TokenStre
 struct Emit<'a> {
     private: &'a TokenStream,
     visitor: &'a Ident,
+    /// Leave the field types to inference (a remote mirror, whose types
+    /// are checked against the remote's separately).
+    infer: bool,
 }
 
 impl Emit<'_> {
@@ -278,11 +285,18 @@ impl Emit<'_> {
 
     /// Reports one field; `reference` is an expression of type `&FieldType`.
     fn field(&self, field: &Field<'_>, reference: TokenStream) -> TokenStream {
-        let Emit { private, visitor } = self;
+        let Emit {
+            private, visitor, ..
+        } = self;
         let ty = field.ty;
         let label = &field.label;
         let via = quote!(#private::Via::Field(#label));
         let Some(extent) = &field.options.extent else {
+            if self.infer {
+                return quote_spanned! {ty.span()=>
+                    #visitor.inline(#reference, #via);
+                };
+            }
             // The explicit type argument carries the field type's span, so a
             // type without an impl is reported on the field's type.
             return quote_spanned! {ty.span()=>
@@ -301,7 +315,10 @@ impl Emit<'_> {
                 // so `pointee` finds one; `_` lets rustc infer it otherwise.
                 // Spanned on the pointee: it is what must implement
                 // `Referents`.
-                let elem = pointee(ty).map_or_else(|| quote!(_), ToTokens::to_token_stream);
+                let elem = match pointee(ty) {
+                    Some(elem) if !self.infer => elem.to_token_stream(),
+                    _ => quote!(_),
+                };
                 quote_spanned! {elem.span()=>
                     #visitor.pointer::<#elem>(#target, #count, #via);
                 }
@@ -314,13 +331,20 @@ impl Emit<'_> {
 
     /// An inline field of a packed struct: its copy, with its real place.
     fn copied_field(&self, field: &Field<'_>) -> TokenStream {
-        let Emit { private, visitor } = self;
+        let Emit {
+            private, visitor, ..
+        } = self;
         let ty = field.ty;
         let member = &field.member;
         let label = &field.label;
         let via = quote!(#private::Via::Field(#label));
+        let ty_arg = if self.infer {
+            quote!(_)
+        } else {
+            ty.to_token_stream()
+        };
         quote_spanned! {ty.span()=>
-            #visitor.copied::<#ty>(
+            #visitor.copied::<#ty_arg>(
                 ::core::ptr::addr_of!(self.#member),
                 &{ self.#member },
                 #via,
