@@ -187,6 +187,35 @@ mod tests {
     }
 
     #[test]
+    fn msghdr_check_follows_msg_iov_to_the_payload() {
+        use crate::check::try_check_referents_through_raw;
+        use crate::Pinner;
+        let mut payload = [3u8; 8];
+        let mut iov = [libc::iovec {
+            iov_base: payload.as_mut_ptr().cast(),
+            iov_len: 8,
+        }];
+        // SAFETY: all-zero is a valid `msghdr`.
+        let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
+        msg.msg_iov = iov.as_mut_ptr();
+        msg.msg_iovlen = 1;
+        // SAFETY: the iovec array and the payload are live.
+        let failure =
+            unsafe { try_check_referents_through_raw(&msg) }.expect_err("nothing is pinned");
+        assert!(failure.to_string().contains("msg_iov"), "{failure}");
+        let mut pinner = Pinner::new();
+        pinner.pin(&iov);
+        // SAFETY: as above.
+        let failure = unsafe { try_check_referents_through_raw(&msg) }
+            .expect_err("the payload is not pinned");
+        assert!(failure.to_string().contains("iov_base"), "{failure}");
+        pinner.pin(&payload);
+        // SAFETY: as above.
+        unsafe { try_check_referents_through_raw(&msg) }.expect("all pinned");
+        pinner.unpin();
+    }
+
+    #[test]
     fn pointer_free_structs_report_nothing() {
         use crate::referents::Referents;
         const {
