@@ -189,6 +189,29 @@ pub(crate) fn fallback_impl(input: &syn::DeriveInput, krate: &Path) -> TokenStre
     }
 }
 
+/// For a rejected remote mirror: its function, reporting nothing, so that
+/// `referents = Mirror::visit_referents` does not add errors to the real
+/// ones. Never run: the errors stop the build.
+pub(crate) fn fallback_remote_fn(
+    input: &syn::DeriveInput,
+    remote: &syn::Type,
+    krate: &Path,
+) -> TokenStream {
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let ident = &input.ident;
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #ident #ty_generics #where_clause {
+            #[allow(dead_code)]
+            pub fn visit_referents<__PointerEscapesVisitor: #krate::__private::Visitor>(
+                _: &#remote,
+                _: &mut __PointerEscapesVisitor,
+            ) {
+            }
+        }
+    }
+}
+
 struct Emit<'a> {
     private: &'a TokenStream,
     visitor: &'a Ident,

@@ -48,10 +48,11 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
                 )
             });
             let mut out = error.to_compile_error();
-            out.extend(expand::fallback_impl(
-                &input,
-                &expand::crate_path(parsed.as_ref()),
-            ));
+            let krate = expand::crate_path(parsed.as_ref());
+            match parsed.as_ref().and_then(|p| p.options.remote.as_ref()) {
+                Some((_, remote)) => out.extend(expand::fallback_remote_fn(&input, remote, &krate)),
+                None => out.extend(expand::fallback_impl(&input, &krate)),
+            }
             out
         }
     }

@@ -68,10 +68,19 @@ extern "C" {
 }
 
 #[pointer_escapes(unchecked)]
+extern "C" {
+    fn recvmsg(
+        fd: c_int,
+        #[escapes(referents = visit_msghdr)] msg: *mut libc::msghdr,
+        flags: c_int,
+    ) -> isize;
+}
+
+#[pointer_escapes(unchecked)]
 unsafe fn unchecked(#[escapes(referents = visit_msghdr)] msg: *const libc::msghdr) {
     let _ = msg;
 }
 
 fn main() {
-    let _ = (lookup, sendmsg, strlen, unchecked, epoll_ctl);
+    let _ = (lookup, sendmsg, strlen, unchecked, epoll_ctl, recvmsg);
 }
