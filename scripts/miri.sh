@@ -23,7 +23,9 @@
 #      owned_pin_global_alloc (a block freed under its OwnedPin is never
 #      handed back: no double free) and owned_pin_side_alloc (a side
 #      PinAwareAlloc is not the global allocator),
-#      escapes_out_params (no uninitialised out-parameter is read).
+#      escapes_out_params (no uninitialised out-parameter is read),
+#      foreign_types (referents = path, remote mirrors, cstr, and the shipped
+#      msghdr impl through the raw check API).
 #
 # What is skipped, and why (keep this list in step with RELIABILITY.md):
 #   - pin-core statics::tests::literals_and_statics_are_static_heap_and_stack_are_not
@@ -47,6 +49,12 @@
 #   - The registry's fork handlers (registry/fork.rs): Miri runs no fork
 #     and no pthread_atfork; under cfg(miri) installing them is a no-op.
 #     They are tested natively by process_life (forks, a closed stderr).
+#   - foreign_types::{flow_through_msghdr_pins_its_iovecs_and_a_pinned_payload_passes,
+#     unpinned_payload_behind_msg_iov_fails_the_check} (--skip): they call
+#     socketpair(2) and sendmsg(2), which Miri does not run; the same msghdr
+#     reporting runs under Miri through try_check_referents_through_raw
+#     (foreign_types::shipped_libc_impls_report_through_the_check_api and
+#     pin-core's referents::libc_impls tests).
 #   - pin-core doc tests: not run (slow under Miri; they run natively in
 #     `cargo test`).
 #   - Every other integration test binary: they call C (readv, writev, zlib,
@@ -119,6 +127,9 @@ cargo +nightly miri test --test owned_pin_global_alloc -- \
     --skip a_stable_buf_whose_drop_does_not_free_through_the_global_allocator_is_named
 cargo +nightly miri test --test owned_pin_side_alloc -- \
     --skip owned_pin_dropped_while_pinned_leaks_unless_the_global_allocator_is_pin_aware
+cargo +nightly miri test --test foreign_types -- \
+    --skip flow_through_msghdr_pins_its_iovecs_and_a_pinned_payload_passes \
+    --skip unpinned_payload_behind_msg_iov_fails_the_check
 
 echo
 echo "miri: all passed in $((SECONDS - started))s"

@@ -62,6 +62,7 @@ pub mod __private {
         PointeeHoldsNoPointers, PointeeUnknown, PointerFree, Quiet, WritablePointee,
     };
     pub use crate::check::retained::check_returned;
+    pub use crate::referents::cstr::{cstr_extent, CChar};
     pub use crate::referents::{Referents, Via, Visitor};
     pub use crate::registry::quarantine_blocks_examined;
 }

@@ -6,7 +6,9 @@
 //! (pinning a holder does not pin what its referents point to); checking
 //! follows every level through pinned memory.
 
+pub(crate) mod cstr;
 mod impls;
+mod libc_impls;
 
 use crate::region::Region;
 use crate::sys_vec::SysVec;
@@ -15,9 +17,20 @@ use core::mem::MaybeUninit;
 /// The pointers a value holds directly.
 ///
 /// Implemented for primitives (none), references, slices, `Vec`, `Box`,
-/// `String`, `CString`, `IoSlice`, `IoSliceMut`, `libc::iovec`, raw pointers
-/// and `NonNull` (one `T`), `c_void` (none), `Option` of those, arrays and
-/// tuples; `#[derive(Referents)]` implements it for your structs.
+/// `String`, `CString`, `IoSlice`, `IoSliceMut`, raw pointers and `NonNull`
+/// (one `T`), `c_void` (none), `Option` of those, arrays and tuples, and the
+/// libc structs `iovec`, `msghdr`, `mmsghdr`, `cmsghdr`, `aiocb`,
+/// `sigevent`, `pollfd` and `epoll_event`; `#[derive(Referents)]` implements
+/// it for your structs.
+///
+/// # Foreign types
+/// The orphan rule forbids `unsafe impl Referents for some_sys::Type` in
+/// your crate. Either write a mirror struct with `#[derive(Referents)]
+/// #[referents(remote = some_sys::Type)]`, which generates
+/// `Mirror::visit_referents(value: &some_sys::Type, visitor)`, or write such
+/// a function by hand; then name it on the parameter:
+/// `#[escapes(referents = Mirror::visit_referents)]` or
+/// `#[flow_through(referents = ..)]`.
 ///
 /// # What the checker reads, on whose promise
 /// An implementation reports each pointer in one of three ways, and the way
@@ -77,8 +90,11 @@ use core::mem::MaybeUninit;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement `Referents`, so pointer-escapes cannot tell what it points to",
     label = "no `Referents` impl for `{Self}`",
-    note = "add `#[derive(Referents)]` to the type (raw-pointer fields take `#[referents(len = ..)]`), \
-            or write `unsafe impl Referents for {Self}`; a type that holds no pointers implements it with an empty body and `const HOLDS_POINTERS: bool = false;`"
+    note = "for your own type: add `#[derive(Referents)]` (raw-pointer fields take `#[referents(len = ..)]`), \
+            or write `unsafe impl Referents for {Self}`; a type that holds no pointers implements it with an empty body and `const HOLDS_POINTERS: bool = false;`",
+    note = "for a type of another crate (a -sys crate, libc, bindgen output), which the orphan rule keeps you from implementing it for: \
+            write a mirror struct with `#[derive(Referents)]` and `#[referents(remote = path::to::{Self})]`, \
+            then name its function on the parameter: `#[escapes(referents = Mirror::visit_referents)]` or `#[flow_through(referents = Mirror::visit_referents)]`"
 )]
 pub unsafe trait Referents {
     /// Whether a value of this type can report any referent: `false` for

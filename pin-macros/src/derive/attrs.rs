@@ -60,6 +60,10 @@ pub(crate) struct ContainerAttrs {
     pub(crate) krate: Option<Path>,
     /// `bound = "T: Referents, .."`: replaces the inferred where-clause.
     pub(crate) bound: Option<Punctuated<WherePredicate, Token![,]>>,
+    /// `remote = path::Type`: the derive reports the referents of that
+    /// (foreign) type, whose fields this struct mirrors (the key, for
+    /// errors, and the type).
+    pub(crate) remote: Option<(Ident, syn::Type)>,
 }
 
 /// Parses the container's options; `kind` ("struct", "enum") is for messages.
@@ -74,6 +78,15 @@ pub(crate) fn container(attrs: &[Attribute], kind: &str, errors: &mut Errors) ->
                     continue;
                 }
                 out.krate = errors.take(crate_path(&key, value));
+            }
+            "remote" => {
+                if out.remote.is_some() {
+                    errors.spanned(&key, "duplicate `remote` option; give it once");
+                    continue;
+                }
+                if let Some(ty) = errors.take(remote(&key, value)) {
+                    out.remote = Some((key, ty));
+                }
             }
             "bound" => {
                 if out.bound.is_some() {
@@ -94,8 +107,8 @@ pub(crate) fn container(attrs: &[Attribute], kind: &str, errors: &mut Errors) ->
                 &key,
                 format!(
                     "unknown #[referents] option `{name}` on a {kind}; expected \
-                     `crate = path` or `bound = \"T: Referents\"` (field options `len`, \
-                     `bytes` and `skip` go on fields)"
+                     `crate = path`, `bound = \"T: Referents\"` or `remote = path::Type` \
+                     (field options `len`, `bytes` and `skip` go on fields)"
                 ),
             ),
         }
@@ -118,6 +131,27 @@ fn crate_path(key: &Ident, value: Option<Expr>) -> syn::Result<Path> {
             lit: Lit::Str(s), ..
         })) => s
             .parse::<Path>()
+            .map_err(|e| syn::Error::new(s.span(), format!("{e}; {HINT}"))),
+        Some(other) => Err(syn::Error::new_spanned(other, HINT)),
+        None => Err(syn::Error::new_spanned(key, HINT)),
+    }
+}
+
+/// `remote = path::Type` or `remote = "path::Type"` (serde's spelling).
+fn remote(key: &Ident, value: Option<Expr>) -> syn::Result<syn::Type> {
+    const HINT: &str = "`remote` takes the path of the foreign type this struct mirrors, \
+                        for example `remote = libc::msghdr`";
+    match value {
+        Some(Expr::Path(ExprPath {
+            attrs,
+            qself: None,
+            path,
+            ..
+        })) if attrs.is_empty() => Ok(syn::Type::Path(syn::TypePath { qself: None, path })),
+        Some(Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        })) => s
+            .parse::<syn::Type>()
             .map_err(|e| syn::Error::new(s.span(), format!("{e}; {HINT}"))),
         Some(other) => Err(syn::Error::new_spanned(other, HINT)),
         None => Err(syn::Error::new_spanned(key, HINT)),
@@ -216,7 +250,7 @@ pub(crate) fn field(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                     out.skip = Some(key);
                 }
             }
-            "crate" | "bound" => errors.spanned(
+            "crate" | "bound" | "remote" => errors.spanned(
                 &key,
                 format!(
                     "`{name}` is an option of the struct or enum: put \

@@ -36,6 +36,7 @@ pub(crate) fn referents_impl(input: &Input<'_>) -> TokenStream {
     let emit = Emit {
         private: &private,
         visitor: &visitor,
+        infer: false,
     };
     let body = match &input.shape {
         Shape::Struct(fields) => emit.struct_body(fields, input.packed),
@@ -53,6 +54,97 @@ pub(crate) fn referents_impl(input: &Input<'_>) -> TokenStream {
                 #visitor: &mut __PointerEscapesVisitor,
             ) {
                 #body
+            }
+        }
+    }
+}
+
+/// For `#[referents(remote = path::Type)]`: no `Referents` impl for the
+/// mirror (nothing ever holds one), but an inherent
+/// `Mirror::visit_referents(value: &path::Type, visitor)`, shaped like
+/// `Referents::visit_referents`, to be named by `#[escapes(referents =
+/// Mirror::visit_referents)]`.
+///
+/// Inside, a local trait implemented for the remote type gives the field
+/// options a `self` that is the remote value, so `len = self.count` reads
+/// the remote's field. Each mirror field, skipped ones included, is checked
+/// against the remote by name and type (`addr_of!(self.field)` as a `*const
+/// FieldType`, spanned on the mirror's field), as serde's remote derive
+/// does: a misspelt or mistyped mirror does not compile.
+///
+/// The function is safe: it only reads the fields of a borrowed value and
+/// reports them; a safe fn coerces to the `unsafe fn` shape `referents =`
+/// takes. Whether the extents are right is the mirror author's promise, as
+/// for any derive.
+pub(crate) fn remote_fn(input: &Input<'_>, remote: &syn::Type) -> TokenStream {
+    let krate = crate_path(Some(input));
+    let private = quote!(#krate::__private);
+    let ident = input.ident;
+    let visitor = Ident::new("visitor", Span::mixed_site());
+    let emit = Emit {
+        private: &private,
+        visitor: &visitor,
+        // The field checks below already compare each mirror type with the
+        // remote's: infer the types here, so a mismatch is reported once.
+        infer: true,
+    };
+    let Shape::Struct(fields) = &input.shape else {
+        // `validate` refused `remote` on an enum.
+        return TokenStream::new();
+    };
+    let body = emit.struct_body(fields, input.packed);
+    let matches = fields.iter().map(|field| {
+        let member = &field.member;
+        let ty = field.ty;
+        quote_spanned! {ty.span()=>
+            let _: *const #ty = ::core::ptr::addr_of!(self.#member);
+        }
+    });
+    let trait_ident = Ident::new("__PointerEscapesRemote", Span::mixed_site());
+    // The mirror is never built, only read from: name each of its fields
+    // once (in a closure never called), so that rustc does not report them
+    // as never read.
+    let mirror = Ident::new("mirror", Span::mixed_site());
+    let members = fields.iter().map(|f| &f.member);
+    let uses = quote! {
+        let _ = |#mirror: &Self| {
+            #( let _ = ::core::ptr::addr_of!(#mirror.#members); )*
+        };
+    };
+    let doc = format!(
+        "Reports the referents of a `{}` as the fields of [`{ident}`] say \
+         (`#[derive(Referents)]` with `#[referents(remote = ..)]`): pass it as \
+         `#[escapes(referents = {ident}::visit_referents)]`.",
+        quote!(#remote).to_string().replace(' ', "")
+    );
+    quote! {
+        #[automatically_derived]
+        impl #ident {
+            #[doc = #doc]
+            #[allow(dead_code)]
+            #[inline]
+            pub fn visit_referents<__PointerEscapesVisitor: #private::Visitor>(
+                value: &#remote,
+                #visitor: &mut __PointerEscapesVisitor,
+            ) {
+                trait #trait_ident {
+                    fn visit<__PointerEscapesVisitor: #private::Visitor>(
+                        &self,
+                        #visitor: &mut __PointerEscapesVisitor,
+                    );
+                }
+                impl #trait_ident for #remote {
+                    #[inline]
+                    fn visit<__PointerEscapesVisitor: #private::Visitor>(
+                        &self,
+                        #visitor: &mut __PointerEscapesVisitor,
+                    ) {
+                        #(#matches)*
+                        #body
+                    }
+                }
+                #uses
+                #trait_ident::visit(value, #visitor)
             }
         }
     }
@@ -97,9 +189,35 @@ pub(crate) fn fallback_impl(input: &syn::DeriveInput, krate: &Path) -> TokenStre
     }
 }
 
+/// For a rejected remote mirror: its function, reporting nothing, so that
+/// `referents = Mirror::visit_referents` does not add errors to the real
+/// ones. Never run: the errors stop the build.
+pub(crate) fn fallback_remote_fn(
+    input: &syn::DeriveInput,
+    remote: &syn::Type,
+    krate: &Path,
+) -> TokenStream {
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let ident = &input.ident;
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #ident #ty_generics #where_clause {
+            #[allow(dead_code)]
+            pub fn visit_referents<__PointerEscapesVisitor: #krate::__private::Visitor>(
+                _: &#remote,
+                _: &mut __PointerEscapesVisitor,
+            ) {
+            }
+        }
+    }
+}
+
 struct Emit<'a> {
     private: &'a TokenStream,
     visitor: &'a Ident,
+    /// Leave the field types to inference (a remote mirror, whose types
+    /// are checked against the remote's separately).
+    infer: bool,
 }
 
 impl Emit<'_> {
@@ -190,11 +308,18 @@ impl Emit<'_> {
 
     /// Reports one field; `reference` is an expression of type `&FieldType`.
     fn field(&self, field: &Field<'_>, reference: TokenStream) -> TokenStream {
-        let Emit { private, visitor } = self;
+        let Emit {
+            private, visitor, ..
+        } = self;
         let ty = field.ty;
         let label = &field.label;
         let via = quote!(#private::Via::Field(#label));
         let Some(extent) = &field.options.extent else {
+            if self.infer {
+                return quote_spanned! {ty.span()=>
+                    #visitor.inline(#reference, #via);
+                };
+            }
             // The explicit type argument carries the field type's span, so a
             // type without an impl is reported on the field's type.
             return quote_spanned! {ty.span()=>
@@ -213,7 +338,10 @@ impl Emit<'_> {
                 // so `pointee` finds one; `_` lets rustc infer it otherwise.
                 // Spanned on the pointee: it is what must implement
                 // `Referents`.
-                let elem = pointee(ty).map_or_else(|| quote!(_), ToTokens::to_token_stream);
+                let elem = match pointee(ty) {
+                    Some(elem) if !self.infer => elem.to_token_stream(),
+                    _ => quote!(_),
+                };
                 quote_spanned! {elem.span()=>
                     #visitor.pointer::<#elem>(#target, #count, #via);
                 }
@@ -226,13 +354,20 @@ impl Emit<'_> {
 
     /// An inline field of a packed struct: its copy, with its real place.
     fn copied_field(&self, field: &Field<'_>) -> TokenStream {
-        let Emit { private, visitor } = self;
+        let Emit {
+            private, visitor, ..
+        } = self;
         let ty = field.ty;
         let member = &field.member;
         let label = &field.label;
         let via = quote!(#private::Via::Field(#label));
+        let ty_arg = if self.infer {
+            quote!(_)
+        } else {
+            ty.to_token_stream()
+        };
         quote_spanned! {ty.span()=>
-            #visitor.copied::<#ty>(
+            #visitor.copied::<#ty_arg>(
                 ::core::ptr::addr_of!(self.#member),
                 &{ self.#member },
                 #via,

@@ -33,7 +33,10 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
         validate::validate(parsed, &mut errors);
     }
     match (errors.finish(()), &parsed) {
-        (Ok(()), Some(parsed)) => expand::referents_impl(parsed),
+        (Ok(()), Some(parsed)) => match &parsed.options.remote {
+            Some((_, remote)) => expand::remote_fn(parsed, remote),
+            None => expand::referents_impl(parsed),
+        },
         (result, _) => {
             // `parse` records an error whenever it returns `None`; the
             // message below is only a guard against silently emitting
@@ -45,10 +48,11 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
                 )
             });
             let mut out = error.to_compile_error();
-            out.extend(expand::fallback_impl(
-                &input,
-                &expand::crate_path(parsed.as_ref()),
-            ));
+            let krate = expand::crate_path(parsed.as_ref());
+            match parsed.as_ref().and_then(|p| p.options.remote.as_ref()) {
+                Some((_, remote)) => out.extend(expand::fallback_remote_fn(&input, remote, &krate)),
+                None => out.extend(expand::fallback_impl(&input, &krate)),
+            }
             out
         }
     }

@@ -258,3 +258,35 @@ fn holds_pointers_is_computed_from_the_reported_fields() {
     ));
     assert!(out.contains("const HOLDS_POINTERS: bool = true;"), "{out}");
 }
+
+#[test]
+fn remote_mirrors_get_a_function_and_no_impl() {
+    let out = expand(quote! {
+        #[referents(remote = libc::iovec)]
+        struct IovecDef {
+            #[referents(bytes = self.iov_len)]
+            iov_base: *mut c_void,
+            iov_len: usize,
+        }
+    });
+    assert!(out.contains("impl IovecDef"), "{out}");
+    assert!(out.contains("pub fn visit_referents"), "{out}");
+    assert!(
+        out.contains("impl __PointerEscapesRemote for libc::iovec"),
+        "{out}"
+    );
+    assert!(out.contains("addr_of!(self.iov_len)"), "{out}");
+    assert!(!out.contains("unsafe impl"), "no `Referents` impl: {out}");
+    let errors = errors(quote! {
+        #[referents(remote = libc::iovec, remote = libc::iovec)]
+        enum E { A }
+    });
+    assert!(
+        errors.iter().any(|e| e.contains("duplicate `remote`")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("struct only")),
+        "{errors:?}"
+    );
+}

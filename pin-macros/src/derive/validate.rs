@@ -8,6 +8,7 @@ use super::pointer::pointee;
 
 /// Records every broken rule in `errors`.
 pub(crate) fn validate(input: &Input<'_>, errors: &mut Errors) {
+    remote_rules(input, errors);
     match &input.shape {
         Shape::Struct(fields) => {
             for field in fields {
@@ -49,6 +50,32 @@ fn extent_on_pointer(field: &Field<'_>, errors: &mut Errors) {
                 field.label,
                 key = extent.kind.key(),
             ),
+        );
+    }
+}
+
+/// `remote = ..` is for a struct mirroring a foreign struct: not an enum
+/// (a C enum holds no pointers, and a Rust enum's layout is not the
+/// remote's), and not generic (C types are not, and the generated function
+/// declares its own items, which cannot see the mirror's parameters).
+fn remote_rules(input: &Input<'_>, errors: &mut Errors) {
+    let Some((key, _)) = &input.options.remote else {
+        return;
+    };
+    if let Shape::Enum(_) = input.shape {
+        errors.spanned(
+            key,
+            "`remote` is supported on a struct only: mirror the foreign struct's fields in a \
+             struct with #[derive(Referents)] and #[referents(remote = ..)]; for a foreign enum \
+             or union write the reporting function by hand and name it with \
+             #[escapes(referents = path)]",
+        );
+    }
+    if let Some(param) = input.generics.params.first() {
+        errors.spanned(
+            param,
+            "`remote` mirrors are not generic: name the foreign type with its arguments, \
+             `remote = path::Type<u8>`, on a mirror struct without parameters",
         );
     }
 }

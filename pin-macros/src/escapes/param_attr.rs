@@ -1,6 +1,8 @@
-//! The parameter attributes the macro consumes: `#[flow_through]` and
-//! `#[escapes(..)]` with its keys `len = expr` / `bytes = expr` (the extent)
-//! and `out` / `inout` (what C does with the pointee).
+//! The parameter attributes the macro consumes: `#[flow_through]` (with
+//! its one key `referents = path`) and `#[escapes(..)]` with its keys
+//! `len = expr` / `bytes = expr` / `cstr` (the extent), `out` / `inout`
+//! (what C does with the pointee), `retained`, `pointee = T` and
+//! `referents = path` (who reports the pointee's referents).
 //!
 //! [`take`] removes them from a parameter (they are not real attributes, so
 //! they must never reach the compiler) and reports every malformed one.
@@ -20,6 +22,8 @@ use syn::{Attribute, Expr, ExprLit, ExprUnary, Ident, Lit, Meta, Token, Type, Un
 pub(crate) struct ParamAttrs {
     /// `#[flow_through]`: the attribute, for errors about where it is used.
     pub(crate) flow_through: Option<TokenStream>,
+    /// `#[flow_through(referents = path)]`.
+    pub(crate) flow_referents: Option<Referents>,
     /// `#[escapes(..)]`.
     pub(crate) escapes: Option<EscapesAttr>,
 }
@@ -36,6 +40,23 @@ pub(crate) struct EscapesAttr {
     pub(crate) retained: Option<Ident>,
     /// `pointee = T`: what the (untyped) pointer points to.
     pub(crate) pointee: Option<Type>,
+    /// `referents = path`: the function that reports the pointee's
+    /// referents in place of `<T as Referents>`.
+    pub(crate) referents: Option<Referents>,
+    /// `cstr`: the extent is the NUL-terminated string's, found with
+    /// `strlen` (the key's token, for errors).
+    pub(crate) cstr: Option<Ident>,
+}
+
+/// `referents = path`: a function shaped like `Referents::visit_referents`,
+/// `unsafe fn f<V: Visitor>(value: &T, visitor: &mut V)`, for a pointee
+/// type the user cannot implement `Referents` for (orphan rule).
+#[derive(Clone)]
+pub(crate) struct Referents {
+    /// The key, for errors about where it is used.
+    pub(crate) key: Ident,
+    /// The function, as the user wrote it (its span carries type errors).
+    pub(crate) path: syn::ExprPath,
 }
 
 /// What C does with a pointer parameter's pointee.
@@ -94,12 +115,13 @@ pub(crate) fn take(attrs: &mut Vec<Attribute>, param: &str, errors: &mut Errors)
                     attr,
                     format_args!("duplicate #[flow_through] on `{param}`: remove this one"),
                 );
+            } else if let Meta::List(list) = &attr.meta {
+                if let Some(referents) = parse_flow_through(list, errors) {
+                    found.flow_through = Some(attr.to_token_stream());
+                    found.flow_referents = Some(referents);
+                }
             } else if !matches!(attr.meta, Meta::Path(_)) {
-                errors.at(
-                    &attr.meta,
-                    "#[flow_through] takes no arguments: write #[flow_through], and give the \
-                     pointer's extent with #[escapes(len = ..)] or #[escapes(bytes = ..)]",
-                );
+                errors.at(&attr.meta, FLOW_THROUGH_ARGS);
             } else {
                 found.flow_through = Some(attr.to_token_stream());
             }
@@ -133,6 +155,78 @@ pub(crate) fn take(attrs: &mut Vec<Attribute>, param: &str, errors: &mut Errors)
         }
     });
     found
+}
+
+const FLOW_THROUGH_ARGS: &str =
+    "#[flow_through] takes one key, `referents = path` (the function that reports a foreign \
+     pointee's referents): write #[flow_through] or #[flow_through(referents = \
+     Mirror::visit_referents)], and give the pointer's extent with #[escapes(len = ..)] or \
+     #[escapes(bytes = ..)]";
+
+/// `#[flow_through(referents = path)]`: the only key it takes.
+fn parse_flow_through(list: &syn::MetaList, errors: &mut Errors) -> Option<Referents> {
+    let entries = match list.parse_args_with(Punctuated::<Entry, Token![,]>::parse_terminated) {
+        Ok(entries) => entries,
+        Err(e) => {
+            errors.push(e);
+            return None;
+        }
+    };
+    let mut found: Option<Referents> = None;
+    let mut ok = true;
+    for Entry { key, value } in entries {
+        match (key.unraw().to_string().as_str(), value) {
+            ("referents", value) => match referents_value(&key, value, errors) {
+                Some(_) if found.is_some() => {
+                    errors.at(
+                        &key,
+                        "duplicate `referents` in #[flow_through(..)]: give it once",
+                    );
+                    ok = false;
+                }
+                Some(r) => found = Some(r),
+                None => ok = false,
+            },
+            _ => {
+                errors.at(&key, FLOW_THROUGH_ARGS);
+                ok = false;
+            }
+        }
+    }
+    if found.is_none() && ok {
+        errors.at(list, FLOW_THROUGH_ARGS);
+    }
+    found.filter(|_| ok)
+}
+
+/// The value of `referents = ..`: a path to a function.
+fn referents_value(key: &Ident, value: Option<Value>, errors: &mut Errors) -> Option<Referents> {
+    const HINT: &str = "`referents` needs the path of a function shaped like \
+                        `Referents::visit_referents`: write `referents = \
+                        Mirror::visit_referents`, where `unsafe fn visit_referents<V: \
+                        Visitor>(value: &T, visitor: &mut V)` reports the referents of the \
+                        pointee `T` (`#[derive(Referents)] #[referents(remote = T)]` on a \
+                        mirror struct generates one)";
+    match value {
+        Some(Value::Expr(Expr::Path(path))) if path.attrs.is_empty() && path.qself.is_none() => {
+            Some(Referents {
+                key: key.clone(),
+                path,
+            })
+        }
+        Some(Value::Expr(other)) => {
+            errors.at(&other, HINT);
+            None
+        }
+        Some(Value::Type(ty)) => {
+            errors.at(&ty, HINT);
+            None
+        }
+        None => {
+            errors.at(key, HINT);
+            None
+        }
+    }
 }
 
 const NEEDS_KEY: &str = "#[escapes] needs an extent or an access: write #[escapes(len = <element \
@@ -189,6 +283,8 @@ pub(crate) fn keys(
     let mut pointee: Option<Type> = None;
     let mut extent: Option<ExtentKind> = None;
     let mut access: Option<(Access, Ident)> = None;
+    let mut referents: Option<Referents> = None;
+    let mut cstr: Option<Ident> = None;
     let mut ok = true;
     for Entry { key, value } in entries {
         let name = key.unraw().to_string();
@@ -207,6 +303,40 @@ pub(crate) fn keys(
             None => None,
         };
         match (name.as_str(), value) {
+            ("referents" | "cstr", _) if place == Place::Returns => {
+                errors.at(
+                    &key,
+                    format_args!(
+                        "`{key}` is not supported in returns(..): write `retained`, with `len = \
+                         ..`, `bytes = ..` or `pointee = T` (a returned string's extent is \
+                         `bytes = libc::strlen(p) + 1`)"
+                    ),
+                );
+                ok = false;
+            }
+            ("referents", value) => match referents_value(&key, value.map(Value::Expr), errors) {
+                Some(_) if referents.is_some() => {
+                    errors.at(
+                        &key,
+                        "duplicate `referents` in #[escapes(..)]: give it once",
+                    );
+                    ok = false;
+                }
+                Some(r) => referents = Some(r),
+                None => ok = false,
+            },
+            ("cstr", Some(_)) => {
+                errors.at(&key, "`cstr` takes no value: write #[escapes(cstr)]");
+                ok = false;
+            }
+            ("cstr", None) => {
+                if cstr.is_some() {
+                    errors.at(&key, "duplicate `cstr` in #[escapes(..)]: give it once");
+                    ok = false;
+                } else {
+                    cstr = Some(key);
+                }
+            }
             ("pointee", None) => {
                 errors.at(
                     &key,
@@ -313,22 +443,81 @@ pub(crate) fn keys(
                     &key,
                     format_args!(
                         "unknown key `{key}` in #[escapes(..)]: write `len = <element count>`, \
-                         `bytes = <byte count>`, `out` (C writes the pointee), `inout` (C \
-                         reads and writes it), `retained` (C keeps the pointer) or `pointee = \
-                         T` (what an untyped pointer points to)"
+                         `bytes = <byte count>`, `cstr` (a NUL-terminated string), `out` (C \
+                         writes the pointee), `inout` (C reads and writes it), `retained` (C \
+                         keeps the pointer), `pointee = T` (what an untyped pointer points to) \
+                         or `referents = path` (the function that reports a foreign pointee's \
+                         referents)"
                     ),
                 );
                 ok = false;
             }
         }
     }
+    ok &= foreign_conflicts(&cstr, &referents, &extent, &access, &pointee, errors);
     ok.then_some(EscapesAttr {
         tokens,
         extent,
         access,
         retained,
         pointee,
+        referents,
+        cstr,
     })
+}
+
+/// The keys `cstr` and `referents` exclude, each reported on the
+/// `cstr` / `referents` key.
+fn foreign_conflicts(
+    cstr: &Option<Ident>,
+    referents: &Option<Referents>,
+    extent: &Option<ExtentKind>,
+    access: &Option<(Access, Ident)>,
+    pointee: &Option<Type>,
+    errors: &mut Errors,
+) -> bool {
+    let mut ok = true;
+    if let Some(cstr) = cstr {
+        let other = match (extent, pointee, referents, access) {
+            (Some(extent), ..) => Some(format!(
+                "`cstr` and `{}` together: `cstr` takes the string's extent from its NUL, \
+                 `{} = ..` gives one; keep one",
+                extent.key(),
+                extent.key()
+            )),
+            (_, Some(_), ..) => Some(
+                "`cstr` and `pointee` together: a C string points at `c_char`s; remove \
+                 `pointee = ..` (or `cstr` if the pointer is not a string)"
+                    .to_string(),
+            ),
+            (_, _, Some(_), _) => Some(
+                "`cstr` and `referents` together: a C string holds no pointers; remove \
+                 `referents = ..`"
+                    .to_string(),
+            ),
+            (_, _, _, Some((Access::Out, _))) => Some(
+                "`cstr` and `out` together: `cstr` finds the extent with `strlen`, which reads \
+                 the string, but an out-parameter's pointee is written by C and may hold no NUL \
+                 yet; for a buffer C fills, write #[escapes(out, bytes = <capacity>)]"
+                    .to_string(),
+            ),
+            _ => None,
+        };
+        if let Some(message) = other {
+            errors.at(cstr, message);
+            ok = false;
+        }
+    }
+    if let (Some(referents), Some((Access::Out, _))) = (referents, access) {
+        errors.at(
+            &referents.key,
+            "`referents` and `out` together: `referents = ..` reads the pointee to report what \
+             it points to, but an out-parameter's pointee is written by C and may be \
+             uninitialised; keep `out` if C writes it, or write `inout` with `referents = ..`",
+        );
+        ok = false;
+    }
+    ok
 }
 
 /// Records `new` in `slot`, one of two keys that exclude each other
@@ -617,10 +806,80 @@ mod tests {
     }
 
     #[test]
-    fn flow_through_takes_no_arguments() {
+    fn flow_through_takes_only_referents() {
         let (found, _, errors) = take_from(vec![parse_quote!(#[flow_through(len = 2)])]);
-        assert!(errors.contains("takes no arguments"), "{errors}");
+        assert!(
+            errors.contains("takes one key, `referents = path`"),
+            "{errors}"
+        );
         assert!(found.flow_through.is_none());
+        let (found, _, errors) = take_from(vec![parse_quote!(
+            #[flow_through(referents = Mirror::visit_referents)]
+        )]);
+        assert!(errors.is_empty(), "{errors}");
+        assert!(found.flow_through.is_some() && found.flow_referents.is_some());
+        for (attr, expected) in [
+            (parse_quote!(#[flow_through()]), "takes one key"),
+            (parse_quote!(#[flow_through(referents)]), "needs the path"),
+            (
+                parse_quote!(#[flow_through(referents = 1 + 2)]),
+                "needs the path",
+            ),
+            (
+                parse_quote!(#[flow_through(referents = a, referents = b)]),
+                "duplicate `referents`",
+            ),
+        ] {
+            let (found, _, errors) = take_from(vec![attr]);
+            assert!(errors.contains(expected), "{expected}: {errors}");
+            assert!(found.flow_referents.is_none());
+        }
+    }
+
+    #[test]
+    fn referents_and_cstr_keys() {
+        let (found, _, errors) = take_from(vec![parse_quote!(
+            #[escapes(referents = m::visit, retained, len = n, pointee = libc::msghdr)]
+        )]);
+        assert!(errors.is_empty(), "{errors}");
+        assert!(found.escapes.unwrap().referents.is_some());
+        let (found, _, errors) = take_from(vec![parse_quote!(#[escapes(cstr, retained)])]);
+        assert!(errors.is_empty(), "{errors}");
+        assert!(found.escapes.unwrap().cstr.is_some());
+        for (attr, expected) in [
+            (
+                parse_quote!(#[escapes(cstr, len = 2)]),
+                "`cstr` and `len` together",
+            ),
+            (
+                parse_quote!(#[escapes(bytes = 2, cstr)]),
+                "`cstr` and `bytes` together",
+            ),
+            (
+                parse_quote!(#[escapes(cstr, pointee = u8)]),
+                "`cstr` and `pointee`",
+            ),
+            (
+                parse_quote!(#[escapes(cstr, referents = f)]),
+                "`cstr` and `referents`",
+            ),
+            (parse_quote!(#[escapes(cstr, out)]), "`cstr` and `out`"),
+            (parse_quote!(#[escapes(cstr, cstr)]), "duplicate `cstr`"),
+            (parse_quote!(#[escapes(cstr = 1)]), "`cstr` takes no value"),
+            (
+                parse_quote!(#[escapes(referents = f, out)]),
+                "`referents` and `out`",
+            ),
+            (
+                parse_quote!(#[escapes(referents = f, referents = g)]),
+                "duplicate `referents`",
+            ),
+            (parse_quote!(#[escapes(referents = "f")]), "needs the path"),
+        ] {
+            let (found, _, errors) = take_from(vec![attr]);
+            assert!(errors.contains(expected), "{expected}: {errors}");
+            assert!(found.escapes.is_none());
+        }
     }
 
     #[test]

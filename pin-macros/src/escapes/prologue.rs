@@ -55,11 +55,13 @@ pub(crate) fn emit(krate: &Path, function: &Ident, escapes: &[Escape]) -> TokenS
     let guard = guard_ident();
     let recorder = recorder_ident();
     let name = LitStr::new(&function.unraw().to_string(), function.span());
+    let wrappers = referents_wrappers(&private, escapes);
     let steps = escapes.iter().map(|e| step(&private, &recorder, e));
     // Spanned on the function's name: `CallPins::new` is `#[track_caller]`,
     // so every pin of this call records the function as its site.
     let new = quote_spanned! {function.span()=>
         #private::CallPins::new(#name, |#recorder: &mut #private::CallRecorder| {
+            #wrappers
             #(#steps)*
         })
     };
@@ -126,7 +128,9 @@ pub(crate) fn emit_unchecked(krate: &Path, escapes: &[Escape]) -> TokenStream {
     // The warnings are about the code, not the build: raised here too.
     let private = quote!(#krate::__private);
     let lints = escapes.iter().map(|e| lint(&private, e));
-    quote!(let _ = || { #(#lints)* (#(#accesses,)* #(#lengths,)*) };)
+    // Declared (and type-checked) whichever way the item is built.
+    let wrappers = referents_wrappers(&private, escapes);
+    quote!(let _ = || { #wrappers #(#lints)* (#(#accesses,)* #(#lengths,)*) };)
 }
 
 /// The compile-time warnings alone, for an extern-block wrapper marked
@@ -139,10 +143,11 @@ pub(crate) fn emit_lints(krate: &Path, escapes: &[Escape]) -> TokenStream {
         .map(|e| lint(&private, e))
         .filter(|l| !l.is_empty())
         .collect();
-    if lints.is_empty() {
+    let wrappers = referents_wrappers(&private, escapes);
+    if lints.is_empty() && wrappers.is_empty() {
         return TokenStream::new();
     }
-    quote!(let _ = || { #(#lints)* };)
+    quote!(let _ = || { #wrappers #(#lints)* };)
 }
 
 /// The compile-time warning of one parameter whose pointee is not read,
@@ -199,6 +204,9 @@ fn step(private: &TokenStream, recorder: &Ident, escape: &Escape) -> TokenStream
     let access = &pointer_access(private, escape);
     let lint = lint(private, escape);
     let (extent, kept) = match action {
+        Action::Pointer { kept, .. } | Action::FlowPointer { kept, .. } if kept.cstr => {
+            (cstr_extent(private, escape), kept)
+        }
         Action::Pointer { extent, kept, .. } | Action::FlowPointer { extent, kept } => {
             (extent_tokens(private, extent), kept)
         }
@@ -215,8 +223,9 @@ fn step(private: &TokenStream, recorder: &Ident, escape: &Escape) -> TokenStream
             };
         }
     };
-    // A retained pointer's extent is used twice: evaluated once, here.
-    let (bind_extent, extent) = if kept.retained {
+    // A retained pointer's extent is used twice: evaluated once, here. A
+    // C string's is bound too, so that its `unsafe` block stands alone.
+    let (bind_extent, extent) = if kept.retained || kept.cstr {
         let local = Ident::new("__pe_extent", Span::mixed_site());
         (quote!(let #local = #extent;), quote!(#local))
     } else {
@@ -286,13 +295,108 @@ fn step(private: &TokenStream, recorder: &Ident, escape: &Escape) -> TokenStream
 /// an untyped pointer points to.
 fn pointer_access(private: &TokenStream, escape: &Escape) -> TokenStream {
     let access = relocate(escape.access.clone(), escape.span_end);
-    let pointee = match &escape.action {
-        Action::Pointer { kept, .. } | Action::FlowPointer { kept, .. } => kept.pointee.as_ref(),
-        Action::FlowRef { .. } => None,
+    let kept = match &escape.action {
+        Action::Pointer { kept, .. } | Action::FlowPointer { kept, .. } => kept,
+        Action::FlowRef { .. } => return access,
     };
-    match pointee {
+    if let Some((referents, _)) = &kept.referents {
+        // Taken as a pointer to the wrapper, whose `Referents` impl calls
+        // the user's function: everything downstream sees a `Referents`
+        // pointee.
+        let wrapper = wrapper_ident(escape);
+        return quote_spanned!(referents.path.span()=>
+            #private::pointee_as::<#wrapper, _>(&#access)
+        );
+    }
+    match &kept.pointee {
         Some(ty) => quote_spanned!(ty.span()=> #private::pointee_as::<#ty, _>(&#access)),
         None => access,
+    }
+}
+
+/// The wrapper type of a `referents = path` parameter: a name no user code
+/// can write (mixed-site), one per parameter.
+fn wrapper_ident(escape: &Escape) -> Ident {
+    let name: String = escape
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    Ident::new(&format!("__PeReferents_{name}"), Span::mixed_site())
+}
+
+/// For each `referents = path` parameter, a `#[repr(transparent)]` wrapper
+/// of its pointee type whose `Referents` impl calls `path`: the foreign
+/// type cannot implement `Referents` (orphan rule), a type declared here
+/// can. The function's type is checked against the pointee at the user's
+/// path token (`unsafe fn(&T, &mut V)`).
+///
+/// Why calling the user's `unsafe fn` from the safe `visit_referents` is
+/// sound: the wrapper is declared inside the prologue and cannot be named
+/// by user code, so the only `*const Wrapper` values are the parameter
+/// itself, cast by `pointer_access`; the checker reads through such a
+/// pointer, and so calls `visit_referents`, only where the annotated
+/// `unsafe fn`'s (or import's) caller vouched for the pointee, which is the
+/// promise `path` needs. A safe fn's pointee is never read.
+fn referents_wrappers(private: &TokenStream, escapes: &[Escape]) -> TokenStream {
+    escapes
+        .iter()
+        .filter_map(|escape| {
+            let kept = match &escape.action {
+                Action::Pointer { kept, .. } | Action::FlowPointer { kept, .. } => kept,
+                Action::FlowRef { .. } => return None,
+            };
+            let (referents, param_ty) = kept.referents.as_ref()?;
+            let wrapper = wrapper_ident(escape);
+            let pointee = match &kept.pointee {
+                Some(ty) => quote!(#ty),
+                None => quote_spanned!(escape.span=>
+                    <#param_ty as #private::EscapingPointer>::Target
+                ),
+            };
+            let path = &referents.path;
+            let visitor = Ident::new("__PeVisitor", Span::mixed_site());
+            let visit = Ident::new("__pe_visit", Span::mixed_site());
+            let visitor_arg = Ident::new("__pe_visitor", Span::mixed_site());
+            let fn_ty = quote_spanned!(path.span()=>
+                unsafe fn(&#pointee, &mut #visitor)
+            );
+            Some(quote! {
+                #[repr(transparent)]
+                #[allow(non_camel_case_types)]
+                struct #wrapper(#pointee);
+                // SAFETY: see `referents_wrappers` in pointer-escapes-macros:
+                // only the checker calls this, through the parameter cast to
+                // the wrapper, where the annotated fn's caller vouched for
+                // the pointee; the extents are `path`'s (its author's
+                // promise, as for an `unsafe impl Referents`).
+                unsafe impl #private::Referents for #wrapper {
+                    #[inline]
+                    fn visit_referents<#visitor: #private::Visitor>(
+                        &self,
+                        #visitor_arg: &mut #visitor,
+                    ) {
+                        let #visit: #fn_ty = #path;
+                        // SAFETY: as above: `self` is the vouched-for
+                        // pointee of the parameter.
+                        unsafe { #visit(&self.0, #visitor_arg) }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// `#[escapes(cstr)]`: the string's extent, found with `strlen` (only in
+/// an `unsafe fn`, whose caller vouches for the string: `valid` refuses
+/// `cstr` elsewhere).
+fn cstr_extent(private: &TokenStream, escape: &Escape) -> TokenStream {
+    let access = relocate(escape.access.clone(), escape.span_end);
+    quote_spanned! {escape.span=>
+        // SAFETY: `cstr` is only accepted on a parameter of an `unsafe fn`
+        // (or import), whose caller promises a valid NUL-terminated string
+        // (or null).
+        unsafe { #private::cstr_extent(&#access) }
     }
 }
 

@@ -3,7 +3,7 @@
 //! says what to write instead).
 
 use super::errors::Errors;
-use super::param_attr::{Access, ExtentKind, ParamAttrs};
+use super::param_attr::{Access, ExtentKind, ParamAttrs, Referents};
 use super::shape::{classify, pointee_writable, Shape};
 use quote::ToTokens;
 use syn::{Expr, Receiver, Type};
@@ -48,6 +48,12 @@ pub(crate) struct Kept {
     pub(crate) retained: bool,
     /// `pointee = T`: the pointer is taken as a `*const T`.
     pub(crate) pointee: Option<Type>,
+    /// `referents = path`: the pointee's referents are reported by that
+    /// function (through a wrapper type the prologue declares), with the
+    /// parameter's type to name the pointee by when `pointee` is not given.
+    pub(crate) referents: Option<(Referents, Type)>,
+    /// `cstr`: the extent is the NUL-terminated string's (`strlen` + 1).
+    pub(crate) cstr: bool,
 }
 
 /// Whether checked mode reads a raw pointer's pointee to check its
@@ -118,9 +124,17 @@ pub(crate) fn typed_param(
                 format!("#[escapes({})]", access.key()),
                 "says what C does with a raw pointer's pointee",
             ),
+            (None, None) if escapes.cstr.is_some() => (
+                "#[escapes(cstr)]".to_string(),
+                "gives the extent of a raw pointer to a NUL-terminated string",
+            ),
             (None, None) if escapes.retained.is_some() => (
                 "#[escapes(retained)]".to_string(),
                 "says C keeps a raw pointer after the call",
+            ),
+            (None, None) if escapes.referents.is_some() && escapes.pointee.is_none() => (
+                "#[escapes(referents = ..)]".to_string(),
+                "says which function reports a raw pointer's pointee's referents",
             ),
             (None, None) => (
                 "#[escapes(pointee = ..)]".to_string(),
@@ -144,15 +158,36 @@ pub(crate) fn typed_param(
         );
         return None;
     }
+    let referents = foreign_referents(kind, param, ty, shape, &attrs, errors)?;
+    let cstr = attrs.escapes.as_ref().and_then(|e| e.cstr.clone());
+    if let (Some(key), false) = (&cstr, kind.is_unsafe) {
+        let fix = if kind.foreign {
+            format!("declare it `unsafe fn {}` instead of `safe fn`", kind.name)
+        } else {
+            format!("write `unsafe fn {}`", kind.name)
+        };
+        errors.at(
+            key,
+            format_args!(
+                "`cstr` finds the end of the string `{param}` with `strlen`, which reads it, \
+                 and only an `unsafe fn` may do that (its caller promises `{param}` is a valid \
+                 NUL-terminated string); {fix}, or give the extent without reading it: \
+                 #[escapes(bytes = <length + 1>)]"
+            ),
+        );
+        return None;
+    }
     let access = attrs.escapes.as_ref().and_then(|e| e.access.clone());
     let kept = Kept {
         retained: attrs.escapes.as_ref().is_some_and(|e| e.retained.is_some()),
         pointee: attrs.escapes.as_ref().and_then(|e| e.pointee.clone()),
+        referents: referents.map(|r| (r, ty.clone())),
+        cstr: cstr.is_some(),
     };
-    // `pointee = T` says what the memory holds: it is read (checked) as an
-    // `inout` pointee is, unless it is `out`.
-    let access = match (access, &kept.pointee) {
-        (None, Some(_)) => Some(Access::InOut),
+    // `pointee = T` and `referents = path` say what the memory holds: it is
+    // read (checked) as an `inout` pointee is, unless it is `out`.
+    let access = match (access, kept.pointee.is_some() || kept.referents.is_some()) {
+        (None, true) => Some(Access::InOut),
         (access, _) => access.map(|(a, _)| a),
     };
     let out_key = attrs
@@ -178,7 +213,8 @@ pub(crate) fn typed_param(
         return None;
     }
     let Some(flow_attr) = attrs.flow_through else {
-        let explicit = access.is_some() || kept.retained || !matches!(extent, Extent::One);
+        let explicit =
+            access.is_some() || kept.retained || kept.cstr || !matches!(extent, Extent::One);
         return match shape {
             Shape::RawPointer => {
                 let (read, lint) = pointer_read(kind, access, pointee_writable(ty));
@@ -253,6 +289,68 @@ pub(crate) fn typed_param(
     }
 }
 
+/// The `referents = path` of a parameter, from `#[escapes(..)]` or
+/// `#[flow_through(..)]` (not both). `Err`-like `None` when refused (the
+/// reason in `errors`); `Some(None)` when there is none.
+fn foreign_referents(
+    kind: &FnKind,
+    param: &str,
+    ty: &Type,
+    shape: Shape,
+    attrs: &ParamAttrs,
+    errors: &mut Errors,
+) -> Option<Option<Referents>> {
+    let from_escapes = attrs.escapes.as_ref().and_then(|e| e.referents.clone());
+    let referents = match (from_escapes, attrs.flow_referents.clone()) {
+        (Some(_), Some(again)) => {
+            errors.at(
+                &again.key,
+                format_args!(
+                    "`referents` given twice for `{param}`, in #[escapes(..)] and in \
+                     #[flow_through(..)]: give it once"
+                ),
+            );
+            return None;
+        }
+        (one, other) => one.or(other),
+    };
+    let Some(referents) = referents else {
+        return Some(None);
+    };
+    match shape {
+        Shape::RawPointer | Shape::Opaque => Some(Some(referents)),
+        Shape::Reference => {
+            errors.at(
+                &referents.key,
+                format_args!(
+                    "`referents = ..` applies to raw-pointer parameters, and `{param}` is a \
+                     reference (`{}`); pass a raw pointer (`*const T`) to an `unsafe fn`{}",
+                    type_text(ty),
+                    if kind.is_unsafe {
+                        ""
+                    } else {
+                        " (only its caller can vouch for what the function reads)"
+                    }
+                ),
+            );
+            None
+        }
+        // The `#[escapes]`-on-a-non-pointer rule reports it, with the fix.
+        Shape::NotPointer(_) if attrs.escapes.is_some() => Some(Some(referents)),
+        Shape::NotPointer(what) => {
+            errors.at(
+                &referents.key,
+                format_args!(
+                    "`referents = ..` applies to raw-pointer parameters, and `{param}` is {what} \
+                     (`{}`)",
+                    type_text(ty)
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// Whether a raw pointer's pointee is read, and which warning its type may
 /// raise. `writable` is `Some(true)` for `*mut T` / `NonNull<T>`,
 /// `Some(false)` for `*const T`, `None` when the type is an alias.
@@ -289,6 +387,15 @@ pub(crate) fn receiver(
             "#[escapes(..)] gives the extent of a raw-pointer parameter; `self` is never one: \
              remove it (#[flow_through] on `&self` pins `self` and what it points to)",
         );
+    }
+    if let Some(referents) = &attrs.flow_referents {
+        errors.at(
+            &referents.key,
+            "`referents = ..` is for a raw pointer to a foreign type; `self`'s type is this \
+             crate's own: implement `Referents` for it (#[derive(Referents)]) and write \
+             #[flow_through]",
+        );
+        return None;
     }
     let flow_attr = attrs.flow_through?;
     let by_reference = receiver.reference.is_some() || classify(&receiver.ty) == Shape::Reference;
@@ -545,6 +652,7 @@ mod tests {
         let attrs = ParamAttrs {
             flow_through: Some(quote::quote!(#[flow_through])),
             escapes: None,
+            flow_referents: None,
         };
         assert!(matches!(
             receiver(&safe_kind(), &r, attrs, &mut errors),
@@ -554,6 +662,7 @@ mod tests {
         let attrs = ParamAttrs {
             flow_through: Some(quote::quote!(#[flow_through])),
             escapes: None,
+            flow_referents: None,
         };
         assert!(receiver(&safe_kind(), &r, attrs, &mut errors).is_none());
         assert!(errors.to_compile_errors().to_string().contains("by value"));
