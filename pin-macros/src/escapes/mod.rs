@@ -8,6 +8,7 @@
 //! `CallPins` code), [`function`] and [`extern_block`] (the two item kinds).
 //! The user-facing reference is `docs/attribute.md` in the facade crate.
 
+mod cfgs;
 mod errors;
 mod extern_block;
 mod function;
