@@ -133,3 +133,14 @@ pub mod ffi_raw {
         pub fn open(path: *const c_char, flags: c_int, ...) -> c_int;
     }
 }
+#[deprecated = "use abs"]
+#[track_caller]
+#[allow(non_snake_case, clippy::missing_safety_doc)]
+fn my_abs(v: c_int) -> c_int {
+    unsafe extern "C" {
+        #[cfg_attr(target_os = "linux", link_name = "abs")]
+        #[cfg_attr(not(target_os = "linux"), link_name = "my_abs")]
+        fn my_abs(v: c_int) -> c_int;
+    }
+    unsafe { my_abs(v) }
+}

@@ -20,3 +20,12 @@ unsafe extern "C" {
     fn write(fd: c_int, #[cfg(unix)] #[escapes(len = n)] buf: *const u8, n: usize) -> isize;
     fn open(path: *const c_char, flags: c_int, ...) -> c_int;
 }
+
+// Without `raw`: each wrapper holds its import, with the link_name the
+// macro adds only where the user's does not apply.
+#[pointer_escapes]
+unsafe extern "C" {
+    #[cfg_attr(target_os = "linux", link_name = "abs")]
+    #[deprecated = "use abs"]
+    safe fn my_abs(v: c_int) -> c_int;
+}

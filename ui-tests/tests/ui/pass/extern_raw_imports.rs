@@ -17,6 +17,8 @@ fn set_destructor(d: Option<unsafe extern "C" fn(*mut c_void)>) -> bool {
 }
 
 fn main() {
+    assert_eq!(safe::abs(-2), 2);
+    assert_eq!((safe::ABS)(-3), 3);
     assert!(set_destructor(Some(ffi_raw::free)));
     // SAFETY: malloc of a size; free of what it returned.
     unsafe {
@@ -24,4 +26,18 @@ fn main() {
         assert!(!p.is_null());
         free(p);
     }
+}
+
+// A `safe fn` import: the wrapper is a safe fn, and the raw one a safe C
+// function pointer.
+mod safe {
+    use pointer_escapes::pointer_escapes;
+    use std::ffi::c_int;
+
+    #[pointer_escapes(raw = pub raw)]
+    unsafe extern "C" {
+        pub safe fn abs(v: c_int) -> c_int;
+    }
+
+    pub const ABS: extern "C" fn(c_int) -> c_int = raw::abs;
 }
