@@ -101,18 +101,6 @@ pub(crate) fn expand(options: &Options, block: ItemForeignMod, errors: &mut Erro
         }
         stripped.push(f.to_token_stream());
     }
-    if !errors.is_empty() {
-        let mut body = TokenStream::new();
-        brace_token.surround(&mut body, |t| t.extend(stripped));
-        return quote!(#(#attrs)* #unsafety #abi #body);
-    }
-    let rest = if passthrough.is_empty() {
-        TokenStream::new()
-    } else {
-        let mut body = TokenStream::new();
-        brace_token.surround(&mut body, |t| t.extend(quote!(#(#passthrough)*)));
-        quote!(#(#attrs)* #unsafety #abi #body)
-    };
     let raw = options.raw.as_ref().map(|raw| {
         let RawModule { vis, name, .. } = raw;
         let mut body = TokenStream::new();
@@ -132,6 +120,20 @@ pub(crate) fn expand(options: &Options, block: ItemForeignMod, errors: &mut Erro
             }
         }
     });
+    if !errors.is_empty() {
+        // The raw module too, so that code naming it gets no errors of its
+        // own beside the real ones.
+        let mut body = TokenStream::new();
+        brace_token.surround(&mut body, |t| t.extend(stripped));
+        return quote!(#(#attrs)* #unsafety #abi #body #raw);
+    }
+    let rest = if passthrough.is_empty() {
+        TokenStream::new()
+    } else {
+        let mut body = TokenStream::new();
+        brace_token.surround(&mut body, |t| t.extend(quote!(#(#passthrough)*)));
+        quote!(#(#attrs)* #unsafety #abi #body)
+    };
     quote! {
         #(#wrappers)*
         #rest
