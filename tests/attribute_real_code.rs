@@ -40,6 +40,25 @@ unsafe extern "C" {
     );
 }
 
+#[pointer_escapes]
+unsafe extern "C" {
+    // One parameter under a cfg_attr holding a cfg: the call is written
+    // twice, each under one plain condition.
+    #[link_name = "strlen"]
+    fn c_string_length(
+        #[cfg_attr(target_os = "linux", cfg(all()))]
+        #[escapes(bytes = 1)]
+        s: *const std::ffi::c_char,
+    ) -> usize;
+}
+
+#[test]
+fn a_parameter_under_cfg_attr_holding_a_true_cfg_is_passed_on() {
+    checked();
+    // SAFETY: a NUL-terminated string.
+    assert_eq!(unsafe { c_string_length(c"four".as_ptr()) }, 4);
+}
+
 #[test]
 fn cfg_attr_link_name_on_an_import_binds_the_symbol_it_names() {
     checked();

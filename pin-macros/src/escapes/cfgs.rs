@@ -106,7 +106,12 @@ fn meta_predicate(meta: &Meta) -> Option<TokenStream> {
     let c = cfg_attr(meta)?;
     let inner: Vec<TokenStream> = c.items.iter().filter_map(meta_predicate).collect();
     let p = &c.predicate;
-    Some(quote!(any(not(#p), all(#(#inner),*))))
+    // `all(..)` of one item is what Clippy's `non_minimal_cfg` flags.
+    let inner = match inner.as_slice() {
+        [one] => one.clone(),
+        _ => quote!(all(#(#inner),*)),
+    };
+    Some(quote!(any(not(#p), #inner)))
 }
 
 /// Refuses `#[flow_through]` / `#[escapes(..)]` inside a parameter's
@@ -304,8 +309,8 @@ mod tests {
         assert_eq!(
             predicate(&attrs).map(|p| p.to_string()).as_deref(),
             Some(
-                "all (unix , any (not (feature = \"x\") , all (linux)) , \
-                 any (not (a) , all (any (not (b) , all (c)))))"
+                "all (unix , any (not (feature = \"x\") , linux) , \
+                 any (not (a) , any (not (b) , c)))"
             )
         );
         assert!(predicate(&[parse_quote!(#[allow(unused)])]).is_none());

@@ -465,8 +465,14 @@ fn call(callee: &TokenStream, args: &[Arg]) -> TokenStream {
             }
             bit += 1;
         }
+        // `all(..)` of one condition is what Clippy's `non_minimal_cfg`
+        // flags: written bare then.
+        let condition = match conditions.as_slice() {
+            [one] => one.clone(),
+            _ => quote!(all(#(#conditions),*)),
+        };
         quote! {
-            #[cfg(all(#(#conditions),*))]
+            #[cfg(#condition)]
             let #result = unsafe { #callee(#(#idents),*) };
         }
     });

@@ -108,9 +108,9 @@ unsafe fn write(fd: c_int, #[cfg(unix)] buf: *const u8, n: usize) -> isize {
             ),
         )
     };
-    #[cfg(all(not(unix)))]
+    #[cfg(not(unix))]
     let __pe_result = unsafe { ffi_raw::write(fd, n) };
-    #[cfg(all(unix))]
+    #[cfg(unix)]
     let __pe_result = unsafe { ffi_raw::write(fd, buf, n) };
     __pe_result
 }
