@@ -7,10 +7,22 @@
 //!
 //! Statics, types and macro invocations pass through untouched in an extern
 //! block of their own, with the block's attributes. A variadic function is
-//! refused: its extra arguments cannot be pinned.
+//! refused (its extra arguments cannot be pinned), unless `skip_variadic`
+//! says to pass it through unwrapped with them.
+//!
+//! `raw = [vis] name` also emits `vis mod name { .. }` holding every import
+//! of the block as declared (C's ABI, public inside the module), and the
+//! wrappers call those instead of holding their own: a wrapper is a Rust-ABI
+//! `#[track_caller]` function that may panic, so it cannot serve as a C
+//! function pointer; `name::free` can.
+//!
+//! Attributes of a foreign function are split between the import and the
+//! wrapper by `cfgs::split_foreign_attrs`; parameters under `#[cfg]` are
+//! handled by `cfgs` too.
 
+use super::cfgs::{self, Condition};
 use super::errors::Errors;
-use super::options::Options;
+use super::options::{Options, RawModule};
 use super::param_attr;
 use super::prologue::{self, Escape};
 use super::valid::{self, FnKind};
@@ -50,36 +62,70 @@ pub(crate) fn expand(options: &Options, block: ItemForeignMod, errors: &mut Erro
              function",
         );
     }
-    let wrapper_cfgs: Vec<&Attribute> = attrs.iter().filter(|a| is_cfg(a)).collect();
+    let block_cfgs: Vec<&Attribute> = attrs.iter().filter(|a| is_cfg(a)).collect();
     let import_block_attrs: Vec<&Attribute> =
         attrs.iter().filter(|a| !a.path().is_ident("doc")).collect();
     let mut wrappers = Vec::new();
     let mut passthrough = Vec::new();
+    let mut raw_imports = Vec::new();
     let mut stripped = Vec::new();
     for item in items {
         let mut f = match classify(item) {
             Foreign::Fn(f) => f,
             Foreign::Other(item) => {
                 stripped.push(item.to_token_stream());
-                passthrough.push(item);
+                passthrough.push(item.to_token_stream());
                 continue;
             }
         };
+        if f.sig.variadic.is_some() && options.skip_variadic.is_some() {
+            pass_through_variadic(&mut f, errors);
+            stripped.push(f.to_token_stream());
+            passthrough.push(f.to_token_stream());
+            if options.raw.is_some() {
+                raw_imports.push(raw_import(&f));
+            }
+            continue;
+        }
         let wrapper = wrap(
             options,
             &mut f,
-            &wrapper_cfgs,
+            &block_cfgs,
             &import_block_attrs,
             &abi,
             errors,
         );
         wrappers.push(wrapper);
+        if options.raw.is_some() {
+            raw_imports.push(raw_import(&f));
+        }
         stripped.push(f.to_token_stream());
     }
+    let raw = options.raw.as_ref().map(|raw| {
+        let RawModule { vis, name, .. } = raw;
+        let mut body = TokenStream::new();
+        brace_token.surround(&mut body, |t| t.extend(quote!(#(#raw_imports)*)));
+        // The signatures name types as the block's scope does: the glob
+        // import brings that scope in (items declared here shadow it).
+        quote! {
+            #(#block_cfgs)*
+            #[doc = "The raw C-ABI imports of an extern block under `#[pointer_escapes]`: \
+                     no pins, no checks. For C function pointers (`Some(raw::free)` as a \
+                     destructor callback); call the wrappers of the same names instead."]
+            #vis mod #name {
+                #[allow(unused_imports)]
+                use super::*;
+                #(#import_block_attrs)*
+                #unsafety #abi #body
+            }
+        }
+    });
     if !errors.is_empty() {
+        // The raw module too, so that code naming it gets no errors of its
+        // own beside the real ones.
         let mut body = TokenStream::new();
         brace_token.surround(&mut body, |t| t.extend(stripped));
-        return quote!(#(#attrs)* #unsafety #abi #body);
+        return quote!(#(#attrs)* #unsafety #abi #body #raw);
     }
     let rest = if passthrough.is_empty() {
         TokenStream::new()
@@ -91,6 +137,58 @@ pub(crate) fn expand(options: &Options, block: ItemForeignMod, errors: &mut Erro
     quote! {
         #(#wrappers)*
         #rest
+        #raw
+    }
+}
+
+/// Readies a variadic import for `skip_variadic`: emitted as written, with
+/// no wrapper. A `#[flow_through]` / `#[escapes]` on one of its parameters
+/// asks for a check that would silently not exist, so it is refused.
+fn pass_through_variadic(f: &mut ForeignFn, errors: &mut Errors) {
+    let name = f.sig.ident.clone();
+    for arg in f.sig.inputs.iter_mut() {
+        let FnArg::Typed(pt) = arg else { continue };
+        let shown = match &*pt.pat {
+            Pat::Ident(p) => p.ident.to_string(),
+            other => other.to_token_stream().to_string(),
+        };
+        let found = param_attr::take(&mut pt.attrs, &shown, errors);
+        let asked = found.flow_through.or(found.escapes.map(|e| e.tokens));
+        if let Some(attr) = asked {
+            errors.at(
+                attr,
+                format_args!(
+                    "`{name}` is variadic, and skip_variadic passes it through unwrapped, so \
+                     nothing would pin or check `{shown}`: remove this attribute, and pin the \
+                     argument yourself around each call (a Pinner, or an OwnedPin when C keeps \
+                     the pointer)"
+                ),
+            );
+        }
+    }
+}
+
+/// The import as the raw module holds it: public (the module's own
+/// visibility bounds it), with the attributes that belong to an import and
+/// only the compiler's own parameter attributes.
+fn raw_import(f: &ForeignFn) -> TokenStream {
+    let (import_attrs, _) = cfgs::split_foreign_attrs(&f.attrs);
+    let mut sig = f.sig.clone();
+    for arg in sig.inputs.iter_mut() {
+        if let FnArg::Typed(pt) = arg {
+            pt.attrs.retain(is_builtin_param_attr);
+        }
+    }
+    let safe = &f.safe;
+    let semi = &f.semi;
+    let doc = format!(
+        "The raw import of `{}`: C's ABI, no pins or checks.",
+        f.sig.ident.unraw()
+    );
+    quote! {
+        #(#import_attrs)*
+        #[doc = #doc]
+        pub #safe #sig #semi
     }
 }
 
@@ -170,8 +268,9 @@ fn wrap(
             variadic.dots,
             format_args!(
                 "#[pointer_escapes] cannot wrap the variadic function `{}`: it cannot pin \
-                 arguments it does not see; declare it in an extern block without \
-                 #[pointer_escapes] and pin its pointer arguments yourself: with a Pinner \
+                 arguments it does not see; write #[pointer_escapes(skip_variadic)] on the block \
+                 to pass it through unwrapped (or declare it in an extern block without \
+                 #[pointer_escapes]) and pin its pointer arguments yourself: with a Pinner \
                  around each call when C uses them only during the call, or, when C keeps a \
                  pointer after the call returns (a `curl_easy_setopt` string, a callback \
                  context), in an OwnedPin (`OwnedPin::new(CString::new(body)?)`) until C lets \
@@ -195,6 +294,7 @@ fn wrap(
             .as_ref()
             .map_or_else(|| "_".to_string(), Ident::to_string);
         let attrs = param_attr::take(&mut pt.attrs, &shown, errors);
+        cfgs::refuse_hidden_param_attrs(&mut pt.attrs, &shown, errors);
         let Some(ident) = name else {
             errors.at(
                 &pt.pat,
@@ -214,26 +314,44 @@ fn wrap(
                 span,
                 span_end,
                 action,
+                cfgs: cfgs::presence(&pt.attrs),
             });
         }
-        args.push(ident);
+        args.push(Arg {
+            exists: cfgs::predicate(&pt.attrs),
+            ident,
+        });
     }
     if !errors.is_empty() {
         return TokenStream::new();
     }
 
-    let (import_attrs, mut wrapper_attrs): (Vec<&Attribute>, Vec<&Attribute>) =
-        f.attrs.iter().partition(|a| is_import_attr(a));
-    wrapper_attrs.extend(block_cfgs.iter().copied());
-    let link_name = if import_attrs.iter().any(|a| a.path().is_ident("link_name")) {
-        TokenStream::new()
-    } else {
-        let symbol = LitStr::new(&f.sig.ident.unraw().to_string(), f.sig.ident.span());
-        quote!(#[link_name = #symbol])
+    if let Some(conditional) = args.iter().filter(|a| a.exists.is_some()).nth(MAX_CFG_ARGS) {
+        errors.at(
+            &conditional.ident,
+            format_args!(
+                "`{}` has more than {MAX_CFG_ARGS} parameters under #[cfg]: the wrapper calls \
+                 the import once per combination of them; declare it once per target instead",
+                f.sig.ident
+            ),
+        );
+        return TokenStream::new();
+    }
+
+    let (import_attrs, mut wrapper_attrs) = cfgs::split_foreign_attrs(&f.attrs);
+    wrapper_attrs.extend(block_cfgs.iter().map(|a| (*a).clone()));
+    // The symbol is the function's name unless a `link_name` says
+    // otherwise; a `link_name` under `cfg_attr` only says so under its
+    // predicate.
+    let symbol = LitStr::new(&f.sig.ident.unraw().to_string(), f.sig.ident.span());
+    let link_name = match cfgs::link_name_condition(&import_attrs) {
+        Condition::Always => TokenStream::new(),
+        Condition::Never => quote!(#[link_name = #symbol]),
+        Condition::When(p) => quote!(#[cfg_attr(not(#p), link_name = #symbol)]),
     };
     // The import shares the function's name, unless a parameter does (a
     // local would shadow it).
-    let import_ident = if args.contains(&f.sig.ident) {
+    let import_ident = if args.iter().any(|a| a.ident == f.sig.ident) {
         Ident::new("__pe_import", Span::mixed_site())
     } else {
         f.sig.ident.clone()
@@ -272,6 +390,27 @@ fn wrap(
         )
     };
     let vis = &f.vis;
+    // With a raw module, the wrapper calls the import there; otherwise it
+    // holds its own.
+    let (import, callee) = match &options.raw {
+        Some(raw) => {
+            let module = &raw.name;
+            let ident = &f.sig.ident;
+            (TokenStream::new(), quote!(#module::#ident))
+        }
+        None => (
+            quote! {
+                #(#block_attrs)*
+                unsafe #abi {
+                    #(#import_attrs)*
+                    #link_name
+                    #import_sig;
+                }
+            },
+            import_ident.to_token_stream(),
+        ),
+    };
+    let call = call(&callee, &args);
     // The wrapper stands in for a foreign item, which carries a C name and
     // its safety contract in C's documentation: lint it as rustc lints the
     // foreign item it replaces.
@@ -280,27 +419,71 @@ fn wrap(
         #inline
         #[allow(non_snake_case, clippy::missing_safety_doc)]
         #vis #wrapper_sig {
-            #(#block_attrs)*
-            unsafe #abi {
-                #(#import_attrs)*
-                #link_name
-                #import_sig;
-            }
+            #import
             #prologue
-            unsafe { #import_ident(#(#args),*) }
+            #call
         }
+    }
+}
+
+/// A parameter the wrapper passes on.
+struct Arg {
+    ident: Ident,
+    /// The cfg predicate under which it exists (`None`: always).
+    exists: Option<TokenStream>,
+}
+
+/// The most parameters under `#[cfg]` one import may have: the call is
+/// written once per combination of them (2^n).
+const MAX_CFG_ARGS: usize = 4;
+
+/// `unsafe { callee(args) }`. A call's arguments cannot carry `#[cfg]`, so
+/// when some parameters exist only under a cfg, the call is written once
+/// per combination of them, each under the cfg that selects it, and
+/// exactly one is compiled.
+fn call(callee: &TokenStream, args: &[Arg]) -> TokenStream {
+    let conditional: Vec<&TokenStream> = args.iter().filter_map(|a| a.exists.as_ref()).collect();
+    if conditional.is_empty() {
+        let idents = args.iter().map(|a| &a.ident);
+        return quote!(unsafe { #callee(#(#idents),*) });
+    }
+    let result = Ident::new("__pe_result", Span::mixed_site());
+    let variants = (0..1u32 << conditional.len()).map(|present| {
+        let mut bit = 0;
+        let mut idents = Vec::new();
+        let mut conditions = Vec::new();
+        for a in args {
+            let Some(exists) = &a.exists else {
+                idents.push(&a.ident);
+                continue;
+            };
+            if present & (1 << bit) != 0 {
+                idents.push(&a.ident);
+                conditions.push(quote!(#exists));
+            } else {
+                conditions.push(quote!(not(#exists)));
+            }
+            bit += 1;
+        }
+        // `all(..)` of one condition is what Clippy's `non_minimal_cfg`
+        // flags: written bare then.
+        let condition = match conditions.as_slice() {
+            [one] => one.clone(),
+            _ => quote!(all(#(#conditions),*)),
+        };
+        quote! {
+            #[cfg(#condition)]
+            let #result = unsafe { #callee(#(#idents),*) };
+        }
+    });
+    quote! {
+        #(#variants)*
+        #result
     }
 }
 
 fn is_cfg(attr: &Attribute) -> bool {
     attr.path().is_ident("cfg")
-}
-
-/// Attributes that belong on the raw import rather than on the wrapper.
-fn is_import_attr(attr: &Attribute) -> bool {
-    ["link_name", "link_ordinal", "ffi_pure", "ffi_const"]
-        .iter()
-        .any(|name| attr.path().is_ident(name))
 }
 
 /// Attributes the compiler accepts on a parameter.

@@ -6,13 +6,14 @@
 //! of the future: created at its first poll, dropped when it completes or is
 //! dropped.
 
+use super::cfgs;
 use super::errors::Errors;
 use super::options::Options;
 use super::param_attr;
 use super::prologue::{self, Escape};
 use super::shape::{classify, Shape};
 use super::valid::{self, type_text, Extent, FnKind};
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{quote, ToTokens};
 use syn::ext::IdentExt;
 use syn::{AttrStyle, FnArg, Ident, ItemFn, LitStr, Pat, PatIdent, ReturnType};
@@ -21,6 +22,21 @@ use syn::{AttrStyle, FnArg, Ident, ItemFn, LitStr, Pat, PatIdent, ReturnType};
 /// consumed attributes removed and nothing added, so the compile errors are
 /// the only complaints.
 pub(crate) fn expand(options: &Options, mut f: ItemFn, errors: &mut Errors) -> TokenStream {
+    for key in [
+        options.skip_variadic.as_ref(),
+        options.raw.as_ref().map(|r| &r.key),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        errors.at(
+            key,
+            format_args!(
+                "`{key}` applies to an extern block (it chooses how its imports are emitted), \
+                 not to a function: remove it"
+            ),
+        );
+    }
     if let Some(constness) = &f.sig.constness {
         errors.at(
             constness,
@@ -39,6 +55,7 @@ pub(crate) fn expand(options: &Options, mut f: ItemFn, errors: &mut Errors) -> T
         match arg {
             FnArg::Receiver(r) => {
                 let attrs = param_attr::take(&mut r.attrs, "self", errors);
+                cfgs::refuse_hidden_param_attrs(&mut r.attrs, "self", errors);
                 if let Some(action) = valid::receiver(&kind, r, attrs, errors) {
                     escapes.push(Escape {
                         name: "self".into(),
@@ -46,12 +63,15 @@ pub(crate) fn expand(options: &Options, mut f: ItemFn, errors: &mut Errors) -> T
                         span: r.self_token.span,
                         span_end: r.self_token.span,
                         action,
+                        cfgs: cfgs::presence(&r.attrs),
                     });
                 }
             }
             FnArg::Typed(pt) => {
                 let name = param_name(&pt.pat, index);
                 let attrs = param_attr::take(&mut pt.attrs, &name, errors);
+                cfgs::refuse_hidden_param_attrs(&mut pt.attrs, &name, errors);
+                let presence = cfgs::presence(&pt.attrs);
                 let Some(action) = valid::typed_param(&kind, &name, &pt.ty, attrs, errors) else {
                     continue;
                 };
@@ -72,7 +92,7 @@ pub(crate) fn expand(options: &Options, mut f: ItemFn, errors: &mut Errors) -> T
                                 subpat: None,
                             }),
                         );
-                        rebinds.push(quote!(let #pat = #hidden;));
+                        rebinds.push(quote!(#(#presence)* let #pat = #hidden;));
                         hidden.to_token_stream()
                     }
                 };
@@ -83,6 +103,7 @@ pub(crate) fn expand(options: &Options, mut f: ItemFn, errors: &mut Errors) -> T
                     span,
                     span_end,
                     action,
+                    cfgs: presence,
                 });
             }
         }
@@ -228,10 +249,20 @@ fn assemble(f: &ItemFn, rebinds: &[TokenStream], prologue: TokenStream) -> Token
     let vis = &f.vis;
     let sig = &f.sig;
     let stmts = &f.block.stmts;
-    let mut body = TokenStream::new();
-    f.block
-        .brace_token
-        .surround(&mut body, |t| t.extend(quote!(#(#stmts)*)));
+    // The body as written, in braces of its own (its locals and the
+    // prologue's stay apart). Those braces are the macro's: at the user's
+    // braces, so errors point there, but resolved at the macro's site, so
+    // rustc knows they come from an expansion and does not lint a one-line
+    // body `{ p as usize }` as `unused_braces` (whose suggestion, removing
+    // them, the user cannot apply).
+    let mut body = Group::new(Delimiter::Brace, quote!(#(#stmts)*));
+    body.set_span(
+        f.block
+            .brace_token
+            .span
+            .join()
+            .resolved_at(Span::mixed_site()),
+    );
     let mut wrapped = TokenStream::new();
     f.block.brace_token.surround(&mut wrapped, |t| {
         t.extend(quote! {

@@ -5,9 +5,12 @@
 //! Modules by job: [`options`] (the attribute's own arguments),
 //! [`param_attr`] (`#[flow_through]`, `#[escapes(..)]`), [`shape`] (what a
 //! type looks like syntactically), [`valid`] (the rules), [`prologue`] (the
-//! `CallPins` code), [`function`] and [`extern_block`] (the two item kinds).
+//! `CallPins` code), [`cfgs`] (`#[cfg]`/`#[cfg_attr]` carried into generated
+//! code and split between an import and its wrapper), [`function`] and
+//! [`extern_block`] (the two item kinds).
 //! The user-facing reference is `docs/attribute.md` in the facade crate.
 
+mod cfgs;
 mod errors;
 mod extern_block;
 mod function;

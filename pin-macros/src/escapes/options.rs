@@ -1,6 +1,7 @@
 //! The attribute's own options: `#[pointer_escapes(crate = path)]`,
-//! `#[pointer_escapes(returns(retained, ..))]` and
-//! `#[pointer_escapes(unchecked)]`.
+//! `#[pointer_escapes(returns(retained, ..))]`,
+//! `#[pointer_escapes(unchecked)]`, and on an extern block
+//! `#[pointer_escapes(skip_variadic)]` and `#[pointer_escapes(raw = [vis] name)]`.
 //!
 //! Parsed into one struct, each option checked on its own token, so an
 //! unknown or duplicated option is an error on exactly that token.
@@ -11,7 +12,7 @@ use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
-use syn::{Ident, LitStr, Path, Token};
+use syn::{Ident, LitStr, Path, Token, Visibility};
 
 /// What `#[pointer_escapes(..)]` was given.
 pub(crate) struct Options {
@@ -24,6 +25,19 @@ pub(crate) struct Options {
     /// `unchecked`: this item is emitted without call pins or checks,
     /// whatever the crate's `pointer_escapes_unchecked` cfg says.
     pub(crate) unchecked: bool,
+    /// `skip_variadic` (extern blocks): variadic imports are emitted as
+    /// plain imports, unwrapped; the keyword, for errors elsewhere.
+    pub(crate) skip_variadic: Option<Ident>,
+    /// `raw = [vis] name` (extern blocks): the module that holds the raw
+    /// C-ABI imports, with its visibility; the `raw` keyword, for errors.
+    pub(crate) raw: Option<RawModule>,
+}
+
+/// `raw = [vis] name`: where the block's raw imports are kept.
+pub(crate) struct RawModule {
+    pub(crate) key: Ident,
+    pub(crate) vis: Visibility,
+    pub(crate) name: Ident,
 }
 
 impl Options {
@@ -33,6 +47,8 @@ impl Options {
         let mut krate: Option<(Ident, Path)> = None;
         let mut returns: Option<(Ident, EscapesAttr)> = None;
         let mut unchecked: Option<Ident> = None;
+        let mut skip_variadic: Option<Ident> = None;
+        let mut raw: Option<RawModule> = None;
         let parser = |input: ParseStream| -> syn::Result<()> {
             while !input.is_empty() {
                 let key = input.call(Ident::parse_any)?;
@@ -63,6 +79,22 @@ impl Options {
                     } else {
                         unchecked = Some(key);
                     }
+                } else if key == "skip_variadic" {
+                    if skip_variadic.is_some() {
+                        errors.at(&key, "duplicate option `skip_variadic`: give it once");
+                    } else {
+                        skip_variadic = Some(key);
+                    }
+                } else if key == "raw" {
+                    let (vis, name) = parse_raw_module(input, &key)?;
+                    if raw.is_some() {
+                        errors.at(
+                            &key,
+                            "duplicate option `raw`: name the module of raw imports once",
+                        );
+                    } else {
+                        raw = Some(RawModule { key, vis, name });
+                    }
                 } else if key == "crate" {
                     let value = parse_crate_path(input, &key)?;
                     if krate.is_some() {
@@ -80,8 +112,9 @@ impl Options {
                         format_args!(
                             "unknown option `{key}`: #[pointer_escapes] takes `crate = path` \
                              (the path of the pointer-escapes crate, e.g. \
-                             `crate = ::my_ffi::pointer_escapes`), `returns(retained, ..)` and \
-                             `unchecked` (no pins or checks for this item); parameters take \
+                             `crate = ::my_ffi::pointer_escapes`), `returns(retained, ..)`, \
+                             `unchecked` (no pins or checks for this item) and, on an extern \
+                             block, `skip_variadic` and `raw = name`; parameters take \
                              #[flow_through] and #[escapes(..)]"
                         ),
                     );
@@ -103,6 +136,8 @@ impl Options {
                 .unwrap_or_else(default_crate_path),
             returns,
             unchecked: unchecked.is_some(),
+            skip_variadic,
+            raw,
         }
     }
 }
@@ -122,6 +157,19 @@ fn parse_crate_path(input: ParseStream, key: &Ident) -> syn::Result<Path> {
     } else {
         input.call(Path::parse_mod_style)
     }
+}
+
+/// `= name` or `= vis name`: the module of raw imports.
+fn parse_raw_module(input: ParseStream, key: &Ident) -> syn::Result<(Visibility, Ident)> {
+    const HOW: &str = "`raw` needs a module name: write `raw = ffi_raw` (or `raw = pub ffi_raw`); \
+                       the raw C-ABI imports are then `ffi_raw::name`";
+    if !input.peek(Token![=]) {
+        return Err(syn::Error::new_spanned(key, HOW));
+    }
+    input.parse::<Token![=]>()?;
+    let vis: Visibility = input.parse()?;
+    let name: Ident = input.parse().map_err(|e| syn::Error::new(e.span(), HOW))?;
+    Ok((vis, name))
 }
 
 /// Skips the value of an unknown option so the next one is still read.
@@ -220,6 +268,34 @@ mod tests {
             .to_compile_errors()
             .to_string()
             .contains("duplicate option `unchecked`"));
+    }
+
+    #[test]
+    fn extern_block_options() {
+        let (o, e) = parse(quote!(skip_variadic, raw = pub(crate) ffi_raw));
+        assert!(e.is_empty());
+        assert!(o.skip_variadic.is_some());
+        let raw = o.raw.expect("raw parsed");
+        assert_eq!(raw.name, "ffi_raw");
+        assert!(matches!(raw.vis, syn::Visibility::Restricted(_)));
+        let (o, _) = parse(quote!(raw = ffi_raw));
+        assert!(matches!(
+            o.raw.map(|r| r.vis),
+            Some(syn::Visibility::Inherited)
+        ));
+        for (input, expected) in [
+            (quote!(raw), "`raw` needs a module name"),
+            (quote!(raw = "ffi_raw"), "`raw` needs a module name"),
+            (
+                quote!(skip_variadic, skip_variadic),
+                "duplicate option `skip_variadic`",
+            ),
+            (quote!(raw = a, raw = b), "duplicate option `raw`"),
+        ] {
+            let (_, e) = parse(input);
+            let text = e.to_compile_errors().to_string();
+            assert!(text.contains(expected), "{text}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{Ident, LitStr, Path};
+use syn::{Attribute, Ident, LitStr, Path};
 
 /// The first and last token spans of `tokens` (a parameter's type).
 pub(crate) fn span_range(tokens: &impl quote::ToTokens) -> (Span, Span) {
@@ -29,6 +29,18 @@ pub(crate) struct Escape {
     pub(crate) span: Span,
     pub(crate) span_end: Span,
     pub(crate) action: Action,
+    /// The parameter's `#[cfg]`s (see `cfgs::presence`): every statement
+    /// that names it carries them, so it goes away with the parameter.
+    pub(crate) cfgs: Vec<Attribute>,
+}
+
+/// `step` under the escape's cfgs (unchanged when it has none).
+fn under_cfgs(escape: &Escape, step: TokenStream) -> TokenStream {
+    if escape.cfgs.is_empty() {
+        return step;
+    }
+    let cfgs = &escape.cfgs;
+    quote!(#(#cfgs)* { #step })
 }
 
 /// The guard's name. Made at `Span::mixed_site()`, so code in the body
@@ -56,7 +68,9 @@ pub(crate) fn emit(krate: &Path, function: &Ident, escapes: &[Escape]) -> TokenS
     let recorder = recorder_ident();
     let name = LitStr::new(&function.unraw().to_string(), function.span());
     let wrappers = referents_wrappers(&private, escapes);
-    let steps = escapes.iter().map(|e| step(&private, &recorder, e));
+    let steps = escapes
+        .iter()
+        .map(|e| under_cfgs(e, step(&private, &recorder, e)));
     // Spanned on the function's name: `CallPins::new` is `#[track_caller]`,
     // so every pin of this call records the function as its site.
     let new = quote_spanned! {function.span()=>
@@ -114,23 +128,33 @@ pub(crate) fn emit_unchecked(krate: &Path, escapes: &[Escape]) -> TokenStream {
     if escapes.is_empty() {
         return TokenStream::new();
     }
-    let accesses = escapes.iter().map(|e| {
+    let (unconditional, conditional): (Vec<&Escape>, Vec<&Escape>) =
+        escapes.iter().partition(|e| e.cfgs.is_empty());
+    let accesses = unconditional.iter().map(|e| {
         let access = &e.access;
         quote!(&#access)
     });
-    let lengths = escapes.iter().filter_map(|e| match &e.action {
-        Action::Pointer { extent, .. } | Action::FlowPointer { extent, .. } => match extent {
-            Extent::Len(len) | Extent::Bytes(len) => Some(len),
-            Extent::One => None,
-        },
-        Action::FlowRef { .. } => None,
+    fn length(e: &Escape) -> Option<&syn::Expr> {
+        match &e.action {
+            Action::Pointer { extent, .. } | Action::FlowPointer { extent, .. } => match extent {
+                Extent::Len(len) | Extent::Bytes(len) => Some(len),
+                Extent::One => None,
+            },
+            Action::FlowRef { .. } => None,
+        }
+    }
+    let lengths = unconditional.iter().filter_map(|e| length(e));
+    let named_under_cfgs = conditional.iter().map(|e| {
+        let access = &e.access;
+        let len = length(e).into_iter();
+        under_cfgs(e, quote!(let _ = (&#access, #(#len,)*);))
     });
     // The warnings are about the code, not the build: raised here too.
     let private = quote!(#krate::__private);
     let lints = escapes.iter().map(|e| lint(&private, e));
     // Declared (and type-checked) whichever way the item is built.
     let wrappers = referents_wrappers(&private, escapes);
-    quote!(let _ = || { #wrappers #(#lints)* (#(#accesses,)* #(#lengths,)*) };)
+    quote!(let _ = || { #wrappers #(#lints)* #(#named_under_cfgs)* (#(#accesses,)* #(#lengths,)*) };)
 }
 
 /// The compile-time warnings alone, for an extern-block wrapper marked
@@ -178,7 +202,9 @@ fn lint(private: &TokenStream, escape: &Escape) -> TokenStream {
     // deprecation warning points there.
     let warn = Ident::new("warn", escape.span);
     let access = &pointer_access(private, escape);
+    let cfgs = &escape.cfgs;
     quote! {
+        #(#cfgs)*
         {
             struct #warning;
             #[allow(dead_code)]
@@ -361,7 +387,12 @@ fn referents_wrappers(private: &TokenStream, escapes: &[Escape]) -> TokenStream 
             let fn_ty = quote_spanned!(path.span()=>
                 unsafe fn(&#pointee, &mut #visitor)
             );
+            // The parameter's own cfgs go on each item (not around them in a
+            // block, which would hide the wrapper from the step that casts
+            // to it): a parameter that is cfg'd out takes its wrapper along.
+            let cfgs = &escape.cfgs;
             Some(quote! {
+                #(#cfgs)*
                 #[repr(transparent)]
                 #[allow(non_camel_case_types)]
                 struct #wrapper(#pointee);
@@ -370,6 +401,7 @@ fn referents_wrappers(private: &TokenStream, escapes: &[Escape]) -> TokenStream 
                 // the wrapper, where the annotated fn's caller vouched for
                 // the pointee; the extents are `path`'s (its author's
                 // promise, as for an `unsafe impl Referents`).
+                #(#cfgs)*
                 unsafe impl #private::Referents for #wrapper {
                     #[inline]
                     fn visit_referents<#visitor: #private::Visitor>(
