@@ -6,6 +6,7 @@
 //! (pinning a holder does not pin what its referents point to); checking
 //! follows every level through pinned memory.
 
+mod fn_ptr;
 mod impls;
 
 use crate::region::Region;
