@@ -163,6 +163,16 @@ fn annotate_extern_blocks(
     file: &mut syn::File,
 ) -> Result<(), Error> {
     let mut used = vec![false; annotations.params.len()];
+    let aliases: Vec<(syn::Ident, Type)> = file
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Type(alias) if alias.generics.params.is_empty() => {
+                Some((alias.ident.clone(), (*alias.ty).clone()))
+            }
+            _ => None,
+        })
+        .collect();
     for item in &mut file.items {
         let Item::ForeignMod(block) = item else {
             continue;
@@ -174,6 +184,17 @@ fn annotate_extern_blocks(
             };
             let name = function.sig.ident.to_string();
             variadic |= function.sig.variadic.is_some();
+            // The macro sees spelling, not types: a parameter typed with a
+            // pointer typedef (zlib's `z_streamp`) would be neither pinned
+            // nor take `flow_through`. Spell the pointer out; it is the
+            // same type.
+            for arg in &mut function.sig.inputs {
+                if let FnArg::Typed(typed) = arg {
+                    if let Some(pointer) = pointer_behind_alias(&typed.ty, &aliases) {
+                        *typed.ty = pointer;
+                    }
+                }
+            }
             for (index, entry) in annotations.params.iter().enumerate() {
                 if entry.item != name {
                     continue;
@@ -224,6 +245,32 @@ fn annotate_extern_blocks(
         });
     }
     Ok(())
+}
+
+/// The raw-pointer type a parameter type names through a chain of the
+/// output's type aliases (`z_streamp` = `*mut z_stream`), if it does.
+fn pointer_behind_alias(ty: &Type, aliases: &[(syn::Ident, Type)]) -> Option<Type> {
+    let mut current = ty;
+    // Bounded: aliases cannot form a cycle in valid Rust, but the input is
+    // only text.
+    for _ in 0..32 {
+        let Type::Path(path) = current else {
+            return None;
+        };
+        if path.qself.is_some() || path.path.segments.len() != 1 {
+            return None;
+        }
+        let segment = &path.path.segments[0];
+        if !segment.arguments.is_none() {
+            return None;
+        }
+        let (_, target) = aliases.iter().find(|(name, _)| *name == segment.ident)?;
+        if let Type::Ptr(_) = target {
+            return Some(target.clone());
+        }
+        current = target;
+    }
+    None
 }
 
 fn param_name(arg: &FnArg) -> Option<String> {

@@ -100,7 +100,7 @@ fn callback_fields_and_table_field_options_reach_the_derive() {
         "{out}"
     );
     assert!(
-        s.contains("pubfndeflate(#[flow_through]strm:z_streamp,"),
+        s.contains("pubfndeflate(#[flow_through]strm:*mutz_stream,"),
         "{out}"
     );
 }
@@ -286,4 +286,13 @@ fn malformed_field_options_are_an_error_not_a_bindgen_panic() {
         matches!(&e, Error::Options { entry, .. } if entry == "iovec.iov_base"),
         "{e}"
     );
+}
+
+#[test]
+fn pointer_typedef_parameters_are_spelled_as_pointers_for_the_macro() {
+    let out = generate(&Annotations::new(), "#include <zlib.h>", "deflateEnd|inflateEnd|z_stream.*");
+    let s = squeezed(&out);
+    assert!(s.contains("pubtypez_streamp=*mutz_stream;"), "{out}");
+    assert!(s.contains("pubfndeflateEnd(strm:*mutz_stream)"), "{out}");
+    assert!(s.contains("pubfninflateEnd(strm:*mutz_stream)"), "{out}");
 }
