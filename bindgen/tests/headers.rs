@@ -290,7 +290,11 @@ fn malformed_field_options_are_an_error_not_a_bindgen_panic() {
 
 #[test]
 fn pointer_typedef_parameters_are_spelled_as_pointers_for_the_macro() {
-    let out = generate(&Annotations::new(), "#include <zlib.h>", "deflateEnd|inflateEnd|z_stream.*");
+    let out = generate(
+        &Annotations::new(),
+        "#include <zlib.h>",
+        "deflateEnd|inflateEnd|z_stream.*",
+    );
     let s = squeezed(&out);
     assert!(s.contains("pubtypez_streamp=*mutz_stream;"), "{out}");
     assert!(s.contains("pubfndeflateEnd(strm:*mutz_stream)"), "{out}");

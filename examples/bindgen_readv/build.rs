@@ -18,7 +18,12 @@ fn main() {
         .param("readv", "__iovec", "flow_through, len = __count")
         .param("writev", "__iovec", "flow_through, len = __count")
         .param("preadv", "__iovec", "len = __count");
-    generate(&uio, "#include <sys/uio.h>", "readv|writev|preadv", &out.join("uio.rs"));
+    generate(
+        &uio,
+        "#include <sys/uio.h>",
+        "readv|writev|preadv",
+        &out.join("uio.rs"),
+    );
 
     // zlib's z_stream: `next_in`/`next_out` point at `avail_in`/`avail_out`
     // bytes; `state` and `msg` are zlib's own memory (not Rust's to pin);
@@ -34,15 +39,26 @@ fn main() {
     // The other calls read and write the stream itself (zlib's own
     // allocations hang off `state`, skipped): `inout`.
     let others = |a: Annotations| {
-        ["deflateInit_", "deflateEnd", "inflate", "inflateInit_", "inflateEnd"]
-            .into_iter()
-            .fold(a, |a, f| a.param(f, "strm", "inout"))
+        [
+            "deflateInit_",
+            "deflateEnd",
+            "inflate",
+            "inflateInit_",
+            "inflateEnd",
+        ]
+        .into_iter()
+        .fold(a, |a, f| a.param(f, "strm", "inout"))
     };
     let zlib = others(stream(Annotations::new())).param("deflate", "strm", "flow_through");
     let zlib_checked = others(stream(Annotations::new())).param("deflate", "strm", "inout");
     let allow = "deflate|deflateInit_|deflateEnd|inflate|inflateInit_|inflateEnd|zlibVersion";
     generate(&zlib, "#include <zlib.h>", allow, &out.join("zlib.rs"));
-    generate(&zlib_checked, "#include <zlib.h>", allow, &out.join("zlib_checked.rs"));
+    generate(
+        &zlib_checked,
+        "#include <zlib.h>",
+        allow,
+        &out.join("zlib_checked.rs"),
+    );
     println!("cargo:rustc-link-lib=z");
 }
 

@@ -3,8 +3,17 @@
 //! pointer arguments for the call.
 
 // bindgen's C names, and imports this example does not call.
-#![allow(non_camel_case_types, non_upper_case_globals, non_snake_case, dead_code)]
-#![allow(clippy::missing_safety_doc, clippy::useless_transmute, clippy::ptr_offset_with_cast)]
+#![allow(
+    non_camel_case_types,
+    non_upper_case_globals,
+    non_snake_case,
+    dead_code
+)]
+#![allow(
+    clippy::missing_safety_doc,
+    clippy::useless_transmute,
+    clippy::ptr_offset_with_cast
+)]
 
 /// `readv`, `writev`, `preadv` and `struct iovec` from `<sys/uio.h>`.
 pub mod uio {

@@ -44,7 +44,11 @@ fn main() -> ExitCode {
     }
     println!(
         "bindgen-readv ({} build)",
-        if cfg!(debug_assertions) { "debug" } else { "release" }
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
     );
     match run(bug) {
         Ok(()) => ExitCode::SUCCESS,
@@ -86,7 +90,9 @@ fn run(bug: bool) -> Result<(), String> {
     // SAFETY: as above, four writable buffers.
     let read = unsafe { uio::readv(read_fd, iov.as_ptr(), iov.len() as c_int) };
     if read != total as isize || received != sent {
-        return Err(format!("readv read {read} of {total} bytes, or other bytes than were written"));
+        return Err(format!(
+            "readv read {read} of {total} bytes, or other bytes than were written"
+        ));
     }
     if sent.iter().chain(&received).any(|b| is_pinned(b.as_ptr())) {
         return Err("a buffer is still pinned after the call".to_owned());
@@ -100,7 +106,8 @@ fn run(bug: bool) -> Result<(), String> {
 
     // preadv: the binding checks, but does not pin, what the iovecs point to.
     let path = std::env::temp_dir().join(format!("bindgen-readv-{}", std::process::id()));
-    let mut file = std::fs::File::create(&path).map_err(|e| format!("create {}: {e}", path.display()))?;
+    let mut file =
+        std::fs::File::create(&path).map_err(|e| format!("create {}: {e}", path.display()))?;
     file.write_all(&[7u8; 96]).map_err(|e| e.to_string())?;
     let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_file(&path);
@@ -148,6 +155,8 @@ fn run(bug: bool) -> Result<(), String> {
             println!("--bug: preadv with buffers nobody pinned was refused before it reached C:\n  {message}");
             Ok(())
         }
-        Ok(n) => Err(format!("the checker let preadv run with unpinned buffers (it returned {n})")),
+        Ok(n) => Err(format!(
+            "the checker let preadv run with unpinned buffers (it returned {n})"
+        )),
     }
 }

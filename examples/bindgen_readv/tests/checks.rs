@@ -14,7 +14,11 @@ const Z_FINISH: c_int = 4;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
-unsafe extern "C" fn counting_alloc(_opaque: *mut c_void, items: c_uint, size: c_uint) -> *mut c_void {
+unsafe extern "C" fn counting_alloc(
+    _opaque: *mut c_void,
+    items: c_uint,
+    size: c_uint,
+) -> *mut c_void {
     ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
     // SAFETY: calloc with zlib's counts; zlib checks for null.
     unsafe { libc::calloc(items as usize, size as usize) }
@@ -42,7 +46,14 @@ fn compress(input: &[u8], out: &mut [u8]) -> usize {
     let mut strm = stream!(zlib);
     // SAFETY: a zeroed stream with valid callbacks; zlibVersion returns
     // zlib's static version string.
-    let rc = unsafe { zlib::deflateInit_(&mut strm, 6, zlib::zlibVersion(), size_of::<zlib::z_stream>() as c_int) };
+    let rc = unsafe {
+        zlib::deflateInit_(
+            &mut strm,
+            6,
+            zlib::zlibVersion(),
+            size_of::<zlib::z_stream>() as c_int,
+        )
+    };
     assert_eq!(rc, Z_OK);
     strm.next_in = input.as_ptr().cast_mut();
     strm.avail_in = input.len() as c_uint;
@@ -70,14 +81,23 @@ fn flow_through_stream_pins_its_buffers_and_callback_fields_pass_the_check() {
     let mut compressed = vec![0u8; 30_000];
     let n = compress(&input, &mut compressed);
     assert!(n > 0 && n < input.len());
-    assert!(ALLOCATIONS.load(Ordering::Relaxed) > 0, "zlib used the callbacks");
+    assert!(
+        ALLOCATIONS.load(Ordering::Relaxed) > 0,
+        "zlib used the callbacks"
+    );
     assert!(!is_pinned(input.as_ptr()) && !is_pinned(compressed.as_ptr()));
 
     // inflate's stream is `inout`: checked, so the buffers are pinned here.
     let mut output = vec![0u8; input.len()];
     let mut strm = stream!(zlib);
     // SAFETY: as in `compress`.
-    let rc = unsafe { zlib::inflateInit_(&mut strm, zlib::zlibVersion(), size_of::<zlib::z_stream>() as c_int) };
+    let rc = unsafe {
+        zlib::inflateInit_(
+            &mut strm,
+            zlib::zlibVersion(),
+            size_of::<zlib::z_stream>() as c_int,
+        )
+    };
     assert_eq!(rc, Z_OK);
     strm.next_in = compressed.as_mut_ptr();
     strm.avail_in = n as c_uint;
@@ -112,7 +132,12 @@ fn an_inout_stream_must_point_only_to_pinned_buffers() {
     let mut strm = stream!(zlib_checked);
     // SAFETY: as in `compress`.
     let rc = unsafe {
-        zlib_checked::deflateInit_(&mut strm, 6, zlib_checked::zlibVersion(), size_of::<zlib_checked::z_stream>() as c_int)
+        zlib_checked::deflateInit_(
+            &mut strm,
+            6,
+            zlib_checked::zlibVersion(),
+            size_of::<zlib_checked::z_stream>() as c_int,
+        )
     };
     assert_eq!(rc, Z_OK);
     strm.next_in = input.as_ptr().cast_mut();
@@ -125,13 +150,19 @@ fn an_inout_stream_must_point_only_to_pinned_buffers() {
         // the checker refuses before zlib runs).
         unsafe { zlib_checked::deflate(strm_ptr, Z_FINISH) };
     });
-    assert!(message.contains("`deflate`: argument `strm`") && message.contains("next_in"), "{message}");
+    assert!(
+        message.contains("`deflate`: argument `strm`") && message.contains("next_in"),
+        "{message}"
+    );
 
     let mut pinner = Pinner::new();
     pinner.pin_slice(&input[..]);
     pinner.pin_slice(&out[..]);
     // SAFETY: as above, and now pinned.
-    assert_eq!(unsafe { zlib_checked::deflate(&mut strm, Z_FINISH) }, Z_STREAM_END);
+    assert_eq!(
+        unsafe { zlib_checked::deflate(&mut strm, Z_FINISH) },
+        Z_STREAM_END
+    );
     // SAFETY: a stream deflateInit_ set up.
     assert_eq!(unsafe { zlib_checked::deflateEnd(&mut strm) }, Z_OK);
 }
@@ -143,7 +174,10 @@ fn a_pin_must_cover_each_iovec_buffers_whole_extent() {
     let mut bufs = vec![vec![1u8; 32]; 2];
     let iov: Vec<uio::iovec> = bufs
         .iter_mut()
-        .map(|b| uio::iovec { iov_base: b.as_mut_ptr().cast(), iov_len: b.len() })
+        .map(|b| uio::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        })
         .collect();
     let fd = file.as_raw_fd();
     let message = {
@@ -158,7 +192,10 @@ fn a_pin_must_cover_each_iovec_buffers_whole_extent() {
             unsafe { uio::preadv(fd, iov_ptr as *const uio::iovec, 2, 0) };
         })
     };
-    assert!(message.contains("`__iovec[0].iov_base`") && message.contains("32 bytes"), "{message}");
+    assert!(
+        message.contains("`__iovec[0].iov_base`") && message.contains("32 bytes"),
+        "{message}"
+    );
     assert_eq!(bufs[0], [1u8; 32], "refused before the read");
 
     let mut pinner = Pinner::new();
