@@ -27,7 +27,8 @@
 //!
 //! let annotations = Annotations::new()
 //!     .param("readv", "__iovec", "flow_through, len = __count")
-//!     .param("writev", "__iovec", "flow_through, len = __count");
+//!     .param("writev", "__iovec", "flow_through, len = __count")
+//!     .field("iovec", "iov_base", "bytes = self.iov_len");
 //! let bindings = bindgen::Builder::default()
 //!     .header_contents("uio.h", "#include <sys/uio.h>")
 //!     .allowlist_function("readv|writev")
