@@ -7,6 +7,7 @@
 //! follows every level through pinned memory.
 
 pub(crate) mod cstr;
+mod fn_ptr;
 mod impls;
 mod libc_impls;
 
