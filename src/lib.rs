@@ -1,7 +1,14 @@
 #![doc = include_str!("../README.md")]
 #![doc = include_str!("../docs/guide.md")]
-#![doc = include_str!("../docs/attribute.md")]
-#![doc = include_str!("../docs/derive.md")]
+//! # Reference
+//!
+//! - [`#[pointer_escapes]`](macro@pointer_escapes): the attribute, every
+//!   rule and option, the expansion, the extern-block form.
+//! - [`#[derive(Referents)]`](derive@Referents): the derive and its
+//!   options, unions, packed structs, remote mirrors for foreign types.
+//! - [`Pinner`], [`OwnedPin`], [`check_referents`], [`PinAwareAlloc`],
+//!   [`snapshot`]: the run-time, each with its rule's origin.
+//!
 //! # Where things live
 //!
 //! This crate re-exports the run-time (package `pointer-escapes-core`) and

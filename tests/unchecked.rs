@@ -55,7 +55,7 @@ fn hand_back_unchecked(p: *const u8) -> *const u8 {
     p
 }
 
-// Checked in debug builds only, as docs/attribute.md shows: the parameter
+// Checked in debug builds only, as pin-macros/docs/attribute.md shows: the parameter
 // attributes need the macro in both builds.
 #[cfg_attr(debug_assertions, pointer_escapes)]
 #[cfg_attr(not(debug_assertions), pointer_escapes(unchecked))]

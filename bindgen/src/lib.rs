@@ -8,7 +8,7 @@
 //! has no hook for extern blocks or parameters. This crate does both halves
 //! from `build.rs`:
 //!
-//! - [`Annotations::callbacks`]: a [`ParseCallbacks`] that derives
+//! - [`Annotations::callbacks`]: a [`ParseCallbacks`](bindgen::callbacks::ParseCallbacks) that derives
 //!   `Referents` on every generated struct and enum and puts the field
 //!   options of your table on their fields (`len = self.avail_in`, `skip`);
 //! - [`Annotations::process`]: a post-processor over the generated source

@@ -2,53 +2,8 @@
 //! the call returns (POSIX AIO, io_uring, zlib's `z_stream`, curl-style
 //! setters that keep a string).
 //!
-//! `OwnedPin` never hands pinned memory back to the allocator while C may
-//! still use it, and never hands Rust an owner of memory that was freed
-//! under its pin. That rests on two things: [`StableBuf`], an `unsafe trait`
-//! whose implementations promise where the storage is and how it goes away,
-//! and knowing (not guessing) whether the process's `#[global_allocator]`
-//! is a [`PinAwareAlloc`](crate::PinAwareAlloc).
-//!
-//! # What is pinned
-//! The buffer's whole storage: for a `Vec` or `String` its capacity, not
-//! only its initialised length, because a read buffer made with
-//! `Vec::with_capacity(n)` is where C writes `n` bytes (tokio-uring's
-//! `IoBuf::bytes_total`). [`OwnedPin::len`] stays the initialised length;
-//! after C filled the buffer, [`OwnedPin::set_len`] says how much.
-//!
-//! # Dropping an `OwnedPin` that is still pinned
-//! Only the caller knows when C is done with the pointer; the type cannot.
-//! So the way to end the pin is [`OwnedPin::into_inner`], called after the
-//! completion is reaped. Dropping an `OwnedPin` instead is treated as the bug
-//! it usually is (C may still write into the buffer), and made harmless:
-//!
-//! - the pin is **not** released: it stays in the registry for the rest of
-//!   the process, so `snapshot()`, `PINREPORT=1` and `assert_no_pins()` name
-//!   it and the line that made it;
-//! - when the process's `#[global_allocator]` is a `PinAwareAlloc`, the
-//!   buffer is dropped and the allocator quarantines its heap block (the pin
-//!   overlaps it), recording a "freed while pinned" event. A `PinAwareAlloc`
-//!   that is not the global allocator (a side allocator used directly)
-//!   does not count: the buffer's storage goes back through the global
-//!   allocator, which would free it for real;
-//! - otherwise the buffer is leaked, so C writes into memory nobody else
-//!   owns;
-//! - if the buffer was already freed under the pin (a callback rebuilt a
-//!   `Box` from the pointer and dropped it), it is not dropped again;
-//! - in checked mode one line goes to stderr at once, naming the region,
-//!   the line that made the pin and what became of the buffer
-//!   ("quarantined", "leaked", ...).
-//!
-//! Either way no memory is handed back to the allocator while C may use it.
-//!
-//! # Giving the buffer back
-//! [`OwnedPin::into_inner`] unpins and returns the buffer, unless its storage
-//! was freed while pinned (with `PinAwareAlloc` as the global allocator the
-//! registry knows): then the buffer's destructor has already run, returning
-//! it would free the block a second time, so the pin is released, the
-//! quarantined block is freed exactly once, and
-//! [`try_into_inner`](OwnedPin::try_into_inner) returns [`FreedWhilePinned`]
-//! (`into_inner` panics with the same message).
+//! The rules (what is pinned, what dropping one does, how the buffer comes
+//! back) are on [`OwnedPin`] itself, where a dependent reads them.
 
 use crate::origin::{PinKind, Site};
 use crate::region::Region;
@@ -273,8 +228,59 @@ unsafe impl StableBuf for Box<CStr> {
 }
 
 /// A buffer pinned from creation until [`into_inner`](OwnedPin::into_inner)
-/// gives it back, across threads and calls. See the [module
-/// documentation](self) for what dropping one while pinned does.
+/// gives it back, across threads and calls: the pin for a pointer C keeps
+/// after the call returns (Go's rule: C may keep a Go pointer only while it
+/// is pinned, `runtime.Pinner`).
+///
+/// `OwnedPin` never hands pinned memory back to the allocator while C may
+/// still use it, and never hands Rust an owner of memory that was freed
+/// under its pin. That rests on two things: [`StableBuf`], an `unsafe trait`
+/// whose implementations promise where the storage is and how it goes away,
+/// and knowing (not guessing) whether the process's `#[global_allocator]`
+/// is a [`PinAwareAlloc`](crate::PinAwareAlloc).
+///
+/// # What is pinned
+/// The buffer's whole storage: for a `Vec` or `String` its capacity, not
+/// only its initialised length, because a read buffer made with
+/// `Vec::with_capacity(n)` is where C writes `n` bytes (tokio-uring's
+/// `IoBuf::bytes_total`). [`OwnedPin::len`] stays the initialised length;
+/// after C filled the buffer, [`OwnedPin::set_len`] says how much.
+///
+/// # Dropping an `OwnedPin` that is still pinned
+/// Only the caller knows when C is done with the pointer; the type cannot.
+/// So the way to end the pin is [`OwnedPin::into_inner`], called after the
+/// completion is reaped. Dropping an `OwnedPin` instead is treated as the bug
+/// it usually is (C may still write into the buffer), and made harmless:
+///
+/// - the pin is **not** released: it stays in the registry for the rest of
+///   the process, so `snapshot()`, `PINREPORT=1` and `assert_no_pins()` name
+///   it and the line that made it;
+/// - when the process's `#[global_allocator]` is a `PinAwareAlloc`, the
+///   buffer is dropped and the allocator quarantines its heap block (the pin
+///   overlaps it), recording a "freed while pinned" event. A `PinAwareAlloc`
+///   that is not the global allocator (a side allocator used directly)
+///   does not count: the buffer's storage goes back through the global
+///   allocator, which would free it for real;
+/// - otherwise the buffer is leaked, so C writes into memory nobody else
+///   owns;
+/// - if the buffer was already freed under the pin (a callback rebuilt a
+///   `Box` from the pointer and dropped it), it is not dropped again;
+/// - in checked mode one line goes to stderr at once, naming the region,
+///   the line that made the pin and what became of the buffer
+///   ("quarantined", "leaked", ...).
+///
+/// Either way no memory is handed back to the allocator while C may use it.
+///
+/// # Giving the buffer back
+/// [`OwnedPin::into_inner`] unpins and returns the buffer, unless its storage
+/// was freed while pinned (with `PinAwareAlloc` as the global allocator the
+/// registry knows): then the buffer's destructor has already run, returning
+/// it would free the block a second time, so the pin is released, the
+/// quarantined block is freed exactly once, and
+/// [`try_into_inner`](OwnedPin::try_into_inner) returns [`FreedWhilePinned`]
+/// (`into_inner` panics with the same message).
+///
+/// # Example
 ///
 /// ```
 /// use pointer_escapes::{is_pinned, OwnedPin};

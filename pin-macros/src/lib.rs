@@ -1,30 +1,23 @@
 //! Procedural macros of `pointer-escapes`: `#[pointer_escapes]` and
 //! `#[derive(Referents)]`. Use them through the `pointer-escapes` crate;
 //! generated code names its run-time as `::pointer_escapes::__private`.
+//!
+//! The full reference of each macro (`docs/attribute.md` and
+//! `docs/derive.md` in this package) sits on the macro item, so it shows on
+//! the item's page wherever the macro is re-exported.
 
 use proc_macro::TokenStream;
 
 mod derive;
 mod escapes;
 
-/// Pins a function's escaping pointer arguments for the duration of each
-/// call and, in checked mode, checks what they point to; on an `extern`
-/// block, wraps every foreign function so each call into C does so.
-///
-/// Parameters take `#[flow_through]` and `#[escapes(len = expr)]` /
-/// `#[escapes(bytes = expr)]`; the attribute takes `crate = path`. In a
-/// safe `fn`, raw-pointer arguments are pinned but not checked (the check
-/// reads through them, which only an `unsafe fn`'s caller vouches for).
-///
-/// The full reference (every rule, the expansion, the extern-block form) is the
-/// `#[pointer_escapes]` page of the `pointer-escapes` crate documentation
-/// (`docs/attribute.md` in its repository).
+#[doc = include_str!("../docs/attribute.md")]
 #[proc_macro_attribute]
 pub fn pointer_escapes(attr: TokenStream, item: TokenStream) -> TokenStream {
     escapes::expand(attr.into(), item.into()).into()
 }
 
-/// Implements `Referents` for a struct: each field's referents.
+#[doc = include_str!("../docs/derive.md")]
 #[proc_macro_derive(Referents, attributes(referents))]
 pub fn derive_referents(input: TokenStream) -> TokenStream {
     derive::expand(input.into()).into()

@@ -51,7 +51,7 @@ pub enum FailureCause {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct CheckFailure {
-    /// What was checked: "check_referents::<T> at file:line", or
+    /// What was checked: "`check_referents::<T>` at file:line", or
     /// "`readv`: argument `iov`".
     pub context: String,
     /// Where the pointer is held, from the checked value: `iov[3].iov_base`.

@@ -64,6 +64,11 @@ pub(crate) struct ContainerAttrs {
     /// (foreign) type, whose fields this struct mirrors (the key, for
     /// errors, and the type).
     pub(crate) remote: Option<(Ident, syn::Type)>,
+    /// `partial` (with `remote`): the mirror may leave fields of the remote
+    /// out (needed when the remote has private fields); without it every
+    /// field of the remote must be mirrored, so none is left unreported by
+    /// accident.
+    pub(crate) partial: Option<Ident>,
 }
 
 /// Parses the container's options; `kind` ("struct", "enum") is for messages.
@@ -88,6 +93,20 @@ pub(crate) fn container(attrs: &[Attribute], kind: &str, errors: &mut Errors) ->
                     out.remote = Some((key, ty));
                 }
             }
+            "partial" => {
+                if out.partial.is_some() {
+                    errors.spanned(&key, "duplicate `partial` option; give it once");
+                    continue;
+                }
+                if let Some(value) = value {
+                    errors.spanned(
+                        &value,
+                        "`partial` takes no value: write `#[referents(remote = path::Type, partial)]`",
+                    );
+                    continue;
+                }
+                out.partial = Some(key);
+            }
             "bound" => {
                 if out.bound.is_some() {
                     errors.spanned(&key, "duplicate `bound` option; give it once");
@@ -107,7 +126,8 @@ pub(crate) fn container(attrs: &[Attribute], kind: &str, errors: &mut Errors) ->
                 &key,
                 format!(
                     "unknown #[referents] option `{name}` on a {kind}; expected \
-                     `crate = path`, `bound = \"T: Referents\"` or `remote = path::Type` \
+                     `crate = path`, `bound = \"T: Referents\"`, `remote = path::Type` or \
+                     `partial` \
                      (field options `len`, `bytes` and `skip` go on fields)"
                 ),
             ),
@@ -250,7 +270,7 @@ pub(crate) fn field(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                     out.skip = Some(key);
                 }
             }
-            "crate" | "bound" | "remote" => errors.spanned(
+            "crate" | "bound" | "remote" | "partial" => errors.spanned(
                 &key,
                 format!(
                     "`{name}` is an option of the struct or enum: put \

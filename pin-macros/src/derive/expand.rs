@@ -100,6 +100,23 @@ pub(crate) fn remote_fn(input: &Input<'_>, remote: &syn::Type) -> TokenStream {
             let _: *const #ty = ::core::ptr::addr_of!(self.#member);
         }
     });
+    // Every field of the remote is mirrored (skipped ones included), unless
+    // the mirror says `partial`: an exhaustive pattern, which fails to
+    // compile on a remote field the mirror leaves out ("pattern does not
+    // mention field"), so no pointer field goes unreported by accident.
+    let exhaustive = match (&input.options.partial, remote) {
+        (None, syn::Type::Path(syn::TypePath { qself: None, path })) => {
+            // The path and braces at the remote's path (a missing field is
+            // reported there), each member at the mirror's field (a field
+            // the remote lacks is reported there).
+            let span = remote.span();
+            let members = fields.iter().map(|f| &f.member);
+            quote_spanned! {span=>
+                let #path { #(#members: _,)* } = self;
+            }
+        }
+        _ => TokenStream::new(),
+    };
     let trait_ident = Ident::new("__PointerEscapesRemote", Span::mixed_site());
     // The mirror is never built, only read from: name each of its fields
     // once (in a closure never called), so that rustc does not report them
@@ -139,6 +156,7 @@ pub(crate) fn remote_fn(input: &Input<'_>, remote: &syn::Type) -> TokenStream {
                         &self,
                         #visitor: &mut __PointerEscapesVisitor,
                     ) {
+                        #exhaustive
                         #(#matches)*
                         #body
                     }

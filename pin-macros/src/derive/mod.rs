@@ -8,7 +8,7 @@
 //! - `bounds`: the impl's where-clause;
 //! - `expand`: the impl itself.
 //!
-//! The user-facing reference is `docs/derive.md`.
+//! The user-facing reference is `docs/derive.md` in this package (on the macro item).
 
 mod attrs;
 mod bounds;

@@ -60,6 +60,13 @@ fn extent_on_pointer(field: &Field<'_>, errors: &mut Errors) {
 /// declares its own items, which cannot see the mirror's parameters).
 fn remote_rules(input: &Input<'_>, errors: &mut Errors) {
     let Some((key, _)) = &input.options.remote else {
+        if let Some(partial) = &input.options.partial {
+            errors.spanned(
+                partial,
+                "`partial` is an option of a remote mirror: it goes with \
+                 `#[referents(remote = path::Type, partial)]`",
+            );
+        }
         return;
     };
     if let Shape::Enum(_) = input.shape {

@@ -8,7 +8,7 @@
 //! `CallPins` code), [`cfgs`] (`#[cfg]`/`#[cfg_attr]` carried into generated
 //! code and split between an import and its wrapper), [`function`] and
 //! [`extern_block`] (the two item kinds).
-//! The user-facing reference is `docs/attribute.md` in the facade crate.
+//! The user-facing reference is `docs/attribute.md` in this package (on the macro item).
 
 mod cfgs;
 mod errors;
