@@ -427,7 +427,7 @@ fn demonstrate_bug(opts: &Options) -> Result<(), Failure> {
 
     let after = snapshot();
     println!(
-        "\nthe dropped buffer's pin stays for the rest of the process (PINREPORT=1 prints it at \
+        "\nthe dropped buffer's pin stays for the rest of the process (POINTER_ESCAPES_REPORT=1 prints it at \
          exit):\n{after}"
     );
     drop(cb);

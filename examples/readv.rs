@@ -331,7 +331,7 @@ fn show_checker(fd: c_int, size: usize) -> Result<(), Failure> {
         return Ok(());
     }
     if check_mode() == CheckMode::Off {
-        println!("checker: off in this run (release build or PINCHECK=0); PINCHECK=1 turns it on");
+        println!("checker: off in this run (release build or POINTER_ESCAPES_CHECK=0); POINTER_ESCAPES_CHECK=1 turns it on");
         return Ok(());
     }
     let mut bufs: Vec<Vec<u8>> = (0..4).map(|_| vec![0u8; size]).collect();
