@@ -461,7 +461,7 @@ fn run(s: &mut Scratch, root: &Root<'_>, trust: Trust) -> Result<(), Box<CheckFa
         // wrong, where "unpinned" (what the part past the end would also
         // be, unless the call pinned the extent as reported) would not.
         for p in s.current.iter() {
-            let Some(follow) = p.follow.filter(|_| p.promised && !p.overflow) else {
+            let Some(follow) = p.follow.filter(|_| p.promised && p.vouched && !p.overflow) else {
                 continue;
             };
             if let Some(memory) = past_its_memory(p.region) {
