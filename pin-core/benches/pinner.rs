@@ -10,7 +10,10 @@
 //!   `var pinner runtime.Pinner` inside the loop does.
 //! - The parallel benches run 2 threads (Go's `b.RunParallel` with
 //!   GOMAXPROCS=2 on this machine) and report wall time divided by the total
-//!   number of operations, as Go does.
+//!   number of operations, as Go does. `pin_unpin_parallel/T` takes the
+//!   thread count as its parameter (2, 4 and 8; Go's `-test.cpu=T`): on
+//!   this 2-core machine 4 and 8 threads are oversubscribed, which shows
+//!   what a lock held by a preempted thread costs the others.
 //!
 //! Beyond Go's set: `pin_unpin_with_live/N` (the same pin/unpin with N other
 //! pins live, to show the registry's cost does not grow with its size) and
@@ -43,16 +46,25 @@ const BATCH: usize = 1000;
 /// Go's `b.RunParallel` on this 2-core machine runs 2 goroutines.
 const THREADS: u64 = 2;
 
+/// Thread counts of `pin_unpin_parallel/T`: Go's `-test.cpu=2,4,8`.
+const PARALLEL_THREADS: [u64; 3] = [2, 4, 8];
+
 /// Runs `iters` operations split over [`THREADS`] threads that start
+/// together (see [`run_parallel_on`]).
+fn run_parallel(iters: u64, work: impl Fn(u64) + Sync) -> Duration {
+    run_parallel_on(THREADS, iters, work)
+}
+
+/// Runs `iters` operations split over `threads` threads that start
 /// together, and returns the wall time from the first start to the last
 /// finish: criterion divides it by `iters`, which is Go's ns/op for
 /// `RunParallel` (wall time / total operations).
-fn run_parallel(iters: u64, work: impl Fn(u64) + Sync) -> Duration {
-    let barrier = Barrier::new(THREADS as usize);
+fn run_parallel_on(threads: u64, iters: u64, work: impl Fn(u64) + Sync) -> Duration {
+    let barrier = Barrier::new(threads as usize);
     let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..THREADS)
+        let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let share = iters / THREADS + u64::from(t < iters % THREADS);
+                let share = iters / threads + u64::from(t < iters % threads);
                 let (barrier, work) = (&barrier, &work);
                 s.spawn(move || {
                     barrier.wait();
@@ -67,8 +79,8 @@ fn run_parallel(iters: u64, work: impl Fn(u64) + Sync) -> Duration {
             .map(|h| h.join().expect("a bench thread panicked"))
             .collect()
     });
-    let first = spans.iter().map(|s| s.0).min().expect("two threads ran");
-    let last = spans.iter().map(|s| s.1).max().expect("two threads ran");
+    let first = spans.iter().map(|s| s.0).min().expect("the threads ran");
+    let last = spans.iter().map(|s| s.1).max().expect("the threads ran");
     last - first
 }
 
@@ -152,19 +164,25 @@ fn pin_unpin_batch_tiny(c: &mut Criterion) {
     });
 }
 
+/// Go's `PinUnpinParallel` at `-test.cpu=T`: `pin_unpin_parallel/T`, T
+/// threads each pinning and unpinning its own object.
 fn pin_unpin_parallel(c: &mut Criterion) {
-    c.bench_function("pin_unpin_parallel", |b| {
-        b.iter_custom(|iters| {
-            run_parallel(iters, |n| {
-                let p = new_obj();
-                for _ in 0..n {
-                    let mut pinner = Pinner::new();
-                    black_box(pinner.pin(black_box(&*p)));
-                    pinner.unpin();
-                }
+    let mut group = c.benchmark_group("pin_unpin_parallel");
+    for threads in PARALLEL_THREADS {
+        group.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &t| {
+            b.iter_custom(|iters| {
+                run_parallel_on(t, iters, |n| {
+                    let p = new_obj();
+                    for _ in 0..n {
+                        let mut pinner = Pinner::new();
+                        black_box(pinner.pin(black_box(&*p)));
+                        pinner.unpin();
+                    }
+                })
             })
-        })
-    });
+        });
+    }
+    group.finish();
 }
 
 fn pin_unpin_parallel_tiny(c: &mut Criterion) {

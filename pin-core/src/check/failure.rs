@@ -1,6 +1,7 @@
 //! What a failed check says: what was checked, which pointer, where it
 //! points, and how to fix it.
 
+use crate::memory::MemoryKind;
 use crate::origin::ThreadNumber;
 use crate::referents::Via;
 use crate::region::{ByteCount, Region};
@@ -14,6 +15,25 @@ pub enum FailureCause {
     Unpinned,
     /// The pointer's extent runs past the end of the address space.
     ExtentOverflows,
+    /// An extent the check would read on an `unsafe` promise (an annotated
+    /// `unsafe fn`'s argument with `len = ..`, or a raw pointer below it)
+    /// starts in memory whose end the library knows (static memory, a
+    /// thread's stack or thread-local storage) and runs past that end: no
+    /// value lies there, so the length is wrong (a stale or uninitialised
+    /// header, say). The check stops before reading any of its elements,
+    /// rather than walk past the end of that memory.
+    ///
+    /// Heap memory has no such bound: where a heap block ends cannot be
+    /// learnt soundly for an arbitrary pointer, so an oversized extent in
+    /// the heap is walked on the promise alone.
+    ExtentPastItsMemory {
+        /// The memory it starts in, and does not end in.
+        memory: MemoryKind,
+        /// Bytes per `pointee` value (saturated at `u32::MAX`): the extent
+        /// is `region.len() / element_size` values. (Not the count itself,
+        /// which would make a `CheckFailure` too big to return by value.)
+        element_size: u32,
+    },
     /// A raw pointer whose pointee can hold pointers is pinned, but nothing
     /// vouches that it is live or holds a valid value (a pin does not), so
     /// a safe check may not read through it to check further. The fix: an
@@ -144,6 +164,20 @@ impl fmt::Display for CheckFailure {
                  address space; fix the length its Referents impl or #[referents(len = ..)] \
                  reports",
                 self.pointee
+            ),
+            FailureCause::ExtentPastItsMemory {
+                memory,
+                element_size,
+            } => write!(
+                f,
+                "`{path}` reports {} `{}` values ({}) at {addr:#x}, which starts in \
+                 {memory} and runs past its end: no value is that long, so the length is wrong \
+                 (a stale or uninitialised length?); the check stops here rather than read past \
+                 the end. Fix the length the annotation (#[escapes(len = ..)]), the Referents \
+                 impl or #[referents(len = ..)] reports",
+                self.region.len() / (element_size.max(1) as usize),
+                self.pointee,
+                ByteCount(self.region.len())
             ),
             FailureCause::RetainedOnStack { thread } => write!(
                 f,

@@ -20,6 +20,24 @@
 //! zero-sized) are never followed: their extent being pinned is the whole
 //! check, in O(1).
 //!
+//! # Extents read on a promise end where their memory ends
+//! A promise can be wrong: a stale or uninitialised length field turns an
+//! array of 16 into one of 286 million, and walking it element by element
+//! reads far past its memory (and took 17 seconds once). Before the walk
+//! reads an extent that only the caller's promise vouches for (the root of
+//! an annotated `unsafe fn`'s argument, or a raw pointer below a value),
+//! and that is longer than [`BOUND_FROM_BYTES`], it asks what memory the
+//! extent starts in. Where that memory's end is known (a static segment, a
+//! registered thread's stack or thread-local storage: see
+//! `memory::bounded_memory`), an extent running past it is refused with
+//! [`FailureCause::ExtentPastItsMemory`] before any element is read: no
+//! value straddles the end of such memory. Heap and other memory have no
+//! such bound (where a heap block ends cannot be learnt soundly for an
+//! arbitrary pointer: glibc's `malloc_usable_size` is undefined behaviour
+//! on a pointer that is not a block's start, and the global allocator need
+//! not be glibc's), so an oversized heap extent is walked on the promise
+//! alone. Borrowed extents need no bound: the borrow proves them.
+//!
 //! Each level's referents are checked against the registry under one lock
 //! acquisition. Cycles end because each `(address, type, count)` is
 //! followed once (the count matters: a pointer to one element and a pointer
@@ -30,6 +48,7 @@
 //! "moved while pinned" when a user's pin happens to cover them.
 
 use super::failure::{CheckFailure, FailureCause, PathStep, RootKind};
+use crate::memory::{self, MemoryKind};
 use crate::referents::{FromCopy, Referents, Via, Visitor};
 use crate::region::Region;
 use crate::registry;
@@ -75,6 +94,10 @@ struct Pending {
     overflow: bool,
     /// The walk may read through it (see [`Trust`]).
     vouched: bool,
+    /// ...on the caller's promise alone, not on a borrow: its extent is
+    /// bounded by its memory's end before it is read (see the module's
+    /// documentation).
+    promised: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -198,7 +221,14 @@ impl Collector<'_> {
     /// Queues `count` values of `T` at `ptr`; `vouched` says whether the
     /// walk may read them.
     #[inline]
-    fn queue<T: Referents>(&mut self, ptr: *const T, count: usize, via: Via, vouched: bool) {
+    fn queue<T: Referents>(
+        &mut self,
+        ptr: *const T,
+        count: usize,
+        via: Via,
+        vouched: bool,
+        promised: bool,
+    ) {
         // Zero-sized values occupy no memory C could read: nothing to check
         // (their address is dangling and never pinned).
         if ptr.is_null() || count == 0 || core::mem::size_of::<T>() == 0 {
@@ -229,6 +259,7 @@ impl Collector<'_> {
             via,
             overflow,
             vouched,
+            promised,
         });
     }
 }
@@ -237,14 +268,14 @@ impl Visitor for Collector<'_> {
     #[inline]
     fn pointer<T: Referents>(&mut self, ptr: *const T, count: usize, via: Via) {
         let vouched = self.trust == Trust::Caller;
-        self.queue(ptr, count, via, vouched);
+        self.queue(ptr, count, via, vouched, vouched);
     }
 
     #[inline]
     fn borrowed<T: Referents>(&mut self, values: &[T], via: Via) {
         // The value being visited was readable, and it owns or borrows
         // `values`: they are live for as long as the root is borrowed.
-        self.queue(values.as_ptr(), values.len(), via, true);
+        self.queue(values.as_ptr(), values.len(), via, true, false);
     }
 
     #[inline]
@@ -265,6 +296,7 @@ impl Visitor for Collector<'_> {
             via,
             overflow,
             vouched: false,
+            promised: false,
         });
     }
 
@@ -329,6 +361,29 @@ pub(crate) unsafe fn check_elements<T: Referents>(
 ) -> Result<(), Box<CheckFailure>> {
     if ptr.is_null() || count == 0 || !T::HOLDS_POINTERS || core::mem::size_of::<T>() == 0 {
         return Ok(());
+    }
+    // The argument's own extent, on the caller's promise alone: bounded
+    // before its first element is read, like the raw pointers below it. (An
+    // extent overflowing the address space cannot be an argument's: the
+    // call refuses it before its checks run.)
+    if trust == Trust::Caller {
+        if let Ok(region) = Region::of_elements(ptr, count) {
+            if let Some(memory) = past_its_memory(region) {
+                return Err(Box::new(CheckFailure {
+                    context: (root.context)(),
+                    path: root.name.to_string(),
+                    element: None,
+                    region,
+                    pointee: core::any::type_name::<T>(),
+                    cause: FailureCause::ExtentPastItsMemory {
+                        memory,
+                        element_size: element_size(region.len(), count),
+                    },
+                    depth: 0,
+                    root: root.kind,
+                }));
+            }
+        }
     }
     // SAFETY: forwarded from the caller.
     check_from(root, trust, |c| unsafe {
@@ -402,10 +457,31 @@ fn run(s: &mut Scratch, root: &Root<'_>, trust: Trust) -> Result<(), Box<CheckFa
     let mut depth = 0;
     while !s.current.is_empty() {
         depth += 1;
+        // A wrong length first: "past the end of its memory" says what is
+        // wrong, where "unpinned" (what the part past the end would also
+        // be, unless the call pinned the extent as reported) would not.
+        for p in s.current.iter() {
+            let Some(follow) = p.follow.filter(|_| p.promised && p.vouched && !p.overflow) else {
+                continue;
+            };
+            if let Some(memory) = past_its_memory(p.region) {
+                let cause = FailureCause::ExtentPastItsMemory {
+                    memory,
+                    element_size: element_size(p.region.len(), follow.count),
+                };
+                return Err(Box::new(failure(s, root, p, cause, depth)));
+            }
+        }
         let uncovered =
             registry::first_uncovered(&s.current, |p| (!p.overflow).then_some(p.region));
         if let Some(i) = uncovered {
-            return Err(Box::new(failure(s, root, &s.current[i], false, depth)));
+            let p = &s.current[i];
+            let cause = if p.overflow {
+                FailureCause::ExtentOverflows
+            } else {
+                FailureCause::Unpinned
+            };
+            return Err(Box::new(failure(s, root, p, cause, depth)));
         }
         // A pinned raw pointer whose pointee holds pointers, with nothing
         // that vouches for it: the walk cannot go on below it, and says so
@@ -413,7 +489,13 @@ fn run(s: &mut Scratch, root: &Root<'_>, trust: Trust) -> Result<(), Box<CheckFa
         // elsewhere (the more useful report).
         if stopped.is_none() {
             if let Some(p) = s.current.iter().find(|p| p.follow.is_some() && !p.vouched) {
-                stopped = Some(Box::new(failure(s, root, p, true, depth)));
+                stopped = Some(Box::new(failure(
+                    s,
+                    root,
+                    p,
+                    FailureCause::NotVouched,
+                    depth,
+                )));
             }
         }
         let level = std::mem::replace(&mut s.current, SysVec::new_in(System));
@@ -462,13 +544,36 @@ fn run(s: &mut Scratch, root: &Root<'_>, trust: Trust) -> Result<(), Box<CheckFa
     }
 }
 
-/// The failure for `p`: unpinned or overflowing, or (`not_vouched`) pinned
-/// but not readable on any promise.
+/// Extents read on a promise that are at most this long are not bounded:
+/// asking what memory they start in (a binary search of the static
+/// segments, then the live threads' ranges) would cost more than walking
+/// a few elements; past a page, it costs a small part of the walk it may
+/// save.
+const BOUND_FROM_BYTES: usize = 4096;
+
+/// Whether `region`, an extent about to be read on the caller's promise,
+/// starts in memory whose end is known and runs past that end: that
+/// memory, if so.
+fn past_its_memory(region: Region) -> Option<MemoryKind> {
+    if region.len() <= BOUND_FROM_BYTES {
+        return None;
+    }
+    let (memory, range) = memory::bounded_memory(region.addr())?;
+    (region.end() > range.end()).then_some(memory)
+}
+
+/// Bytes per element of an extent of `len` bytes holding `count` elements,
+/// saturated at `u32::MAX` (as `FailureCause::ExtentPastItsMemory` holds it).
+fn element_size(len: usize, count: usize) -> u32 {
+    u32::try_from(len / count.max(1)).unwrap_or(u32::MAX)
+}
+
+/// The failure for `p`, of `cause`.
 fn failure(
     s: &Scratch,
     root: &Root<'_>,
     p: &Pending,
-    not_vouched: bool,
+    cause: FailureCause,
     depth: usize,
 ) -> CheckFailure {
     let mut steps = vec![p.via];
@@ -501,13 +606,7 @@ fn failure(
         element,
         region: p.region,
         pointee: p.pointee,
-        cause: if not_vouched {
-            FailureCause::NotVouched
-        } else if p.overflow {
-            FailureCause::ExtentOverflows
-        } else {
-            FailureCause::Unpinned
-        },
+        cause,
         depth,
         root: root.kind,
     }

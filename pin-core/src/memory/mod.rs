@@ -157,6 +157,27 @@ pub(crate) fn frame_memory(region: Region) -> Option<MemoryKind> {
     threads::overlapping(region)
 }
 
+/// The memory `addr` lies in when the library knows where that memory
+/// ends: a static segment, or a registered thread's stack or thread-local
+/// storage, with its range `[start, end)` as a region. `None` for heap and
+/// other memory, whose blocks' bounds the library cannot learn soundly
+/// (glibc's `malloc_usable_size` is undefined behaviour on a pointer that
+/// is not a block's start, and the global allocator may not be glibc's).
+/// No value of these kinds straddles the range's end, so an extent that
+/// starts inside and ends past it is not one value's (or array's) memory.
+/// Registers the calling thread first.
+pub(crate) fn bounded_memory(addr: usize) -> Option<(MemoryKind, Region)> {
+    if addr == 0 {
+        return None;
+    }
+    if let Some((start, end)) = statics::segment_containing(addr) {
+        return Some((MemoryKind::Static, Region::from_parts(start, end - start)));
+    }
+    threads::ensure_registered();
+    threads::range_containing(addr)
+        .map(|(kind, start, end)| (kind, Region::from_parts(start, end - start)))
+}
+
 /// Registers the calling thread with the library now: its name and OS
 /// thread id (for messages and the report) and its stack and thread-local
 /// storage ranges (for the checks that refuse stack memory C keeps). A

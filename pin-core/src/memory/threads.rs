@@ -260,6 +260,36 @@ pub(super) fn overlapping(region: Region) -> Option<MemoryKind> {
         .find_map(|(_, slot)| read(slot).and_then(|r| r.overlapping(region)))
 }
 
+/// The stack or thread-local storage of a live registered thread that
+/// holds `addr`, with that range, `(kind, lowest, end)`: the calling
+/// thread's first, then every other's (as [`overlapping`]).
+pub(super) fn range_containing(addr: usize) -> Option<(MemoryKind, usize, usize)> {
+    let holds = |r: Ranges| {
+        let thread = ThreadNumber(r.number);
+        let within = |(lo, hi): (usize, usize)| lo < hi && lo <= addr && addr < hi;
+        // Thread-local storage first: it lies inside the stack mapping of
+        // threads other than the main one (see `Ranges::overlapping`).
+        if within(r.tls) {
+            Some((MemoryKind::ThreadLocal { thread }, r.tls.0, r.tls.1))
+        } else if within(r.stack) {
+            Some((MemoryKind::Stack { thread }, r.stack.0, r.stack.1))
+        } else {
+            None
+        }
+    };
+    let mine = MY_SLOT.with(Cell::get);
+    let mine = (mine != UNREGISTERED && mine != NOT_IN_TABLE).then(|| (mine - 1) as usize);
+    if let Some(found) = mine.and_then(|i| read(&SLOTS[i])).and_then(holds) {
+        return Some(found);
+    }
+    let used = USED.load(Ordering::Acquire);
+    SLOTS[..used]
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| Some(i) != mine)
+        .find_map(|(_, slot)| read(slot).and_then(holds))
+}
+
 /// The calling thread's stack, `[lowest, highest)`, as
 /// `pthread_getattr_np` reports it (without the guard page; for the main
 /// thread, up to the stack rlimit below the top of `[stack]`). `(0, 0)` if
