@@ -25,7 +25,8 @@
 #      PinAwareAlloc is not the global allocator),
 #      escapes_out_params (no uninitialised out-parameter is read),
 #      foreign_types (referents = path, remote mirrors, cstr, and the shipped
-#      msghdr impl through the raw check API).
+#      msghdr impl through the raw check API), referents_path_unwinding (a
+#      referents = path function panicking mid-check leaks no pin).
 #
 # What is skipped, and why (keep this list in step with RELIABILITY.md):
 #   - pin-core statics::tests::literals_and_statics_are_static_heap_and_stack_are_not
@@ -115,7 +116,7 @@ done
 step "facade integration tests"
 cargo +nightly miri test --test bad_input --test panic_safety --test model --test stress \
     --test soundness --test soundness_forgotten_pinner --test review_findings \
-    --test escapes_out_params
+    --test escapes_out_params --test referents_path_unwinding
 cargo +nightly miri test --test pinner_go -- \
     --skip pinner_go::pinning_a_static \
     --skip pinner_go::static_string_data_is_always_pinned

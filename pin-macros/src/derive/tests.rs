@@ -290,3 +290,23 @@ fn remote_mirrors_get_a_function_and_no_impl() {
         "{errors:?}"
     );
 }
+
+/// Rule: an option the user wrote never silently does nothing: `bound`
+/// beside `remote` (a mirror has no impl to bound) is refused.
+#[test]
+fn remote_mirror_refuses_bound() {
+    let errors = errors(quote! {
+        #[referents(remote = libc::iovec, bound = "u8: Copy")]
+        struct IovecDef {
+            #[referents(bytes = self.iov_len)]
+            iov_base: *mut c_void,
+            iov_len: usize,
+        }
+    });
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("`bound` has no effect with `remote`")),
+        "{errors:?}"
+    );
+}

@@ -85,4 +85,16 @@ fn remote_rules(input: &Input<'_>, errors: &mut Errors) {
              `remote = path::Type<u8>`, on a mirror struct without parameters",
         );
     }
+    // A mirror gets no `Referents` impl, so there is no where-clause for
+    // `bound` to replace: refused rather than silently ignored.
+    if let Some(bound) = &input.options.bound {
+        let message = "`bound` has no effect with `remote`: a mirror gets a function, not a \
+                       `Referents` impl with a where-clause (and is not generic); remove \
+                       `bound = ..`";
+        if bound.is_empty() {
+            errors.spanned(key, message);
+        } else {
+            errors.spanned(bound, message);
+        }
+    }
 }

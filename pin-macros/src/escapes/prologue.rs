@@ -341,14 +341,30 @@ fn pointer_access(private: &TokenStream, escape: &Escape) -> TokenStream {
 }
 
 /// The wrapper type of a `referents = path` parameter: a name no user code
-/// can write (mixed-site), one per parameter.
+/// can write (mixed-site), one per parameter. The parameter's name is
+/// encoded injectively (ASCII letters and digits as they are, `_` as `__`,
+/// anything else as `_u{hex}_`), so two parameters never share a wrapper:
+/// `_2` and the unnamed second parameter (`#2`), `r#type` and `r_type`, or
+/// two non-ASCII names would otherwise collide.
 fn wrapper_ident(escape: &Escape) -> Ident {
-    let name: String = escape
-        .name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    Ident::new(&format!("__PeReferents_{name}"), Span::mixed_site())
+    Ident::new(
+        &format!("__PeReferents_{}", encode_name(&escape.name)),
+        Span::mixed_site(),
+    )
+}
+
+/// `name` spelt with ASCII letters, digits and `_` only, injectively (see
+/// [`wrapper_ident`]).
+fn encode_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            c if c.is_ascii_alphanumeric() => out.push(c),
+            '_' => out.push_str("__"),
+            c => out.push_str(&format!("_u{:x}_", u32::from(c))),
+        }
+    }
+    out
 }
 
 /// For each `referents = path` parameter, a `#[repr(transparent)]` wrapper
@@ -450,5 +466,30 @@ fn extent_tokens(private: &TokenStream, extent: &Extent) -> TokenStream {
         Extent::One => quote!(#private::Extent::One),
         Extent::Len(e) => quote_spanned!(e.span()=> #private::Extent::len(#e)),
         Extent::Bytes(e) => quote_spanned!(e.span()=> #private::Extent::bytes(#e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_name;
+
+    /// Rule: each `referents = path` parameter gets its own wrapper type,
+    /// whatever the parameters are called (distinct names never encode to
+    /// the same wrapper name).
+    #[test]
+    fn referents_wrapper_names_are_distinct_per_parameter() {
+        let names = [
+            "_2", "#2", "r#type", "r_type", "é", "à", "_", "__", "_u5f_", "a_b", "a__b",
+        ];
+        let encoded: Vec<String> = names.iter().map(|n| encode_name(n)).collect();
+        for (i, a) in encoded.iter().enumerate() {
+            assert!(
+                a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "{a}"
+            );
+            for (j, b) in encoded.iter().enumerate().skip(i + 1) {
+                assert_ne!(a, b, "`{}` and `{}` share a wrapper", names[i], names[j]);
+            }
+        }
     }
 }
