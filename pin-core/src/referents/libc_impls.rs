@@ -111,9 +111,14 @@ pointer_free_libc! {
     /// `struct sigevent`: `sigev_value` is handed back to the caller's
     /// signal handler or thread function as it was given; C never follows
     /// it, so it is not a referent (as Go's `uintptr` context values are
-    /// not). The `SIGEV_THREAD` function and attributes live in a union the
-    /// libc crate does not expose (`sigev_notify_thread_id` and padding);
-    /// a `pthread_attr_t *` there is read during the call only.
+    /// not).
+    ///
+    /// **Not checked:** with `SIGEV_THREAD`, `sigev_notify_attributes` (a
+    /// `pthread_attr_t *`) lives in a union the libc crate hides in private
+    /// padding, so it is not reported (reading it would read bytes that may
+    /// never have been initialised). glibc's AIO reads it when the request
+    /// completes, after the call returned: keep the attributes alive until
+    /// then yourself (a `static`, or an `OwnedPin<Box<pthread_attr_t>>`).
     libc::sigevent;
     /// `struct pollfd`: a descriptor and two event masks.
     libc::pollfd;
