@@ -12,8 +12,9 @@
 //!
 //! # Why it cannot recurse, deadlock or trip over TLS
 //! - **No allocation while deciding.** With no live pin, `dealloc` and
-//!   `realloc` cost one atomic load (`registry::any_pins`). Otherwise the
-//!   registry answers under its spin lock from tables it allocates from
+//!   `realloc` cost a few atomic loads (`registry::may_overlap_pin`: the
+//!   shared table's count, and one word per thread that ever made a call
+//!   with pins). Otherwise the registry answers under its spin lock from tables it allocates from
 //!   `std::alloc::System` directly, never through the global allocator, and
 //!   events go to a fixed ring. Messages are formatted into a stack buffer
 //!   and written with `write(2)`.
