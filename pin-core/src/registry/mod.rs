@@ -15,6 +15,9 @@
 //! Every query reads both. `docs/registry.md` says what each operation
 //! touches and costs with N threads.
 //!
+//! The registry knows nothing of the layers above it (report, allocator,
+//! checker): they call it, and tell it what it needs (`note_guarded_frees`).
+//!
 //! The registry never allocates through the global allocator and never calls
 //! user code or the inner allocator while holding its lock, so the pin-aware
 //! allocator can consult it from `dealloc` without recursion or deadlock.
@@ -37,7 +40,7 @@ use crate::origin::{coarse_now_ms, PinKind, Site, ThreadNumber};
 use crate::region::Region;
 use crate::statics;
 use core::alloc::Layout;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use lock::SpinLock;
 use table::{Quarantined, Span, Table};
 
@@ -83,6 +86,17 @@ fn publish_live(table: &Table) {
     LIVE_ENTRIES.store(table.live_entries(), Ordering::Release);
 }
 
+/// Whether some `PinAwareAlloc` serves frees in this process: set by the
+/// allocator (`note_guarded_frees`), read when the shared table decides at
+/// its first pin whether to keep the lock-free hints its frees consult.
+static GUARDED_FREES: AtomicBool = AtomicBool::new(false);
+
+/// Told by the pin-aware allocator at its first allocation: frees are
+/// guarded from now on, so lock-free hints are worth keeping.
+pub(crate) fn note_guarded_frees() {
+    GUARDED_FREES.store(true, Ordering::Relaxed);
+}
+
 // ---------------------------------------------------------------- pinning
 
 /// Pins `region` once on behalf of the calling thread.
@@ -90,7 +104,6 @@ pub(crate) fn pin(region: Region, kind: PinKind, site: Site) -> PinId {
     crate::memory::register_thread();
     let thread = ThreadNumber::current();
     let born = coarse_now_ms();
-    crate::report::arm_exit_report();
     let mut reg = locked();
     let id = reg.table.pin(region, kind, site, thread, born);
     publish_live(&reg.table);
@@ -107,7 +120,6 @@ pub(crate) fn pin_all(regions: &[Region], kind: PinKind, site: Site, out: &mut P
     crate::memory::register_thread();
     let thread = ThreadNumber::current();
     let born = coarse_now_ms();
-    crate::report::arm_exit_report();
     out.reserve(regions.len());
     let mut reg = locked();
     // A null region pins nothing (see `Region::new`).
@@ -752,5 +764,39 @@ fn release_quarantine(mut reg: lock::SpinGuard<'_, Registry>, released: Region) 
             return;
         }
         reg = locked();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The registry sits below the report, the allocator, the checker and
+    /// the pin holders: they call it, never the other way round (a call up
+    /// from here is how the allocator path would end up in code that
+    /// allocates or locks).
+    #[test]
+    fn the_registry_never_calls_up() {
+        let sources = [
+            ("mod.rs", include_str!("mod.rs")),
+            ("calls.rs", include_str!("calls.rs")),
+            ("events.rs", include_str!("events.rs")),
+            ("fork.rs", include_str!("fork.rs")),
+            ("hints.rs", include_str!("hints.rs")),
+            ("ids.rs", include_str!("ids.rs")),
+            ("lock.rs", include_str!("lock.rs")),
+            ("table.rs", include_str!("table.rs")),
+        ];
+        let above = ["report", "alloc", "check", "pinner", "owned", "call"];
+        for (file, text) in sources {
+            // This test names them itself, as strings.
+            let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or(text);
+            for module in above {
+                for form in [format!("crate::{module}::"), format!("crate::{module};")] {
+                    assert!(
+                        !code.contains(&form),
+                        "registry/{file} calls up into `{module}` ({form})"
+                    );
+                }
+            }
+        }
     }
 }

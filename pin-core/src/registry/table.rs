@@ -467,7 +467,7 @@ impl Table {
 
     fn decide_hints(&mut self) {
         if self.hints == HintsMode::Undecided {
-            self.hints = if crate::alloc::any_in_use() {
+            self.hints = if super::GUARDED_FREES.load(core::sync::atomic::Ordering::Relaxed) {
                 hints::enable();
                 HintsMode::On
             } else {
