@@ -28,6 +28,7 @@ mod fork;
 mod hints;
 mod ids;
 mod lock;
+mod slab;
 mod table;
 
 pub use events::{AllocEvent, AllocEventKind};
