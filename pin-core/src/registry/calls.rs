@@ -65,6 +65,7 @@
 use crate::origin::{Site, ThreadNumber};
 use crate::region::Region;
 use core::cell::Cell;
+use core::mem::MaybeUninit;
 use core::panic::Location;
 use core::sync::atomic::{
     fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
@@ -349,14 +350,17 @@ pub(crate) struct Published {
 /// owner is rewriting.
 pub(crate) fn find(mut f: impl FnMut(&Published) -> bool) -> bool {
     let used = USED.load(Ordering::Acquire);
+    // Not zeroed first: a query must not pay a kilobyte of stores.
+    let mut copy = [const { MaybeUninit::<Copied>::uninit() }; RECORD_SLOTS];
     for rec in &RECORDS[..used] {
-        let mut copy = [(0usize, 0usize, core::ptr::null_mut(), 0u32); RECORD_SLOTS];
         let n = match snapshot(rec, &mut copy) {
             0 => continue,
             n => n,
         };
         let thread = ThreadNumber(rec.thread.load(Ordering::Relaxed));
-        for &(start, len, site, born_ms) in &copy[..n] {
+        for copied in &copy[..n] {
+            // SAFETY: `snapshot` wrote the first `n` elements.
+            let (start, len, site, born_ms) = unsafe { copied.assume_init() };
             if site.is_null() {
                 continue; // released (see `snapshot`)
             }
@@ -380,9 +384,10 @@ pub(crate) fn find(mut f: impl FnMut(&Published) -> bool) -> bool {
 
 type Copied = (usize, usize, *mut Location<'static>, u32);
 
-/// Copies `rec`'s published slots into `out` and returns how many; a slot
-/// whose `live` flag is clear gets a null site.
-fn snapshot(rec: &Record, out: &mut [Copied; RECORD_SLOTS]) -> usize {
+/// Copies `rec`'s published slots into `out` and returns how many (the
+/// first that many elements of `out` are then initialised); a slot whose
+/// `live` flag is clear gets a null site.
+fn snapshot(rec: &Record, out: &mut [MaybeUninit<Copied>; RECORD_SLOTS]) -> usize {
     let mut spins = 0u32;
     loop {
         let before = rec.state.load(Ordering::Acquire);
@@ -394,7 +399,7 @@ fn snapshot(rec: &Record, out: &mut [Copied; RECORD_SLOTS]) -> usize {
             let len = len.min(RECORD_SLOTS);
             for (o, slot) in out.iter_mut().zip(&rec.slots[..len]) {
                 let live = slot.live.load(Ordering::Acquire);
-                *o = (
+                o.write((
                     slot.start.load(Ordering::Relaxed),
                     slot.len.load(Ordering::Relaxed),
                     if live {
@@ -403,7 +408,7 @@ fn snapshot(rec: &Record, out: &mut [Copied; RECORD_SLOTS]) -> usize {
                         core::ptr::null_mut()
                     },
                     slot.born_ms.load(Ordering::Relaxed),
-                );
+                ));
             }
             fence(Ordering::Acquire);
             if rec.state.load(Ordering::Relaxed) == before {
