@@ -425,6 +425,28 @@ fn snapshot(rec: &Record, out: &mut [MaybeUninit<Copied>; RECORD_SLOTS]) -> usiz
     }
 }
 
+/// Copies every published call pin's region into `out`, for a caller that
+/// asks many questions at once (the checker's walks): one consistent read
+/// of each record instead of one per question. `None` when they do not
+/// all fit (the caller then asks the records directly).
+pub(crate) fn copy_regions<'a>(out: &'a mut [MaybeUninit<Region>]) -> Option<&'a [Region]> {
+    let mut n = 0;
+    let overflow = find(|p| match out.get_mut(n) {
+        Some(slot) => {
+            slot.write(p.region);
+            n += 1;
+            false
+        }
+        None => true,
+    });
+    if overflow {
+        return None;
+    }
+    // SAFETY: the first `n` elements were written just above, and
+    // `MaybeUninit<Region>` has `Region`'s layout.
+    Some(unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<Region>(), n) })
+}
+
 /// Whether some thread has call pins published: a load per thread that ever
 /// made a call with pins.
 #[inline]
@@ -448,18 +470,6 @@ pub(crate) fn count_at(addr: usize) -> usize {
         false
     });
     n
-}
-
-/// The furthest end among non-empty published call pins covering `addr`.
-pub(crate) fn covered_until(addr: usize) -> Option<usize> {
-    let mut best = None;
-    find(|p| {
-        if !p.region.is_empty() && p.region.contains(addr) {
-            best = best.max(Some(p.region.end()));
-        }
-        false
-    });
-    best
 }
 
 /// Some published call pin sharing a byte with `block`.

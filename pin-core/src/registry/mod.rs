@@ -291,10 +291,16 @@ pub(crate) fn first_uncovered<T>(
     items: &[T],
     region: impl Fn(&T) -> Option<Region>,
 ) -> Option<usize> {
+    // Every published call pin read once for all the items, when they fit.
+    let mut buf = [const { core::mem::MaybeUninit::<Region>::uninit() }; 64];
+    let calls = match calls::copy_regions(&mut buf) {
+        Some(copied) => CallView::Copied(copied),
+        None => CallView::Live,
+    };
     let uncovered = |table: Option<&Table>| {
-        items
-            .iter()
-            .position(|it| region(it).is_none_or(|r| r.is_null() || !covered_in(table, r)))
+        items.iter().position(|it| {
+            region(it).is_none_or(|r| r.is_null() || !covered_with(table, &calls, r))
+        })
     };
     if !shared_pins() {
         return uncovered(None);
@@ -303,22 +309,72 @@ pub(crate) fn first_uncovered<T>(
     uncovered(Some(&reg.table))
 }
 
+/// Where `covered_with` finds the published call pins: read from the
+/// records, or copied from them once for many questions.
+enum CallView<'a> {
+    Live,
+    Copied(&'a [Region]),
+}
+
+impl CallView<'_> {
+    fn find(&self, mut f: impl FnMut(Region) -> bool) -> bool {
+        match self {
+            CallView::Live => calls::find(|p| f(p.region)),
+            CallView::Copied(regions) => regions.iter().any(|&r| f(r)),
+        }
+    }
+
+    fn covers_point(&self, addr: usize) -> bool {
+        self.find(|r| r.contains(addr))
+    }
+
+    /// Whether one non-empty pin covers all of `[addr, end)` (`addr <
+    /// end`): two subtractions and two comparisons per pin.
+    #[inline]
+    fn covers_whole(&self, addr: usize, end: usize) -> bool {
+        let covers = |r: Region| {
+            let (start, len) = (r.addr(), r.len());
+            addr.wrapping_sub(start) < len && end.wrapping_sub(start) <= len
+        };
+        match self {
+            CallView::Live => calls::find(|p| covers(p.region)),
+            CallView::Copied(regions) => regions.iter().any(|&r| covers(r)),
+        }
+    }
+
+    fn covered_until(&self, addr: usize) -> Option<usize> {
+        let mut best = None;
+        self.find(|r| {
+            if !r.is_empty() && r.contains(addr) {
+                best = best.max(Some(r.end()));
+            }
+            false
+        });
+        best
+    }
+}
+
 /// Whether pins (of `table`, when the shared table holds any, and the
 /// published call pins) or static memory cover every byte of `region`.
 #[inline]
 fn covered_in(table: Option<&Table>, region: Region) -> bool {
+    covered_with(table, &CallView::Live, region)
+}
+
+#[inline]
+fn covered_with(table: Option<&Table>, calls: &CallView<'_>, region: Region) -> bool {
     let (addr, end) = (region.addr(), region.end());
     if region.is_empty() {
         return table.is_some_and(|t| t.covers_point(addr))
-            || calls::covers_point(addr)
+            || calls.covers_point(addr)
             || statics::is_static(addr);
     }
     // The usual case: one pin (or static segment) covers the whole region.
-    if static_covers(region)
+    if calls.covers_whole(addr, end)
         || table.is_some_and(|t| {
             t.find_covering_at_least(addr, region.len(), |hit| hit.region.end() >= end)
         })
-        || calls::find(|p| p.region.contains(addr) && p.region.end() >= end && !p.region.is_empty())
+        || static_covers(region)
     {
         return true;
     }
@@ -326,7 +382,7 @@ fn covered_in(table: Option<&Table>, region: Region) -> bool {
     let mut cursor = addr;
     while cursor < end {
         let by_table = table.and_then(|t| t.covered_until(cursor));
-        let by_call = calls::covered_until(cursor);
+        let by_call = calls.covered_until(cursor);
         let by_static = statics::segment_containing(cursor).map(|(_, end)| end);
         match by_table.max(by_call).max(by_static) {
             Some(next) => cursor = next,
