@@ -429,7 +429,7 @@ fn snapshot(rec: &Record, out: &mut [MaybeUninit<Copied>; RECORD_SLOTS]) -> usiz
 /// asks many questions at once (the checker's walks): one consistent read
 /// of each record instead of one per question. `None` when they do not
 /// all fit (the caller then asks the records directly).
-pub(crate) fn copy_regions<'a>(out: &'a mut [MaybeUninit<Region>]) -> Option<&'a [Region]> {
+pub(crate) fn copy_regions(out: &mut [MaybeUninit<Region>]) -> Option<&[Region]> {
     let mut n = 0;
     let overflow = find(|p| match out.get_mut(n) {
         Some(slot) => {

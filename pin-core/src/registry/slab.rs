@@ -155,6 +155,18 @@ impl Slab {
     /// Forgets every entry (none is live); keeps the first chunk's memory
     /// for reuse.
     pub(super) fn clear(&mut self) {
+        self.free_head = NO_SLOT;
+        if let [only] = &mut self.chunks[..] {
+            if only.entries.capacity() > 0 {
+                // The common case (pins come and go a few at a time): no
+                // call into the allocator.
+                only.entries.clear();
+                only.live = 0;
+                self.chunks_with_memory = 1;
+                self.empty_chunks = 1;
+                return;
+            }
+        }
         let keep = self
             .chunks
             .first()
