@@ -1054,8 +1054,10 @@ mod tests {
                 t.unpin(id);
             }
             let after = t.heap_bytes();
+            // Miri's burst is too small for most chunks to be given back;
+            // there the test walks the compaction for undefined behaviour.
             assert!(
-                after * 8 < peak && after <= 128 * 1024,
+                after <= 128 * 1024 && (cfg!(miri) || after * 8 < peak),
                 "{after} bytes after, {peak} at the peak"
             );
             let kept_at = if keep_last { 0x20 } else { 0x10 };
