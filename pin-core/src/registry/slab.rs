@@ -193,6 +193,11 @@ impl Slab {
         })
     }
 
+    /// Chunks holding memory.
+    pub(super) fn chunks_with_memory(&self) -> usize {
+        self.chunks_with_memory
+    }
+
     /// Bytes of memory held.
     pub(super) fn heap_bytes(&self) -> usize {
         self.chunks.capacity() * core::mem::size_of::<Chunk>()

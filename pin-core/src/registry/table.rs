@@ -568,7 +568,11 @@ impl Table {
         self.live_entries -= 1;
         if self.live_entries == 0 {
             self.entries.release(id);
-            self.shrink_when_empty();
+            // A small table stays as it is (its free list is as good as
+            // new): pins that come and go one at a time pay nothing here.
+            if self.entries.chunks_with_memory() > 1 || self.index.capacity() > SMALL_INDEX {
+                self.shrink_when_empty();
+            }
         } else if self.entries.release(id) {
             self.shrink_to_live();
         }
@@ -584,7 +588,9 @@ impl Table {
             self.index = HashTable::new_in(System);
         }
         self.scan.clear();
-        self.scan.shrink_to(SCAN_CALL_MAX);
+        if self.scan.capacity() > SCAN_CALL_MAX {
+            self.scan.shrink_to(SCAN_CALL_MAX);
+        }
     }
 
     /// The slab gave most of its chunks back (live entries fell well below
