@@ -2,8 +2,9 @@
 //!
 //! Random sequences of pins (through several `Pinner`s, `OwnedPin`s,
 //! `with_pinned`, `scope` and the run-time of `#[pointer_escapes]` calls,
-//! `CallPins`, nested and released out of order), unpins, drops and queries
-//! run against the real
+//! `CallPins`, nested and released out of order, made on threads that exit
+//! while they are held and released on other threads), unpins, drops and
+//! queries run against the real
 //! registry and, step by step, against a model simple enough to be obviously
 //! right: a list of live `(offset, len)` pins.
 //!
@@ -152,6 +153,17 @@ enum Op {
     EndCall {
         slot: usize,
     },
+    /// A call made on another thread, which exits while the call's pins
+    /// are still held (an `async fn`'s future handed back): published in
+    /// that thread's record, seen from this one, released from here.
+    CallElsewhere {
+        slot: usize,
+        spans: Vec<Span>,
+    },
+    /// Ends the call in `slot` on another thread (a future dropped there).
+    EndCallElsewhere {
+        slot: usize,
+    },
 }
 
 fn span() -> impl Strategy<Value = Span> {
@@ -204,6 +216,9 @@ fn op() -> impl Strategy<Value = Op> {
         ])
             .prop_map(|(slot, spans)| Op::CallFlow { slot, spans }),
         2 => (0..CALL_SLOTS).prop_map(|slot| Op::EndCall { slot }),
+        1 => (0..CALL_SLOTS, prop::collection::vec(span(), 0..=4))
+            .prop_map(|(slot, spans)| Op::CallElsewhere { slot, spans }),
+        1 => (0..CALL_SLOTS).prop_map(|slot| Op::EndCallElsewhere { slot }),
     ]
 }
 
@@ -560,6 +575,38 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
                 }
             }
             Op::EndCall { slot } => end_call(&mut case, &mut model, slot)?,
+            Op::CallElsewhere { slot, ref spans } => {
+                end_call(&mut case, &mut model, slot)?;
+                let addrs: Vec<(usize, usize)> = spans
+                    .iter()
+                    .map(|s| (case.addr(s.off) as usize, s.len))
+                    .collect();
+                let call = std::thread::spawn(move || {
+                    CallPins::new("model_call_elsewhere", |call| {
+                        for &(addr, len) in &addrs {
+                            let ptr = addr as *const u8;
+                            // SAFETY: with no check function nothing is
+                            // read through `ptr`.
+                            unsafe { call.pointer("buf", &ptr, Extent::bytes(len), None) };
+                        }
+                    })
+                })
+                .join()
+                .expect("the calling thread does not panic");
+                case.calls[slot] = Some(call);
+                model.calls[slot] = spans.clone();
+                for &s in spans {
+                    check_around(&case, &model, s)?;
+                }
+            }
+            Op::EndCallElsewhere { slot } => {
+                if let Some(call) = case.calls[slot].take() {
+                    std::thread::spawn(move || drop(call))
+                        .join()
+                        .expect("releasing does not panic");
+                }
+                end_call(&mut case, &mut model, slot)?;
+            }
         }
         if (step + 1) % SWEEP_EVERY == 0 && step + 1 < ops.len() {
             sweep(&case, &model)?;

@@ -12,8 +12,9 @@
 //!
 //! # Why it cannot recurse, deadlock or trip over TLS
 //! - **No allocation while deciding.** With no live pin, `dealloc` and
-//!   `realloc` cost one atomic load (`registry::any_pins`). Otherwise the
-//!   registry answers under its spin lock from tables it allocates from
+//!   `realloc` cost a few atomic loads (`registry::may_overlap_pin`: the
+//!   shared table's count, and one word per thread that ever made a call
+//!   with pins). Otherwise the registry answers under its spin lock from tables it allocates from
 //!   `std::alloc::System` directly, never through the global allocator, and
 //!   events go to a fixed ring. Messages are formatted into a stack buffer
 //!   and written with `write(2)`.
@@ -73,18 +74,11 @@ pub struct PinAwareAlloc<A: GlobalAlloc = System> {
     inner: A,
 }
 
-/// Set by the first allocation any `PinAwareAlloc` serves, global or not.
+/// Set by the first allocation any `PinAwareAlloc` serves, global or not
+/// (the global one or a side one used directly): either guards the frees it
+/// serves, so that allocation tells the registry (its lock-free hints) and
+/// the checker (call pins of `#[pointer_escapes]` are wanted) below it.
 static IN_USE: AtomicBool = AtomicBool::new(false);
-
-/// Whether some `PinAwareAlloc` has served an allocation in this process:
-/// the global one, or a side one used directly. Either guards the frees it
-/// serves, so this is what turns the registry's lock-free hints and the
-/// call pins of `#[pointer_escapes]` on (see `check::note_allocator`).
-/// Not proof that frees through `std::alloc` are guarded: ask [`is_global`].
-#[inline]
-pub(crate) fn any_in_use() -> bool {
-    IN_USE.load(Ordering::Relaxed)
-}
 
 const GLOBAL_UNKNOWN: u8 = 0;
 const GLOBAL_NO: u8 = 1;
@@ -202,6 +196,7 @@ impl<A: GlobalAlloc> PinAwareAlloc<A> {
 #[cold]
 fn first_allocation() {
     IN_USE.store(true, Ordering::Relaxed);
+    registry::note_guarded_frees();
     crate::check::note_allocator();
 }
 

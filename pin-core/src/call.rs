@@ -3,8 +3,9 @@
 //! is not public API.
 //!
 //! The generated prologue is one `CallPins::new(name, |recorder| ..)` whose
-//! closure names every escaping parameter; `new` then pins them all under one
-//! lock acquisition and runs the argument checks. The guard it returns
+//! closure names every escaping parameter; `new` then pins them all at once
+//! (published in the calling thread's record: no lock, see
+//! `registry::calls`) and runs the argument checks. The guard it returns
 //! releases the pins on every exit path: return, `?`, unwinding, and a
 //! dropped future.
 
@@ -13,7 +14,7 @@ use crate::check::{args_checked, call_pins_wanted, CheckFailure, RootKind};
 use crate::origin::Site;
 use crate::referents::{collect_direct, Referents, RegionList};
 use crate::region::Region;
-use crate::registry::{self, PinId, PinIds};
+use crate::registry::{self, CallPinned, PinIds};
 use crate::sys_vec::SysVec;
 use core::mem::ManuallyDrop;
 use core::panic::Location;
@@ -289,8 +290,9 @@ enum Held {
     Inactive,
     /// Recording, but the call had nothing to pin (null pointers).
     Empty,
-    /// The call's pins, as one group (the usual case)...
-    Group(PinId),
+    /// The call's pins, published in the thread's record (the usual case)
+    /// or as one group in the shared table...
+    Pinned(CallPinned),
     /// ...or one entry each, for calls with very many regions. Dropped by
     /// hand (`release_each`), so that dropping a `CallPins` needs no drop
     /// glue beyond the inline branch of `CallPins::drop`.
@@ -313,7 +315,8 @@ const INLINE_CHECKS: usize = 4;
 impl CallPins {
     /// The pins of one call of `function`: when they are recorded (see
     /// `CheckMode`), `record` names each escaping parameter; then they are
-    /// all pinned under one lock acquisition and the argument checks run
+    /// all pinned (published in the calling thread's record: no lock) and
+    /// the argument checks run
     /// (panicking on the first failure, after releasing the pins).
     #[inline]
     #[track_caller]
@@ -341,14 +344,15 @@ impl CallPins {
         };
         record(&mut recorder);
         let mut each = PinIds::new();
-        let group = registry::pin_call(recorder.regions.as_slice(), site, &mut each);
+        crate::report::arm_exit_report();
+        let pinned = registry::pin_call(recorder.regions.as_slice(), site, &mut each);
         // Made before the checks run, so a failing check's unwinding
         // releases the pins.
         let pins = CallPins {
-            held: match group {
-                Some(group) => Held::Group(group),
-                None if !each.is_empty() => Held::Each(ManuallyDrop::new(each)),
-                None => Held::Empty,
+            held: match pinned {
+                CallPinned::Elsewhere if !each.is_empty() => Held::Each(ManuallyDrop::new(each)),
+                CallPinned::Elsewhere => Held::Empty,
+                pinned => Held::Pinned(pinned),
             },
         };
         if recorder.checks[0].is_some() && args_checked() {
@@ -587,10 +591,10 @@ impl CallRecorder {
 impl Drop for CallPins {
     #[inline]
     fn drop(&mut self) {
-        match &mut self.held {
+        match core::mem::replace(&mut self.held, Held::Empty) {
             Held::Inactive | Held::Empty => {}
-            Held::Group(group) => registry::unpin(*group),
-            Held::Each(each) => release_each(each),
+            Held::Pinned(pinned) => registry::unpin_call(pinned),
+            Held::Each(mut each) => release_each(&mut each),
         }
     }
 }

@@ -142,6 +142,7 @@ impl<'a> Pinner<'a> {
         for value in values {
             crate::referents::collect_direct(value, &mut regions);
         }
+        crate::report::arm_exit_report();
         registry::pin_all(regions.as_slice(), PinKind::Pinner, site, &mut self.pins);
         values.as_ptr()
     }
@@ -208,6 +209,7 @@ impl<'a> Pinner<'a> {
             return;
         }
         self.pins.reserve(1);
+        crate::report::arm_exit_report();
         self.pins.push(registry::pin(region, PinKind::Pinner, site));
     }
 
@@ -421,6 +423,7 @@ pub fn with_pinned<R>(regions: &[Region], f: impl FnOnce() -> R) -> R {
         }
     }
     let mut held = Release(PinIds::new());
+    crate::report::arm_exit_report();
     registry::pin_all(regions, PinKind::Pinner, Location::caller(), &mut held.0);
     f()
 }

@@ -14,6 +14,10 @@
 //! initialiser, where a `std::sync::Once` would be left "running" for good.
 //! Neither allocates through the global allocator.
 //!
+//! The per-thread call-pin records take no lock, but a thread the child
+//! does not have may have been mid-write on its record: the child handler
+//! makes those records readable again (`calls::repair_after_fork`).
+//!
 //! Every other lock on the registry's paths is covered here too: the only
 //! one is the `OnceLock` of the static segments (`statics`), which the
 //! registry consults under its lock; the prepare handler initialises it
@@ -86,8 +90,10 @@ extern "C" fn parent() {
 #[cfg(not(miri))]
 extern "C" fn child() {
     // SAFETY: the child's only thread is the one that ran `prepare`, which
-    // took both locks; no other thread can be waiting for them.
+    // took both locks; no other thread can be waiting for them, nor be
+    // writing its call-pin record.
     unsafe {
+        super::calls::repair_after_fork();
         super::REGISTRY.release_after_fork();
         crate::memory::release_after_fork();
     }
