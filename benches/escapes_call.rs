@@ -5,7 +5,7 @@
 //! `paired` line with the median per-sample difference, which is the figure
 //! BENCHMARKS-macro.md compares with the targets:
 //!
-//! - `call_off`: `CheckMode::Off` (PINCHECK=0) and no `PinAwareAlloc` in this
+//! - `call_off`: `CheckMode::Off` (POINTER_ESCAPES_CHECK=0) and no `PinAwareAlloc` in this
 //!   binary, so an annotated call records nothing. Target: at most 1 ns
 //!   more, for a wrapper function (`touch`, `fake_readv`, `readv_tmpfs`) and
 //!   for an annotated extern block against the raw import (`extern_touch`,

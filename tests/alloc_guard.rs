@@ -390,7 +390,7 @@ fn block_freed_by_a_thread_local_destructor_is_quarantined() {
     assert_eq!(quarantine(), before);
 }
 
-/// `PINGUARD=abort`: the first event prints itself and the pin's site, then
+/// `POINTER_ESCAPES_GUARD=abort`: the first event prints itself and the pin's site, then
 /// aborts the process.
 #[test]
 fn pinguard_abort_aborts_naming_the_event_and_site() {
@@ -402,12 +402,12 @@ fn pinguard_abort_aborts_naming_the_event_and_site() {
         unsafe { pinner.pin_raw(v.as_ptr(), v.len()) };
         announce_site(file!(), line);
         drop(v);
-        unreachable!("PINGUARD=abort did not abort");
+        unreachable!("POINTER_ESCAPES_GUARD=abort did not abort");
     }
     let out = run_child(
         "pinguard_abort_aborts_naming_the_event_and_site",
         "pinguard-abort",
-        &[("PINGUARD", "abort")],
+        &[("POINTER_ESCAPES_GUARD", "abort")],
     );
     let stderr = stderr_of(&out);
     assert!(!out.status.success(), "the child survived:\n{stderr}");
@@ -420,7 +420,7 @@ fn pinguard_abort_aborts_naming_the_event_and_site() {
             "freed while pinned",
             "Pinner pin of",
             &sites[0],
-            "PINGUARD=abort: aborting",
+            "POINTER_ESCAPES_GUARD=abort: aborting",
         ],
     );
 }

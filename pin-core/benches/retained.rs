@@ -1,5 +1,5 @@
 //! What `#[escapes(retained)]` costs per call, against an unannotated call
-//! in the same run (release build, `CheckMode::Args`, i.e. `PINCHECK=1`):
+//! in the same run (release build, `CheckMode::Args`, i.e. `POINTER_ESCAPES_CHECK=1`):
 //!
 //! - `retained/unannotated`: the plain function, the baseline;
 //! - `retained/annotated`: the same call with its buffer pinned for the call

@@ -7,7 +7,7 @@
 //! - `realloc` of such a block never moves it under C: a new block is
 //!   allocated, the contents copied, and the old block quarantined.
 //! - Each such event is recorded (see `snapshot()`), printed as one line to
-//!   stderr in checked mode, and with `PINGUARD=abort` printed and then the
+//!   stderr in checked mode, and with `POINTER_ESCAPES_GUARD=abort` printed and then the
 //!   process aborts. Nothing here ever unwinds.
 //!
 //! # Why it cannot recurse, deadlock or trip over TLS
@@ -328,7 +328,7 @@ fn guard_mode() -> u8 {
     g
 }
 
-/// Says what happened without allocating; aborts under `PINGUARD=abort`.
+/// Says what happened without allocating; aborts under `POINTER_ESCAPES_GUARD=abort`.
 fn announce(event: &AllocEvent) {
     crate::report::arm_exit_report();
     let abort = guard_mode() == GUARD_ABORT;

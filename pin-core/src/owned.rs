@@ -253,7 +253,7 @@ unsafe impl StableBuf for Box<CStr> {
 /// it usually is (C may still write into the buffer), and made harmless:
 ///
 /// - the pin is **not** released: it stays in the registry for the rest of
-///   the process, so `snapshot()`, `PINREPORT=1` and `assert_no_pins()` name
+///   the process, so `snapshot()`, `POINTER_ESCAPES_REPORT=1` and `assert_no_pins()` name
 ///   it and the line that made it;
 /// - when the process's `#[global_allocator]` is a `PinAwareAlloc`, the
 ///   buffer is dropped and the allocator quarantines its heap block (the pin

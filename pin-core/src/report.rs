@@ -1,5 +1,5 @@
 //! The report: what is pinned right now, by whom, and what the allocator
-//! caught. `snapshot()` for programs and tests, `PINREPORT=1` at exit,
+//! caught. `snapshot()` for programs and tests, `POINTER_ESCAPES_REPORT=1` at exit,
 //! `assert_no_pins()` for test suites.
 
 use crate::origin::{coarse_now_ms, PinKind, Site, ThreadNumber};
@@ -205,7 +205,7 @@ pub fn assert_no_pins() {
 static EXIT_REPORT_ARMED: AtomicBool = AtomicBool::new(false);
 
 /// On the first pin or allocator event, registers the exit report if
-/// `PINREPORT=1`. One relaxed load afterwards.
+/// `POINTER_ESCAPES_REPORT=1`. One relaxed load afterwards.
 #[inline]
 pub(crate) fn arm_exit_report() {
     if !EXIT_REPORT_ARMED.load(Ordering::Relaxed) {

@@ -1,11 +1,11 @@
-//! `CheckMode`: how much the automatic checks do, from `PINCHECK` or
+//! `CheckMode`: how much the automatic checks do, from `POINTER_ESCAPES_CHECK` or
 //! `set_check_mode`.
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
 /// How much the automatic checks do (Go's `cgocheck`).
 ///
-/// | mode   | `PINCHECK` | what is checked automatically |
+/// | mode   | `POINTER_ESCAPES_CHECK` | what is checked automatically |
 /// |--------|------------|-------------------------------|
 /// | `Off`  | `0`        | nothing; call pins are made only if `PinAwareAlloc` is installed |
 /// | `Args` | `1`        | every `#[pointer_escapes]` call's pointer arguments, and every pointer written by [`store_pointer`](crate::store_pointer) |
@@ -31,7 +31,7 @@ pub enum CheckMode {
 /// `set_check_mode(Off)` could leave the mode `Args` while annotated calls
 /// recorded nothing. Bits 0-1 hold the mode (`CheckMode as u8`),
 /// `WANTED_BY_ALLOC` is set once the pin-aware allocator is in use, and
-/// `MODE_UNREAD` until `PINCHECK` is read or a mode is set. Call pins are
+/// `MODE_UNREAD` until `POINTER_ESCAPES_CHECK` is read or a mode is set. Call pins are
 /// wanted when the mode is not `Off` or the allocator is in use, which is
 /// "the word is not 0" once the mode is read: one load and a branch.
 struct ModeState(AtomicU8);
@@ -101,7 +101,7 @@ pub(crate) fn note_allocator() {
     STATE.note_allocator();
 }
 
-/// The mode in force: `PINCHECK` (read once, on first use), the build's
+/// The mode in force: `POINTER_ESCAPES_CHECK` (read once, on first use), the build's
 /// default, or what [`set_check_mode`] last set.
 ///
 /// ```
@@ -117,7 +117,7 @@ pub fn check_mode() -> CheckMode {
     }
 }
 
-/// Sets the mode for the whole process, overriding `PINCHECK`. Safe to call
+/// Sets the mode for the whole process, overriding `POINTER_ESCAPES_CHECK`. Safe to call
 /// from several threads at once: the last call wins, and annotated calls
 /// record their pins exactly when the mode in force (or the pin-aware
 /// allocator) wants them.
