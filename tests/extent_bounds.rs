@@ -24,6 +24,15 @@ thread_local! {
     static VISITS: Cell<usize> = const { Cell::new(0) };
 }
 
+/// Taken by every test here: a wrong length makes a call pin 128 MiB from
+/// its thread's stack, which covers the other test threads' stacks for the
+/// length of the call, so a concurrent test's `pin_count` would see it.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn visits() -> usize {
     VISITS.with(Cell::get)
 }
@@ -53,9 +62,58 @@ unsafe fn take(#[escapes(len = n)] p: *const Counted, n: usize) -> usize {
 /// Four elements reported as 16M (128 MiB): far past any thread's stack.
 const WRONG_LEN: usize = 1 << 24;
 
+/// As `take`, but C also follows each element's pointers during the call
+/// (`#[flow_through]`), so the call pins what the elements point to.
+///
+/// # Safety
+/// `p` points at `n` initialised `Counted`.
+#[pointer_escapes]
+#[inline(never)]
+unsafe fn take_through(
+    #[flow_through]
+    #[escapes(len = n)]
+    p: *const Counted,
+    n: usize,
+) -> usize {
+    n
+}
+
+/// The rule, for a `#[flow_through]` argument: pinning its referents reads
+/// each element too, and an extent past its memory is refused before that
+/// read as well (not only before the check's).
+#[test]
+#[cfg_attr(miri, ignore = "stack and static ranges come from FFI")]
+fn a_flow_through_extent_past_the_end_of_its_stack_is_refused_before_any_element_is_read() {
+    let _serial = serial();
+    set_check_mode(CheckMode::Args);
+    let on_stack = [Counted(1), Counted(2), Counted(3), Counted(4)];
+    let before = visits();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: deliberately wrong length, refused before any read.
+        unsafe { take_through(on_stack.as_ptr(), WRONG_LEN) }
+    }));
+    let message = match outcome {
+        Ok(_) => panic!("a 16M-element flow-through extent on a 4-element stack array passed"),
+        Err(payload) => payload
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default(),
+    };
+    assert_eq!(visits() - before, 0, "elements were read: {message}");
+    assert!(message.contains("the stack of thread"), "{message}");
+    assert_eq!(pin_count(on_stack.as_ptr()), 0);
+    // Within its memory, every element is read: to pin its referents, then
+    // to check them.
+    let before = visits();
+    // SAFETY: `on_stack` holds 4 initialised elements.
+    assert_eq!(unsafe { take_through(on_stack.as_ptr(), 4) }, 4);
+    assert!(visits() - before >= 4);
+}
+
 #[test]
 #[cfg_attr(miri, ignore = "stack and static ranges come from FFI")]
 fn an_argument_extent_past_the_end_of_its_stack_is_refused_before_any_element_is_read() {
+    let _serial = serial();
     set_check_mode(CheckMode::Args);
     let on_stack = [Counted(1), Counted(2), Counted(3), Counted(4)];
     let before = visits();
@@ -89,6 +147,7 @@ fn an_argument_extent_past_the_end_of_its_stack_is_refused_before_any_element_is
 #[test]
 #[cfg_attr(miri, ignore = "stack and static ranges come from FFI")]
 fn an_extent_within_its_stack_is_read_in_full() {
+    let _serial = serial();
     set_check_mode(CheckMode::Args);
     // 1024 elements, 8 KiB: long enough to be bounded, and within bounds.
     let on_stack: [Counted; 1024] = std::array::from_fn(|i| Counted(i as u64));
@@ -119,6 +178,7 @@ unsafe impl Referents for Header {
 #[test]
 #[cfg_attr(miri, ignore = "stack and static ranges come from FFI")]
 fn a_raw_pointer_extent_past_the_end_of_static_memory_is_refused_before_any_element_is_read() {
+    let _serial = serial();
     let header = Header {
         at: TABLE.as_ptr(),
         len: 1 << 28,

@@ -554,7 +554,7 @@ const BOUND_FROM_BYTES: usize = 4096;
 /// Whether `region`, an extent about to be read on the caller's promise,
 /// starts in memory whose end is known and runs past that end: that
 /// memory, if so.
-fn past_its_memory(region: Region) -> Option<MemoryKind> {
+pub(crate) fn past_its_memory(region: Region) -> Option<MemoryKind> {
     if region.len() <= BOUND_FROM_BYTES {
         return None;
     }
