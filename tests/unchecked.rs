@@ -97,8 +97,18 @@ fn unpinned_iov(buf: &[u8; 8]) -> [libc::iovec; 1] {
 /// The rule: `#[pointer_escapes(unchecked)]` turns off that item only, in
 /// every check mode, even an explicit `Deep`; the unmarked items beside it
 /// keep pinning and checking.
+/// The check mode is one per process and each test here sets it: they
+/// take turns, so one test's `set_check_mode` never lands in the middle of
+/// another's.
+static MODE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn mode_lock() -> std::sync::MutexGuard<'static, ()> {
+    MODE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn the_unchecked_option_turns_off_one_item_only() {
+    let _mode = mode_lock();
     set_check_mode(CheckMode::Deep);
     let values = [1u32, 2, 3];
     assert_eq!(observe_unchecked(values.as_ptr(), 3), 0);
@@ -128,6 +138,7 @@ fn the_unchecked_option_turns_off_one_item_only() {
 /// whatever any crate's build turned off: the explicit checks still check.
 #[test]
 fn an_explicit_deep_mode_is_honoured() {
+    let _mode = mode_lock();
     set_check_mode(CheckMode::Deep);
     assert_eq!(pointer_escapes::check_mode(), CheckMode::Deep);
     let buf = [0u8; 8];
@@ -138,6 +149,7 @@ fn an_explicit_deep_mode_is_honoured() {
 
 #[test]
 fn annotated_functions_pin_only_when_checked() {
+    let _mode = mode_lock();
     set_check_mode(CheckMode::Args);
     let values = [1u32, 2, 3];
     assert_eq!(observe(values.as_ptr(), 3), if UNCHECKED { 0 } else { 1 });
@@ -148,6 +160,7 @@ fn annotated_functions_pin_only_when_checked() {
 
 #[test]
 fn checks_run_only_when_checked() {
+    let _mode = mode_lock();
     set_check_mode(CheckMode::Args);
     let buf = [0u8; 8];
     let iov = unpinned_iov(&buf);
@@ -165,6 +178,7 @@ fn checks_run_only_when_checked() {
 
 #[test]
 fn extern_wrappers_call_c_either_way() {
+    let _mode = mode_lock();
     set_check_mode(CheckMode::Args);
     let mut fds = [0 as c_int; 2];
     // SAFETY: `fds` has room for two descriptors.
