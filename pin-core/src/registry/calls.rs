@@ -450,9 +450,17 @@ pub(crate) fn copy_regions(out: &mut [MaybeUninit<Region>]) -> Option<&[Region]>
 /// Whether some thread has call pins published: a load per thread that ever
 /// made a call with pins.
 #[inline]
+// Inlined into the allocator's `dealloc`: a process where no thread ever
+// made a call pin pays one load here, not a call.
+#[inline]
 pub(crate) fn any_published() -> bool {
     let used = USED.load(Ordering::Acquire);
-    RECORDS[..used]
+    used != 0 && any_published_in(used)
+}
+
+#[inline(never)]
+fn any_published_in(used: usize) -> bool {
+    RECORDS[..used.min(MAX_RECORDS)]
         .iter()
         .any(|rec| split(rec.state.load(Ordering::Acquire)).1 != 0)
 }
