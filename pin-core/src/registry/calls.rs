@@ -449,9 +449,8 @@ pub(crate) fn copy_regions(out: &mut [MaybeUninit<Region>]) -> Option<&[Region]>
 
 /// Whether some thread has call pins published: a load per thread that ever
 /// made a call with pins.
-#[inline]
 // Inlined into the allocator's `dealloc`: a process where no thread ever
-// made a call pin pays one load here, not a call.
+// made a call pin pays one load and a branch here; the scan is out of line.
 #[inline]
 pub(crate) fn any_published() -> bool {
     let used = USED.load(Ordering::Acquire);
