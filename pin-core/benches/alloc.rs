@@ -40,23 +40,7 @@ use std::time::Duration;
 
 #[path = "support/switch.rs"]
 mod switch;
-use switch::{PIN_AWARE, USE_PIN_AWARE};
-
-/// Serves one allocation through `PIN_AWARE` before anything is pinned, as
-/// a program whose `#[global_allocator]` is a `PinAwareAlloc` has done long
-/// before its first pin (the registry decides at its first pin whether to
-/// keep the allocator's lock-free hints, by whether one has served yet).
-fn install_pin_aware() {
-    let layout = Layout::new::<u64>();
-    // SAFETY: non-zero size; freed at once with the same layout.
-    unsafe {
-        let p = PIN_AWARE.alloc(layout);
-        if p.is_null() {
-            handle_alloc_error(layout);
-        }
-        PIN_AWARE.dealloc(p, layout);
-    }
-}
+use switch::{install_pin_aware, PIN_AWARE, USE_PIN_AWARE};
 
 const PAIRS: usize = 1_000_000;
 const ENTRIES: usize = 100_000;

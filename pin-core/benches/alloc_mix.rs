@@ -19,7 +19,6 @@
 //! wall-clock time, as a smoke check.
 
 use pin_core::{snapshot, Pinner};
-use std::alloc::{handle_alloc_error, GlobalAlloc, Layout};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -28,7 +27,7 @@ use std::time::{Duration, Instant};
 
 #[path = "support/switch.rs"]
 mod switch;
-use switch::{PIN_AWARE, USE_PIN_AWARE};
+use switch::{install_pin_aware, USE_PIN_AWARE};
 
 /// 64-byte boxes allocated and freed.
 const BOXES: usize = 1_000_000;
@@ -39,22 +38,6 @@ const IN_FLIGHT: usize = 1000;
 const ENTRIES: usize = 100_000;
 /// Bytes of each buffer pinned by `--pins`.
 const PINNED_BUF: usize = 4096;
-
-/// Serves one allocation through `PIN_AWARE` before anything is pinned, as
-/// a program whose `#[global_allocator]` is a `PinAwareAlloc` has done long
-/// before its first pin (the registry decides at its first pin whether to
-/// keep the allocator's hints, by whether one has served yet).
-fn install_pin_aware() {
-    let layout = Layout::new::<u64>();
-    // SAFETY: non-zero size; freed at once with the same layout.
-    unsafe {
-        let p = PIN_AWARE.alloc(layout);
-        if p.is_null() {
-            handle_alloc_error(layout);
-        }
-        PIN_AWARE.dealloc(p, layout);
-    }
-}
 
 /// The only code callgrind collects: the boxes, then the map.
 #[inline(never)]

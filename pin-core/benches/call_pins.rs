@@ -12,8 +12,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use pin_core::__private::{CallPins, Extent};
 use pin_core::{is_pinned, set_check_mode, CheckMode};
 use std::hint::black_box;
-use std::sync::Barrier;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "support/parallel.rs"]
+mod parallel;
+use parallel::run_parallel_on;
 
 /// One annotated call with `regions` pointer arguments of 24 bytes.
 #[inline(never)]
@@ -27,31 +30,6 @@ fn one_call(ptrs: &[*const u8]) {
     black_box(&call);
 }
 
-fn run_parallel(threads: u64, iters: u64, work: impl Fn(u64) + Sync) -> Duration {
-    let barrier = Barrier::new(threads as usize);
-    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let share = iters / threads + u64::from(t < iters % threads);
-                let (barrier, work) = (&barrier, &work);
-                s.spawn(move || {
-                    barrier.wait();
-                    let start = Instant::now();
-                    work(share);
-                    (start, Instant::now())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a bench thread panicked"))
-            .collect()
-    });
-    let first = spans.iter().map(|s| s.0).min().expect("threads ran");
-    let last = spans.iter().map(|s| s.1).max().expect("threads ran");
-    last - first
-}
-
 fn call_pins(c: &mut Criterion) {
     set_check_mode(CheckMode::Args);
     let objs: Vec<Box<[u64; 3]>> = (0..4).map(|_| Box::new([0u64; 3])).collect();
@@ -62,7 +40,7 @@ fn call_pins(c: &mut Criterion) {
     for threads in [2u64, 4, 8] {
         group.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &t| {
             b.iter_custom(|iters| {
-                run_parallel(t, iters, |n| {
+                run_parallel_on(t, iters, |n| {
                     let obj = Box::new([0u64; 3]);
                     let p = [obj.as_ptr().cast::<u8>()];
                     for _ in 0..n {

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 #[path = "support/switch.rs"]
 mod switch;
-use switch::{PIN_AWARE, USE_PIN_AWARE};
+use switch::{install_pin_aware, PIN_AWARE, USE_PIN_AWARE};
 
 /// Go's `obj` (three `int64`), as in benches/pinner.rs.
 #[allow(dead_code)] // Only its size and its address matter.
@@ -38,25 +38,6 @@ struct Obj {
 
 fn new_obj() -> Box<Obj> {
     Box::new(Obj { x: 0, y: 0, z: 0 })
-}
-
-/// Serves one allocation through `PIN_AWARE` before anything is pinned, as
-/// a program whose `#[global_allocator]` is a `PinAwareAlloc` has done long
-/// before its first pin: the registry decides at its first pin whether to
-/// keep the allocator's lock-free hints, by whether one has served yet.
-/// The allocator workloads call it first; the pinner and checker workloads
-/// do not (no `PinAwareAlloc`, the default), except
-/// `pin_unpin_pin_aware_installed`.
-fn install_pin_aware() {
-    let layout = Layout::new::<u64>();
-    // SAFETY: non-zero size; freed at once with the same layout.
-    unsafe {
-        let p = PIN_AWARE.alloc(layout);
-        if p.is_null() {
-            handle_alloc_error(layout);
-        }
-        PIN_AWARE.dealloc(p, layout);
-    }
 }
 
 /// The only code callgrind collects (`--toggle-collect`): `n` runs of `op`.

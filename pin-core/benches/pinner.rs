@@ -24,8 +24,11 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use pin_core::{is_pinned, snapshot, Pinner};
 use std::hint::black_box;
-use std::sync::Barrier;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "support/parallel.rs"]
+mod parallel;
+use parallel::run_parallel_on;
 
 /// Go's `obj` from pinner_test.go: three `int64` fields.
 #[allow(dead_code)] // Only its size and its address matter.
@@ -53,35 +56,6 @@ const PARALLEL_THREADS: [u64; 3] = [2, 4, 8];
 /// together (see [`run_parallel_on`]).
 fn run_parallel(iters: u64, work: impl Fn(u64) + Sync) -> Duration {
     run_parallel_on(THREADS, iters, work)
-}
-
-/// Runs `iters` operations split over `threads` threads that start
-/// together, and returns the wall time from the first start to the last
-/// finish: criterion divides it by `iters`, which is Go's ns/op for
-/// `RunParallel` (wall time / total operations).
-fn run_parallel_on(threads: u64, iters: u64, work: impl Fn(u64) + Sync) -> Duration {
-    let barrier = Barrier::new(threads as usize);
-    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let share = iters / threads + u64::from(t < iters % threads);
-                let (barrier, work) = (&barrier, &work);
-                s.spawn(move || {
-                    barrier.wait();
-                    let start = Instant::now();
-                    work(share);
-                    (start, Instant::now())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a bench thread panicked"))
-            .collect()
-    });
-    let first = spans.iter().map(|s| s.0).min().expect("the threads ran");
-    let last = spans.iter().map(|s| s.1).max().expect("the threads ran");
-    last - first
 }
 
 fn assert_nothing_pinned() {

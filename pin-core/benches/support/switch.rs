@@ -11,6 +11,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// quarantined blocks must stay at one address.
 pub static PIN_AWARE: PinAwareAlloc = PinAwareAlloc::system();
 
+/// Serves one allocation through `PIN_AWARE` before anything is pinned, as
+/// a program whose `#[global_allocator]` is a `PinAwareAlloc` has done long
+/// before its first pin: from its first allocation on, the allocator has
+/// told the registry that frees are guarded, and call pins are wanted.
+pub fn install_pin_aware() {
+    let layout = Layout::new::<u64>();
+    // SAFETY: non-zero size; freed at once with the same layout.
+    unsafe {
+        let p = PIN_AWARE.alloc(layout);
+        if p.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        PIN_AWARE.dealloc(p, layout);
+    }
+}
+
 /// Whether the global allocator forwards to `PIN_AWARE` (else `System`).
 pub static USE_PIN_AWARE: AtomicBool = AtomicBool::new(false);
 
