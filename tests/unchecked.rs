@@ -11,7 +11,10 @@
 //! That the cfg of one crate leaves another crate's checks on is
 //! `tests/two_crates.rs`.
 
-use pointer_escapes::{is_pinned, pin_count, pointer_escapes, set_check_mode, CheckMode};
+use pointer_escapes::{is_pinned, pin_count, pointer_escapes, CheckMode};
+
+mod common;
+use common::mode::with_check_mode;
 use std::ffi::c_int;
 
 /// Whether this crate turned its checks off.
@@ -97,111 +100,100 @@ fn unpinned_iov(buf: &[u8; 8]) -> [libc::iovec; 1] {
 /// The rule: `#[pointer_escapes(unchecked)]` turns off that item only, in
 /// every check mode, even an explicit `Deep`; the unmarked items beside it
 /// keep pinning and checking.
-/// The check mode is one per process and each test here sets it: they
-/// take turns, so one test's `set_check_mode` never lands in the middle of
-/// another's.
-static MODE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn mode_lock() -> std::sync::MutexGuard<'static, ()> {
-    MODE.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 #[test]
 fn the_unchecked_option_turns_off_one_item_only() {
-    let _mode = mode_lock();
-    set_check_mode(CheckMode::Deep);
-    let values = [1u32, 2, 3];
-    assert_eq!(observe_unchecked(values.as_ptr(), 3), 0);
-    assert_eq!(observe(values.as_ptr(), 3), if UNCHECKED { 0 } else { 1 });
-    let bufs = vec![vec![0u8; 4]];
-    assert_eq!(flow_unchecked(&bufs), (false, false));
-    assert_eq!(flow_in_debug(&bufs), cfg!(debug_assertions) && !UNCHECKED);
-    let buf = [0u8; 8];
-    let iov = unpinned_iov(&buf);
-    // SAFETY: one live entry.
-    assert!(!unsafe { send_iov_unchecked(iov.as_ptr(), 1) });
-    // Checked (this crate's checks on): the same call through the unmarked
-    // function is refused.
-    let refused = std::panic::catch_unwind(|| {
+    with_check_mode(CheckMode::Deep, || {
+        let values = [1u32, 2, 3];
+        assert_eq!(observe_unchecked(values.as_ptr(), 3), 0);
+        assert_eq!(observe(values.as_ptr(), 3), if UNCHECKED { 0 } else { 1 });
+        let bufs = vec![vec![0u8; 4]];
+        assert_eq!(flow_unchecked(&bufs), (false, false));
+        assert_eq!(flow_in_debug(&bufs), cfg!(debug_assertions) && !UNCHECKED);
+        let buf = [0u8; 8];
+        let iov = unpinned_iov(&buf);
         // SAFETY: one live entry.
-        unsafe { send_iov(iov.as_ptr(), 1) }
-    })
-    .is_err();
-    assert_eq!(refused, !UNCHECKED);
-    // `returns(retained)` would refuse an unpinned pointer; marked
-    // `unchecked`, it hands it back.
-    assert_eq!(hand_back_unchecked(buf.as_ptr()), buf.as_ptr());
-    set_check_mode(CheckMode::Args);
+        assert!(!unsafe { send_iov_unchecked(iov.as_ptr(), 1) });
+        // Checked (this crate's checks on): the same call through the unmarked
+        // function is refused.
+        let refused = std::panic::catch_unwind(|| {
+            // SAFETY: one live entry.
+            unsafe { send_iov(iov.as_ptr(), 1) }
+        })
+        .is_err();
+        assert_eq!(refused, !UNCHECKED);
+        // `returns(retained)` would refuse an unpinned pointer; marked
+        // `unchecked`, it hands it back.
+        assert_eq!(hand_back_unchecked(buf.as_ptr()), buf.as_ptr());
+    });
 }
 
 /// The rule: an explicit `set_check_mode` is honoured by the run-time
 /// whatever any crate's build turned off: the explicit checks still check.
 #[test]
 fn an_explicit_deep_mode_is_honoured() {
-    let _mode = mode_lock();
-    set_check_mode(CheckMode::Deep);
-    assert_eq!(pointer_escapes::check_mode(), CheckMode::Deep);
-    let buf = [0u8; 8];
-    let refused = std::panic::catch_unwind(|| pointer_escapes::assert_pinned(buf.as_ptr(), 8));
-    assert!(refused.is_err(), "assert_pinned passed an unpinned buffer");
-    set_check_mode(CheckMode::Args);
+    with_check_mode(CheckMode::Deep, || {
+        assert_eq!(pointer_escapes::check_mode(), CheckMode::Deep);
+        let buf = [0u8; 8];
+        let refused = std::panic::catch_unwind(|| pointer_escapes::assert_pinned(buf.as_ptr(), 8));
+        assert!(refused.is_err(), "assert_pinned passed an unpinned buffer");
+    });
 }
 
 #[test]
 fn annotated_functions_pin_only_when_checked() {
-    let _mode = mode_lock();
-    set_check_mode(CheckMode::Args);
-    let values = [1u32, 2, 3];
-    assert_eq!(observe(values.as_ptr(), 3), if UNCHECKED { 0 } else { 1 });
-    let bufs = vec![vec![0u8; 4]];
-    assert_eq!(flow(&bufs), (!UNCHECKED, !UNCHECKED));
-    assert!(!is_pinned(values.as_ptr()) && !is_pinned(bufs.as_ptr()));
+    with_check_mode(CheckMode::Args, || {
+        let values = [1u32, 2, 3];
+        assert_eq!(observe(values.as_ptr(), 3), if UNCHECKED { 0 } else { 1 });
+        let bufs = vec![vec![0u8; 4]];
+        assert_eq!(flow(&bufs), (!UNCHECKED, !UNCHECKED));
+        assert!(!is_pinned(values.as_ptr()) && !is_pinned(bufs.as_ptr()));
+    });
 }
 
 #[test]
 fn checks_run_only_when_checked() {
-    let _mode = mode_lock();
-    set_check_mode(CheckMode::Args);
-    let buf = [0u8; 8];
-    let iov = unpinned_iov(&buf);
-    let result = std::panic::catch_unwind(|| {
-        // SAFETY: one live entry.
-        unsafe { send_iov(iov.as_ptr(), 1) }
+    with_check_mode(CheckMode::Args, || {
+        let buf = [0u8; 8];
+        let iov = unpinned_iov(&buf);
+        let result = std::panic::catch_unwind(|| {
+            // SAFETY: one live entry.
+            unsafe { send_iov(iov.as_ptr(), 1) }
+        });
+        // Checked: the unpinned buffer is refused. Unchecked: the call goes
+        // through, and nothing is pinned.
+        assert_eq!(result.is_err(), !UNCHECKED);
+        if let Ok(pinned) = result {
+            assert!(!pinned);
+        }
     });
-    // Checked: the unpinned buffer is refused. Unchecked: the call goes
-    // through, and nothing is pinned.
-    assert_eq!(result.is_err(), !UNCHECKED);
-    if let Ok(pinned) = result {
-        assert!(!pinned);
-    }
 }
 
 #[test]
 fn extern_wrappers_call_c_either_way() {
-    let _mode = mode_lock();
-    set_check_mode(CheckMode::Args);
-    let mut fds = [0 as c_int; 2];
-    // SAFETY: `fds` has room for two descriptors.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-    let msg = b"ping".to_vec();
-    let iov = [libc::iovec {
-        iov_base: msg.as_ptr() as *mut libc::c_void,
-        iov_len: msg.len(),
-    }];
-    let mut pinner = pointer_escapes::Pinner::new();
-    pinner.pin_slice(&msg);
-    // SAFETY: one live entry; a pipe's write end.
-    assert_eq!(unsafe { c::writev(fds[1], iov.as_ptr(), 1) }, 4);
-    drop(pinner);
-    // Marked `unchecked`: the unpinned buffer goes to C unchecked.
-    // SAFETY: one live entry; a pipe's write end.
-    assert_eq!(unsafe { c::writev_unchecked(fds[1], iov.as_ptr(), 1) }, 4);
-    let mut back = [0u8; 8];
-    // SAFETY: reading 8 bytes into an 8-byte buffer; then closing our fds.
-    unsafe {
-        assert_eq!(libc::read(fds[0], back.as_mut_ptr().cast(), 8), 8);
-        libc::close(fds[0]);
-        libc::close(fds[1]);
-    }
-    assert_eq!(&back, b"pingping");
+    with_check_mode(CheckMode::Args, || {
+        let mut fds = [0 as c_int; 2];
+        // SAFETY: `fds` has room for two descriptors.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let msg = b"ping".to_vec();
+        let iov = [libc::iovec {
+            iov_base: msg.as_ptr() as *mut libc::c_void,
+            iov_len: msg.len(),
+        }];
+        let mut pinner = pointer_escapes::Pinner::new();
+        pinner.pin_slice(&msg);
+        // SAFETY: one live entry; a pipe's write end.
+        assert_eq!(unsafe { c::writev(fds[1], iov.as_ptr(), 1) }, 4);
+        drop(pinner);
+        // Marked `unchecked`: the unpinned buffer goes to C unchecked.
+        // SAFETY: one live entry; a pipe's write end.
+        assert_eq!(unsafe { c::writev_unchecked(fds[1], iov.as_ptr(), 1) }, 4);
+        let mut back = [0u8; 8];
+        // SAFETY: reading 8 bytes into an 8-byte buffer; then closing our fds.
+        unsafe {
+            assert_eq!(libc::read(fds[0], back.as_mut_ptr().cast(), 8), 8);
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
+        assert_eq!(&back, b"pingping");
+    });
 }
