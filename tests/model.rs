@@ -1,6 +1,8 @@
 //! Model-based test of the pin registry.
 //!
-//! Random sequences of pins (through several `Pinner`s, `OwnedPin`s,
+//! Random sequences of pins (through several `Pinner`s, pinning and
+//! unpinning on this thread and on others, so that one pinner holds pins of
+//! several of the shared table's shards; `OwnedPin`s,
 //! `with_pinned`, `scope` and the run-time of `#[pointer_escapes]` calls,
 //! `CallPins`, nested and released out of order, made on threads that exit
 //! while they are held and released on other threads), unpins, drops and
@@ -121,6 +123,17 @@ enum Op {
     Unpin {
         pinner: usize,
     },
+    /// `pin_slice` on another thread (its pins go to that thread's shard
+    /// of the shared table), into a pinner that this thread also uses: one
+    /// pinner then holds pins of several shards.
+    PinElsewhere {
+        pinner: usize,
+        span: Span,
+    },
+    /// `unpin` on another thread, of pins made on any.
+    UnpinElsewhere {
+        pinner: usize,
+    },
     DropPinner {
         pinner: usize,
     },
@@ -203,6 +216,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (pinner.clone(), prop::collection::vec(span(), 1..=4))
             .prop_map(|(pinner, spans)| Op::PinReferents { pinner, spans }),
         2 => pinner.clone().prop_map(|pinner| Op::Unpin { pinner }),
+        2 => (pinner.clone(), span()).prop_map(|(pinner, span)| Op::PinElsewhere { pinner, span }),
+        1 => pinner.clone().prop_map(|pinner| Op::UnpinElsewhere { pinner }),
         1 => pinner.prop_map(|pinner| Op::DropPinner { pinner }),
         2 => (slot.clone(), span()).prop_map(|(slot, span)| Op::Own { slot, span }),
         2 => slot.prop_map(|slot| Op::IntoInner { slot }),
@@ -458,9 +473,25 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
                     check_around(&case, &model, s)?;
                 }
             }
-            Op::Unpin { pinner } | Op::DropPinner { pinner } => {
+            Op::PinElsewhere { pinner, span } => {
+                let slice = case.slice(span);
+                let held = &mut case.pinners[pinner];
+                // The pointer goes back as an address (raw pointers are
+                // not `Send`).
+                let p = std::thread::scope(|s| s.spawn(|| held.pin_slice(slice) as usize).join())
+                    .expect("pinning does not panic") as *const u8;
+                prop_assert_eq!(p, case.addr(span.off));
+                model.pinners[pinner].push(span);
+                model.pinner_lens[pinner] += 1;
+                check_around(&case, &model, span)?;
+            }
+            Op::Unpin { pinner } | Op::UnpinElsewhere { pinner } | Op::DropPinner { pinner } => {
                 if matches!(op, Op::Unpin { .. }) {
                     case.pinners[pinner].unpin();
+                } else if matches!(op, Op::UnpinElsewhere { .. }) {
+                    let held = &mut case.pinners[pinner];
+                    std::thread::scope(|s| s.spawn(|| held.unpin()).join())
+                        .expect("unpinning does not panic");
                 } else {
                     case.pinners[pinner] = Pinner::new();
                 }

@@ -1,12 +1,16 @@
 //! The registry across `fork()`.
 //!
-//! `fork` copies only the calling thread. Had another thread held the
-//! registry's lock at that instant, the child would inherit it held with no
-//! thread left to release it, and its first pin or pinned `dealloc` would
-//! spin forever. So, as glibc malloc, jemalloc and mimalloc do for their own
-//! locks, `pthread_atfork` handlers take the lock before the fork (no other
-//! thread is then inside the registry, so the copied table is consistent)
-//! and release it afterwards in the parent and in the child.
+//! `fork` copies only the calling thread. Had another thread held one of
+//! the registry's locks at that instant, the child would inherit it held
+//! with no thread left to release it, and its first pin or pinned `dealloc`
+//! would spin forever. So, as glibc malloc, jemalloc and mimalloc do for
+//! their own locks, `pthread_atfork` handlers take every lock before the
+//! fork, in the registry's lock order (the quarantine's, then each shard's
+//! in ascending order: see `registry`'s "Lock order"), so no other thread
+//! is then inside the registry and the copied tables are consistent, and
+//! release them afterwards in the parent and in the child. The hints'
+//! stripe locks are taken only under a shard's lock, so holding every
+//! shard's excludes them too.
 //!
 //! The handlers are installed on the first use of the registry. Through
 //! `pthread_once` rather than `std::sync::Once`: glibc's `pthread_once`
@@ -68,33 +72,50 @@ fn install_slow() {
 
 #[cfg(not(miri))]
 extern "C" fn prepare() {
-    // Lock order: the registry's lock is taken before `statics`' OnceLock
+    // Lock order: the registry's locks are taken before `statics`' OnceLock
     // (covered_in asks about static memory under the lock), so settle the
     // OnceLock first, holding nothing.
     crate::statics::read_now();
     // The thread table's writer lock first: it is never taken while the
-    // registry's lock is held, so this order cannot deadlock.
+    // registry's locks are held, so this order cannot deadlock.
     crate::memory::hold_for_fork();
-    super::REGISTRY.hold_for_fork();
+    super::QUARANTINE.hold_for_fork();
+    for shard in &super::SHARD_TABLES {
+        shard.table.hold_for_fork();
+    }
 }
 
+/// Releases what `prepare` took.
+///
+/// # Safety
+/// The calling thread ran `prepare` (in the child: the thread that forked
+/// did) and has released none of its locks since.
 #[cfg(not(miri))]
-extern "C" fn parent() {
-    // SAFETY: `prepare` took both locks on this thread just before the fork.
+unsafe fn release_all() {
+    for shard in &super::SHARD_TABLES {
+        // SAFETY: `prepare` took it on this thread (the caller's promise).
+        unsafe { shard.table.release_after_fork() };
+    }
+    // SAFETY: as above.
     unsafe {
-        super::REGISTRY.release_after_fork();
+        super::QUARANTINE.release_after_fork();
         crate::memory::release_after_fork();
     }
 }
 
 #[cfg(not(miri))]
+extern "C" fn parent() {
+    // SAFETY: `prepare` took every lock on this thread just before the fork.
+    unsafe { release_all() }
+}
+
+#[cfg(not(miri))]
 extern "C" fn child() {
     // SAFETY: the child's only thread is the one that ran `prepare`, which
-    // took both locks; no other thread can be waiting for them, nor be
+    // took every lock; no other thread can be waiting for them, nor be
     // writing its call-pin record.
     unsafe {
         super::calls::repair_after_fork();
-        super::REGISTRY.release_after_fork();
-        crate::memory::release_after_fork();
+        release_all();
     }
 }

@@ -6,14 +6,19 @@
 //! A counting filter over the table's buckets: one counter per hash slot of
 //! `(level, granule)`, incremented when an entry is filed under a bucket
 //! hashing there and decremented when it leaves, and a bitmap of the
-//! non-zero counters. Both are written only under the registry lock (plain
-//! load + store); the bitmap is read without it. A clear bit proves no entry
+//! non-zero counters. Both are written only under a shard's lock, and,
+//! since the shards' tables file into the same filter, under the stripe
+//! lock of the slot too (plain load + store); the bitmap is read without
+//! either. A clear bit proves no entry
 //! is filed under any bucket hashing to that slot; a set one sends the
-//! caller to the exact, locked lookup. The levels in
-//! use are mirrored in `LEVEL_MASK`. The hints are kept only when
+//! caller to the exact, locked lookup. The levels ever in
+//! use are mirrored in `LEVEL_MASK` (bits are only added: clearing one
+//! would race with another shard adding the same level; a level no longer
+//! in use costs a reader two bit tests that answer "no"). The hints are kept only when
 //! `PinAwareAlloc` is installed (decided at the first pin); otherwise every
 //! answer here is "maybe" and callers take the lock.
 
+use super::lock::SpinLock;
 use super::table::{bucket_hash, granule};
 use crate::region::Region;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -34,6 +39,21 @@ static LEVEL_MASK: AtomicU32 = AtomicU32::new(0);
 /// every answer is "maybe".
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
+/// Stripe locks over the slots: a slot's count and its bit change together
+/// under its stripe's lock, so two shards filing into one slot cannot
+/// leave the bit clear under a non-zero count. Taken only under a shard's
+/// lock (so `fork`'s handlers, which hold every shard's, exclude them too),
+/// never nested; each on its own line.
+const STRIPES: usize = 16;
+#[repr(align(128))]
+struct Stripe(SpinLock<()>);
+static STRIPE_LOCKS: [Stripe; STRIPES] = [const { Stripe(SpinLock::new(())) }; STRIPES];
+
+fn stripe(i: usize) -> &'static SpinLock<()> {
+    // Neighbouring words of `OCCUPIED` go to different stripes.
+    &STRIPE_LOCKS[(i / 64) % STRIPES].0
+}
+
 /// The registry keeps the hints from now on. Lock held, before any entry.
 pub(super) fn enable() {
     ENABLED.store(true, Ordering::Release);
@@ -43,8 +63,9 @@ fn slot(hash: u64) -> usize {
     (hash >> (64 - HINT_BITS)) as usize
 }
 
-/// Sets or clears slot `i`'s bit. Lock held, so no other writer races this
-/// read-modify-write; readers see the old or the new word.
+/// Sets or clears slot `i`'s bit. Stripe lock held (every slot of one word
+/// is in one stripe), so no other writer races this read-modify-write;
+/// readers see the old or the new word.
 fn set_occupied(i: usize, on: bool) {
     let word = &OCCUPIED[i / 64];
     let bit = 1u64 << (i % 64);
@@ -52,9 +73,10 @@ fn set_occupied(i: usize, on: bool) {
     word.store(if on { old | bit } else { old & !bit }, Ordering::Release);
 }
 
-/// An entry was filed under the bucket with this hash. Lock held.
+/// An entry was filed under the bucket with this hash. A shard's lock held.
 pub(super) fn filed(hash: u64) {
     let i = slot(hash);
+    let _stripe = stripe(i).lock();
     let n = COUNTS[i].load(Ordering::Relaxed).saturating_add(1);
     COUNTS[i].store(n, Ordering::Relaxed);
     if n == 1 {
@@ -62,9 +84,10 @@ pub(super) fn filed(hash: u64) {
     }
 }
 
-/// An entry left the bucket with this hash. Lock held.
+/// An entry left the bucket with this hash. A shard's lock held.
 pub(super) fn unfiled(hash: u64) {
     let i = slot(hash);
+    let _stripe = stripe(i).lock();
     let n = COUNTS[i].load(Ordering::Relaxed).saturating_sub(1);
     COUNTS[i].store(n, Ordering::Relaxed);
     if n == 0 {
@@ -72,9 +95,12 @@ pub(super) fn unfiled(hash: u64) {
     }
 }
 
-/// The levels in use changed. Lock held.
+/// A shard's table uses the levels of `mask`: they join the levels readers
+/// probe (see the module's comment for why none ever leaves).
 pub(super) fn publish_levels(mask: u32) {
-    LEVEL_MASK.store(mask, Ordering::Release);
+    if LEVEL_MASK.load(Ordering::Relaxed) & mask != mask {
+        LEVEL_MASK.fetch_or(mask, Ordering::Release);
+    }
 }
 
 fn occupied(level: u8, g: usize) -> bool {

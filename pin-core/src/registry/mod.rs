@@ -4,11 +4,14 @@
 //! pinned.
 //!
 //! This is the only module that knows how pins are stored. Two stores:
-//! - the shared `table` (see there) of lasting pins (`Pinner`, `OwnedPin`,
-//!   `with_pinned`) and of the rare call that does not fit a thread's
-//!   record, guarded by one spin lock; `LIVE_ENTRIES` mirrors whether it
-//!   holds anything so that the common questions cost one atomic load while
-//!   it does not;
+//! - the shared tables (`table`, see there) of lasting pins (`Pinner`,
+//!   `OwnedPin`, `with_pinned`) and of the rare call that does not fit a
+//!   thread's record: `SHARDS` of them, each under its own spin lock, a
+//!   thread pinning into the shard of its thread number (so pins made on
+//!   different threads take different locks), each shard's live count
+//!   mirrored beside its lock so that the common questions skip the
+//!   shards holding nothing; the quarantine of blocks freed while pinned
+//!   and the allocator's event log live apart, under their own lock;
 //! - the per-thread records of `calls`, where `#[pointer_escapes]` calls
 //!   publish their pins without any lock, as hazard pointers are published.
 //!
@@ -19,8 +22,15 @@
 //! checker): they call it, and tell it what it needs (`note_guarded_frees`).
 //!
 //! The registry never allocates through the global allocator and never calls
-//! user code or the inner allocator while holding its lock, so the pin-aware
+//! user code or the inner allocator while holding a lock, so the pin-aware
 //! allocator can consult it from `dealloc` without recursion or deadlock.
+//!
+//! # Lock order
+//! The quarantine's lock (`QUARANTINE`) before any shard's; shards'
+//! among themselves in ascending index (`Tables` locks several at once that
+//! way); a hint stripe's lock (`hints`) innermost, only under a shard's.
+//! Nothing takes the quarantine's lock while holding a shard's: an unpin
+//! that finds the quarantine non-empty drops its shard's lock first.
 
 mod calls;
 mod events;
@@ -40,51 +50,235 @@ use table::{Hit, GROUP_MAX};
 use crate::origin::{coarse_now_ms, PinKind, Site, ThreadNumber};
 use crate::region::Region;
 use crate::statics;
+use allocator_api2::vec::Vec as SysVec;
 use core::alloc::Layout;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use lock::SpinLock;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use lock::{SpinGuard, SpinLock};
+use std::alloc::System;
 use table::{Quarantined, Span, Table};
 
-struct Registry {
-    table: Table,
+// ---------------------------------------------------------------- shards
+
+/// Bits of a `PinId` naming its shard (the top ones; the rest is the
+/// entry's id in that shard's slab, `slab::ID_BITS`).
+const SHARD_BITS: u32 = 3;
+/// Shared tables, each under its own lock. A thread pins into shard
+/// `thread number % SHARDS`: threads numbered one after the other (as a
+/// program's workers are) never share a lock until there are more than
+/// `SHARDS` of them pinning at once. Eight keeps the readers' walk over
+/// the shards' live counts short (eight loads, each shard on its own line).
+const SHARDS: usize = 1 << SHARD_BITS;
+const _: () = assert!(SHARD_BITS + slab::ID_BITS == 32);
+
+/// One shared table, its lock and its live count on their own cache line:
+/// a thread pinning and unpinning into its shard writes no line another
+/// pinning thread writes.
+#[repr(align(128))]
+struct Shard {
+    table: SpinLock<Table>,
+    /// Live entries in `table`, stored under its lock (Release) after
+    /// every change: readers skip a shard whose count is 0 without its lock.
+    live: AtomicUsize,
+}
+
+static SHARD_TABLES: [Shard; SHARDS] = [const {
+    Shard {
+        table: SpinLock::new(Table::new()),
+        live: AtomicUsize::new(0),
+    }
+}; SHARDS];
+
+/// One bit per shard that has ever held a pin, set (once) before its first
+/// pin: "no shared pin anywhere" is then this one load while only call
+/// pins have been made, and readers walk only the shards in use.
+static SHARDS_IN_USE: AtomicU32 = AtomicU32::new(0);
+
+/// Takes shard `s`'s lock, installing the fork handlers on first use (see
+/// `fork`): every critical section on a shard starts here.
+#[inline]
+fn lock_shard(s: usize) -> SpinGuard<'static, Table> {
+    fork::install_handlers();
+    #[cfg(test)]
+    tests::SHARD_LOCKS_TAKEN_HERE.with(|taken| taken[s].set(taken[s].get() + 1));
+    SHARD_TABLES[s].table.lock()
+}
+
+fn publish_live(s: usize, table: &Table) {
+    SHARD_TABLES[s]
+        .live
+        .store(table.live_entries(), Ordering::Release);
+}
+
+/// The handle of entry `local` of shard `s`.
+#[inline]
+fn global_id(s: usize, local: PinId) -> PinId {
+    PinId(((s as u32) << slab::ID_BITS) | local.0)
+}
+
+/// The shard of a handle, and its entry's id there.
+#[inline]
+fn split_id(id: PinId) -> (usize, PinId) {
+    (
+        (id.0 >> slab::ID_BITS) as usize,
+        PinId(id.0 & ((1 << slab::ID_BITS) - 1)),
+    )
+}
+
+/// Whether any shard holds a pin (call pins published per thread are not
+/// counted: see [`calls::any_published`]).
+#[inline]
+fn shared_pins() -> bool {
+    let mut used = SHARDS_IN_USE.load(Ordering::Acquire);
+    while used != 0 {
+        let s = used.trailing_zeros() as usize;
+        used &= used - 1;
+        if SHARD_TABLES[s].live.load(Ordering::Acquire) != 0 {
+            return true;
+        }
+    }
+    false
+}
+
+/// Shard tables locked together, in ascending order (the lock order among
+/// shards), for a question whose answer may combine pins of several shards
+/// (a region covered half by one thread's pin and half by another's).
+struct Tables {
+    guards: [Option<SpinGuard<'static, Table>>; SHARDS],
+}
+
+impl Tables {
+    /// The shards holding pins now (their live counts, read without their
+    /// locks, say which). A shard whose count reads 0 holds no pin that
+    /// happened before this call; one pinned concurrently is the caller's
+    /// own race with that pin, as it was when one lock decided it.
+    fn lock_live() -> Tables {
+        let mut guards = [const { None }; SHARDS];
+        let mut used = SHARDS_IN_USE.load(Ordering::Acquire);
+        while used != 0 {
+            let s = used.trailing_zeros() as usize;
+            used &= used - 1;
+            if SHARD_TABLES[s].live.load(Ordering::Acquire) != 0 {
+                guards[s] = Some(lock_shard(s));
+            }
+        }
+        Tables { guards }
+    }
+
+    /// Every shard, whatever its live count: what the quarantine's
+    /// decisions take, so that they are ordered by each shard's lock
+    /// against every unpin (see `quarantine_if_pinned`).
+    fn lock_all() -> Tables {
+        Tables {
+            guards: core::array::from_fn(|s| Some(lock_shard(s))),
+        }
+    }
+
+    fn each(&self) -> impl Iterator<Item = (usize, &Table)> {
+        self.guards
+            .iter()
+            .enumerate()
+            .filter_map(|(s, g)| g.as_deref().map(|t| (s, t)))
+    }
+
+    /// The entry behind a hit these tables returned.
+    fn entry(&self, id: PinId) -> &table::Entry {
+        let (s, local) = split_id(id);
+        match &self.guards[s] {
+            Some(t) => t.entry(local),
+            // Hits come from locked shards only.
+            None => unreachable!("a hit from a shard that is not locked"),
+        }
+    }
+
+    #[inline]
+    fn find_covering(&self, addr: usize, f: impl FnMut(Hit) -> bool) -> bool {
+        self.find_covering_at_least(addr, 0, f)
+    }
+
+    fn find_covering_at_least(
+        &self,
+        addr: usize,
+        min_len: usize,
+        mut f: impl FnMut(Hit) -> bool,
+    ) -> bool {
+        self.each().any(|(s, t)| {
+            t.find_covering_at_least(addr, min_len, |hit| {
+                f(Hit {
+                    id: global_id(s, hit.id),
+                    ..hit
+                })
+            })
+        })
+    }
+
+    fn covers_point(&self, addr: usize) -> bool {
+        self.each().any(|(_, t)| t.covers_point(addr))
+    }
+
+    fn count_at(&self, addr: usize) -> usize {
+        self.each().map(|(_, t)| t.count_at(addr)).sum()
+    }
+
+    fn covered_until(&self, addr: usize) -> Option<usize> {
+        self.each().filter_map(|(_, t)| t.covered_until(addr)).max()
+    }
+
+    fn overlapping(&self, block: Region) -> Option<Hit> {
+        self.each().find_map(|(s, t)| {
+            t.overlapping(block).map(|hit| Hit {
+                id: global_id(s, hit.id),
+                ..hit
+            })
+        })
+    }
+
+    fn for_each_live(&self, mut f: impl FnMut(Region, u32, &table::Entry)) {
+        for (_, t) in self.each() {
+            t.for_each_live(&mut f);
+        }
+    }
+
+    fn live_regions(&self) -> usize {
+        self.each().map(|(_, t)| t.live_regions()).sum()
+    }
+}
+
+// ---------------------------------------------------------------- quarantine home
+
+/// Blocks freed or moved while pinned, and what the allocator did with
+/// them: one home for every shard, under its own lock (taken before any
+/// shard's).
+struct Quarantine {
+    /// Sorted by address (they are distinct live allocations, so they never
+    /// overlap): a release looks only at the blocks near what it released.
+    quarantine: SysVec<Quarantined, System>,
+    quarantined_bytes: usize,
     events: EventLog,
 }
 
-static REGISTRY: SpinLock<Registry> = SpinLock::new(Registry {
-    table: Table::new(),
+static QUARANTINE: SpinLock<Quarantine> = SpinLock::new(Quarantine {
+    quarantine: SysVec::new_in(System),
+    quarantined_bytes: 0,
     events: EventLog::new(),
 });
 
-/// Takes the registry's lock, installing the fork handlers on first use
-/// (see `fork`): every critical section starts here.
+/// Takes the quarantine's lock (fork handlers installed first, as for a
+/// shard's).
 #[inline]
-fn locked() -> lock::SpinGuard<'static, Registry> {
+fn locked() -> SpinGuard<'static, Quarantine> {
     fork::install_handlers();
-    REGISTRY.lock()
+    QUARANTINE.lock()
 }
 
-/// Live entries in the table, mirrored for lock-free "anything pinned?".
-static LIVE_ENTRIES: AtomicUsize = AtomicUsize::new(0);
-
-/// Whether the shared table holds any pin (call pins published per thread
-/// are not counted: see [`calls::any_published`]).
-#[inline]
-fn shared_pins() -> bool {
-    LIVE_ENTRIES.load(Ordering::Acquire) != 0
-}
-
-/// Blocks in the quarantine, mirrored (stored under the lock) so that a
-/// released call pin can tell without the lock whether anything may wait
-/// for it. Read after the release's `SeqCst` fence: see `calls`, "Against
-/// the allocator".
+/// Blocks in the quarantine, mirrored (stored under its lock) so that a
+/// released pin can tell without that lock whether anything may wait for
+/// it. A released call pin reads it after its release's `SeqCst` fence
+/// (see `calls`, "Against the allocator"); an unpin from a shard reads it
+/// inside the shard's critical section (see `quarantine_if_pinned`).
 static QUARANTINED_BLOCKS: AtomicUsize = AtomicUsize::new(0);
 
-fn publish_quarantined(table: &Table) {
-    QUARANTINED_BLOCKS.store(table.quarantine.len(), Ordering::Relaxed);
-}
-
-fn publish_live(table: &Table) {
-    LIVE_ENTRIES.store(table.live_entries(), Ordering::Release);
+fn publish_quarantined(q: &Quarantine) {
+    QUARANTINED_BLOCKS.store(q.quarantine.len(), Ordering::Relaxed);
 }
 
 /// Whether some `PinAwareAlloc` serves frees in this process: set by the
@@ -100,15 +294,27 @@ pub(crate) fn note_guarded_frees() {
 
 // ---------------------------------------------------------------- pinning
 
-/// Pins `region` once on behalf of the calling thread.
+/// Marks shard `s` as in use before its first pin (see `SHARDS_IN_USE`):
+/// one load once it is.
+#[inline]
+fn use_shard(s: usize) {
+    let bit = 1u32 << s;
+    if SHARDS_IN_USE.load(Ordering::Relaxed) & bit == 0 {
+        SHARDS_IN_USE.fetch_or(bit, Ordering::Release);
+    }
+}
+
+/// Pins `region` once on behalf of the calling thread, in its shard.
 pub(crate) fn pin(region: Region, kind: PinKind, site: Site) -> PinId {
     crate::memory::register_thread();
     let thread = ThreadNumber::current();
+    let s = thread.0 as usize % SHARDS;
     let born = coarse_now_ms();
-    let mut reg = locked();
-    let id = reg.table.pin(region, kind, site, thread, born);
-    publish_live(&reg.table);
-    id
+    use_shard(s);
+    let mut table = lock_shard(s);
+    let id = table.pin(region, kind, site, thread, born);
+    publish_live(s, &table);
+    global_id(s, id)
 }
 
 /// Pins every region of `regions` under one lock acquisition, appending the
@@ -120,15 +326,17 @@ pub(crate) fn pin_all(regions: &[Region], kind: PinKind, site: Site, out: &mut P
     }
     crate::memory::register_thread();
     let thread = ThreadNumber::current();
+    let s = thread.0 as usize % SHARDS;
     let born = coarse_now_ms();
     out.reserve(regions.len());
-    let mut reg = locked();
+    use_shard(s);
+    let mut table = lock_shard(s);
     // A null region pins nothing (see `Region::new`).
     for &region in regions.iter().filter(|r| !r.is_null()) {
-        let id = reg.table.pin(region, kind, site, thread, born);
-        out.push(id);
+        let id = table.pin(region, kind, site, thread, born);
+        out.push(global_id(s, id));
     }
-    publish_live(&reg.table);
+    publish_live(s, &table);
 }
 
 /// How one `#[pointer_escapes]` call holds its pins (see [`pin_call`]).
@@ -160,10 +368,12 @@ pub(crate) fn pin_call(regions: &[Region], site: Site, each: &mut PinIds) -> Cal
         return CallPinned::Elsewhere;
     }
     let thread = ThreadNumber::current();
-    let mut reg = locked();
-    let id = reg.table.pin_group(regions, site, thread, born);
-    publish_live(&reg.table);
-    CallPinned::Group(id)
+    let s = thread.0 as usize % SHARDS;
+    use_shard(s);
+    let mut table = lock_shard(s);
+    let id = table.pin_group(regions, site, thread, born);
+    publish_live(s, &table);
+    CallPinned::Group(global_id(s, id))
 }
 
 /// Releases what [`pin_call`] returned (`Elsewhere` pins are released with
@@ -178,9 +388,9 @@ pub(crate) fn unpin_call(pinned: CallPinned) {
             let released = calls::release(token);
             // After `release`'s SeqCst fence: pairs with the allocator's.
             if QUARANTINED_BLOCKS.load(Ordering::Relaxed) != 0 {
-                let reg = locked();
-                if !reg.table.quarantine.is_empty() {
-                    release_quarantine(reg, released);
+                let q = locked();
+                if !q.quarantine.is_empty() {
+                    release_quarantine(q, released);
                 }
             }
         }
@@ -192,25 +402,38 @@ pub(crate) fn unpin(id: PinId) {
     unpin_all(core::slice::from_ref(&id));
 }
 
-/// Releases every pin in `ids` under one lock acquisition, then returns to
-/// their inner allocator the quarantined blocks no pin overlaps any more.
-/// Only quarantined blocks within the span of what was released are looked
-/// at: releasing a pin far from every quarantined block costs a binary
-/// search, whatever the quarantine holds.
+/// Releases every pin in `ids` under one lock acquisition per run of
+/// handles from one shard (a holder's pins are all in its thread's shard
+/// unless it moved between threads), then returns to their inner allocator
+/// the quarantined blocks no pin overlaps any more. Only quarantined blocks
+/// within the span of what was released are looked at: releasing a pin far
+/// from every quarantined block costs a binary search, whatever the
+/// quarantine holds.
 pub(crate) fn unpin_all(ids: &[PinId]) {
-    if ids.is_empty() {
-        return;
-    }
-    let mut reg = locked();
     let mut released = Span::default();
-    for &id in ids {
-        if let Some(r) = reg.table.unpin(id) {
-            released.add(r);
+    let mut quarantined = false;
+    let mut rest = ids;
+    while let Some(&first) = rest.first() {
+        let s = split_id(first).0;
+        let run = rest.iter().take_while(|&&id| split_id(id).0 == s).count();
+        let mut table = lock_shard(s);
+        for &id in &rest[..run] {
+            if let Some(r) = table.unpin(split_id(id).1) {
+                released.add(r);
+            }
         }
+        publish_live(s, &table);
+        // Inside the critical section: pairs with `quarantine_if_pinned`,
+        // which stores the count before it takes this shard's lock.
+        quarantined |= QUARANTINED_BLOCKS.load(Ordering::Relaxed) != 0;
+        drop(table);
+        rest = &rest[run..];
     }
-    publish_live(&reg.table);
-    if !released.is_empty() && !reg.table.quarantine.is_empty() {
-        release_quarantine(reg, released.region());
+    if quarantined && !released.is_empty() {
+        let q = locked();
+        if !q.quarantine.is_empty() {
+            release_quarantine(q, released.region());
+        }
     }
 }
 
@@ -241,7 +464,7 @@ pub fn is_pinned<T: ?Sized>(ptr: *const T) -> bool {
     if addr == 0 {
         return false;
     }
-    (shared_pins() && hints::may_cover(addr) && locked().table.covers_point(addr))
+    (shared_pins() && hints::may_cover(addr) && Tables::lock_live().covers_point(addr))
         || calls::covers_point(addr)
         || statics::is_static(addr)
 }
@@ -278,8 +501,8 @@ pub(crate) fn region_covered(region: Region) -> bool {
     if !shared_pins() {
         return covered_in(None, region);
     }
-    let reg = locked();
-    covered_in(Some(&reg.table), region)
+    let tables = Tables::lock_live();
+    covered_in(Some(&tables), region)
 }
 
 /// The index of the first item whose region is not entirely pinned (or
@@ -297,7 +520,7 @@ pub(crate) fn first_uncovered<T>(
         Some(copied) => CallView::Copied(copied),
         None => CallView::Live,
     };
-    let uncovered = |table: Option<&Table>| {
+    let uncovered = |table: Option<&Tables>| {
         items.iter().position(|it| {
             region(it).is_none_or(|r| r.is_null() || !covered_with(table, &calls, r))
         })
@@ -305,8 +528,8 @@ pub(crate) fn first_uncovered<T>(
     if !shared_pins() {
         return uncovered(None);
     }
-    let reg = locked();
-    uncovered(Some(&reg.table))
+    let tables = Tables::lock_live();
+    uncovered(Some(&tables))
 }
 
 /// Where `covered_with` finds the published call pins: read from the
@@ -357,12 +580,12 @@ impl CallView<'_> {
 /// Whether pins (of `table`, when the shared table holds any, and the
 /// published call pins) or static memory cover every byte of `region`.
 #[inline]
-fn covered_in(table: Option<&Table>, region: Region) -> bool {
+fn covered_in(table: Option<&Tables>, region: Region) -> bool {
     covered_with(table, &CallView::Live, region)
 }
 
 #[inline]
-fn covered_with(table: Option<&Table>, calls: &CallView<'_>, region: Region) -> bool {
+fn covered_with(table: Option<&Tables>, calls: &CallView<'_>, region: Region) -> bool {
     let (addr, end) = (region.addr(), region.end());
     if region.is_empty() {
         return table.is_some_and(|t| t.covers_point(addr))
@@ -418,11 +641,10 @@ pub(crate) fn covered_by_lasting_pins(region: Region) -> LastingCover {
             false => LastingCover::None,
         };
     }
-    let reg = REGISTRY.lock();
-    lasting_cover_in(&reg.table, region)
+    lasting_cover_in(&Tables::lock_live(), region)
 }
 
-fn lasting_cover_in(table: &Table, region: Region) -> LastingCover {
+fn lasting_cover_in(table: &Tables, region: Region) -> LastingCover {
     let lasting = |hit: &Hit| table.entry(hit.id).kind() != PinKind::Call;
     if region.is_empty() {
         // A zero-length region asks about its address, which a zero-length
@@ -470,7 +692,7 @@ fn lasting_cover_in(table: &Table, region: Region) -> LastingCover {
 }
 
 /// Whether a lasting pin or static memory shares a byte with `region`.
-fn lasting_overlap(table: &Table, region: Region) -> bool {
+fn lasting_overlap(table: &Tables, region: Region) -> bool {
     let mut any = false;
     table.for_each_live(|r, _, e| {
         any |= e.kind() != PinKind::Call && r.overlaps(&region);
@@ -506,7 +728,7 @@ pub fn pin_count<T: ?Sized>(ptr: *const T) -> usize {
         return 0;
     }
     let shared = match shared_pins() && hints::may_cover(addr) {
-        true => locked().table.count_at(addr),
+        true => Tables::lock_live().count_at(addr),
         false => 0,
     };
     shared + calls::count_at(addr)
@@ -537,7 +759,7 @@ impl PinFacts {
     }
 }
 
-fn facts(table: &Table, hit: Hit) -> PinFacts {
+fn facts(table: &Tables, hit: Hit) -> PinFacts {
     PinFacts::of(hit.region, hit.count, table.entry(hit.id))
 }
 
@@ -555,7 +777,7 @@ impl From<&calls::Published> for PinFacts {
 }
 
 /// Some pin, shared or published by a call, sharing a byte with `block`.
-fn overlapping_pin(table: &Table, block: Region) -> Option<PinFacts> {
+fn overlapping_pin(table: &Tables, block: Region) -> Option<PinFacts> {
     match table.overlapping(block) {
         Some(hit) => Some(facts(table, hit)),
         None => calls::overlapping(block).map(|p| PinFacts::from(&p)),
@@ -566,13 +788,9 @@ fn overlapping_pin(table: &Table, block: Region) -> Option<PinFacts> {
 /// storage under the lock and converted afterwards.
 pub(crate) fn live_pins() -> Vec<PinFacts> {
     let copied = {
-        let reg = locked();
-        let mut out = allocator_api2::vec::Vec::with_capacity_in(
-            reg.table.live_regions(),
-            std::alloc::System,
-        );
-        reg.table
-            .for_each_live(|region, count, e| out.push(PinFacts::of(region, count, e)));
+        let tables = Tables::lock_live();
+        let mut out = SysVec::with_capacity_in(tables.live_regions(), System);
+        tables.for_each_live(|region, count, e| out.push(PinFacts::of(region, count, e)));
         out
     };
     // Published call pins, read without the lock (their owners never wait
@@ -597,18 +815,19 @@ pub(crate) struct AllocFacts {
 
 pub(crate) fn alloc_facts() -> AllocFacts {
     let (recent, freed, moved, blocks, bytes, registry_bytes) = {
-        let reg = locked();
+        let q = locked();
         let mut recent = [None; RECENT_EVENTS];
-        for (slot, ev) in recent.iter_mut().zip(reg.events.recent()) {
+        for (slot, ev) in recent.iter_mut().zip(q.events.recent()) {
             *slot = Some(*ev);
         }
+        let tables: usize = (0..SHARDS).map(|s| lock_shard(s).heap_bytes()).sum();
         (
             recent,
-            reg.events.freed_while_pinned,
-            reg.events.moved_while_pinned,
-            reg.table.quarantine.len(),
-            reg.table.quarantined_bytes,
-            reg.table.heap_bytes(),
+            q.events.freed_while_pinned,
+            q.events.moved_while_pinned,
+            q.quarantine.len(),
+            q.quarantined_bytes,
+            tables + q.quarantine.capacity() * core::mem::size_of::<Quarantined>(),
         )
     };
     AllocFacts {
@@ -646,15 +865,29 @@ pub(crate) fn may_overlap_pin(block: Region) -> bool {
 
 /// Whether any live pin shares a byte with `block`.
 pub(crate) fn overlaps_pin(block: Region) -> bool {
-    (shared_pins() && hints::may_overlap(block) && locked().table.overlapping(block).is_some())
+    (shared_pins() && hints::may_overlap(block) && Tables::lock_live().overlapping(block).is_some())
         || calls::overlapping(block).is_some()
 }
 
-/// The allocator's question and action in one critical section: if a live
-/// pin overlaps `block`, keep the block (quarantine it), record the event and
-/// return the facts of that pin; otherwise return `None` and the caller frees
-/// it. Doing both under one lock means a pin released in between cannot
-/// strand a block in quarantine.
+/// The allocator's question and action in one critical section of the
+/// quarantine: if a live pin overlaps `block`, keep the block (quarantine
+/// it), record the event and return the facts of that pin; otherwise return
+/// `None` and the caller frees it. A pin released in between cannot strand
+/// a block in quarantine:
+///
+/// - a call pin's release pairs with the `SeqCst` fence below (`calls`,
+///   "Against the allocator");
+/// - a shared pin's release happens in its shard's critical section, which
+///   also reads `QUARANTINED_BLOCKS`. The block is inserted and that count
+///   stored *before* this function takes every shard's lock to look for
+///   pins. Each shard's lock orders the two critical sections: if the
+///   unpin's came first, the look finds the pin gone and the block is
+///   freed here; if the look's came first, it found the pin and kept the
+///   block, and the unpin, acquiring the lock this look released, reads a
+///   non-zero count and frees the block once its pin is gone (taking the
+///   quarantine's lock after dropping its shard's). Every shard is looked
+///   at, whatever its live count: a count read without the lock is not
+///   ordered by it. The unpin needs no fence of its own.
 pub(crate) fn quarantine_if_pinned(
     block: Region,
     layout: Layout,
@@ -664,27 +897,23 @@ pub(crate) fn quarantine_if_pinned(
     if !may_overlap_pin(block) {
         return None;
     }
-    let mut reg = locked();
-    // The usual negative answer, without touching the quarantine. A call
-    // pin published after this read is the program's own race with this
-    // free (`calls`); one released meanwhile was no reason to keep it.
-    overlapping_pin(&reg.table, block)?;
-    if reg.table.quarantine.try_reserve(1).is_err() {
+    let mut q = locked();
+    // The usual negative answer, without touching the quarantine. A pin
+    // made after this read is the program's own race with this free (see
+    // `calls` and `Tables::lock_live`); one released meanwhile was no
+    // reason to keep it.
+    overlapping_pin(&Tables::lock_live(), block)?;
+    if q.quarantine.try_reserve(1).is_err() {
         // Out of memory for the bookkeeping: leaking the block is the only
         // choice that keeps C's pointer valid, if a pin covers it.
-        let pin = overlapping_pin(&reg.table, block)?;
+        let pin = overlapping_pin(&Tables::lock_live(), block)?;
         return Some(AllocEvent::new(event, block, pin, ThreadNumber::current()));
     }
-    // Quarantined first and looked for pins after, with the fence between
-    // (`calls`, "Against the allocator"): a call pin released meanwhile
-    // either is seen gone here or sees the block in the quarantine.
-    // Sorted by address; the memmove this costs is paid only by a free or
-    // realloc of a pinned block, the rare event.
-    let at = reg
-        .table
-        .quarantine
-        .partition_point(|q| q.addr < block.addr());
-    reg.table.quarantine.insert(
+    // Quarantined first and looked for pins after (see above). Sorted by
+    // address; the memmove this costs is paid only by a free or realloc of
+    // a pinned block, the rare event.
+    let at = q.quarantine.partition_point(|b| b.addr < block.addr());
+    q.quarantine.insert(
         at,
         Quarantined {
             addr: block.addr(),
@@ -693,16 +922,17 @@ pub(crate) fn quarantine_if_pinned(
             freed: event == AllocEventKind::FreedWhilePinned,
         },
     );
-    publish_quarantined(&reg.table);
+    publish_quarantined(&q);
     core::sync::atomic::fence(Ordering::SeqCst);
-    let Some(pin) = overlapping_pin(&reg.table, block) else {
-        reg.table.quarantine.remove(at);
-        publish_quarantined(&reg.table);
+    let found = overlapping_pin(&Tables::lock_all(), block);
+    let Some(pin) = found else {
+        q.quarantine.remove(at);
+        publish_quarantined(&q);
         return None;
     };
-    reg.table.quarantined_bytes += layout.size();
+    q.quarantined_bytes += layout.size();
     let ev = AllocEvent::new(event, block, pin, ThreadNumber::current());
-    reg.events.record(ev);
+    q.events.record(ev);
     Some(ev)
 }
 
@@ -717,29 +947,49 @@ pub(crate) fn freed_while_pinned(region: Region) -> bool {
     if region.is_empty() || !shared_pins() {
         return false;
     }
-    holds_freed(&locked().table, region)
+    holds_freed(&locked(), region)
 }
 
 /// Releases pin `id` and says whether a block overlapping `region` had been
-/// freed under it (see [`freed_while_pinned`]), both under one lock
-/// acquisition so that no free can slip in between the answer and the
-/// unpin. Quarantined blocks no pin overlaps any more are then freed, once.
+/// freed under it (see [`freed_while_pinned`]), atomically with respect to
+/// frees: no free can slip in between the answer and the unpin.
+/// Quarantined blocks no pin overlaps any more are then freed, once.
+///
+/// The usual case takes the pin's shard's lock alone: an empty quarantine,
+/// read inside that critical section, means no free of a pinned block has
+/// looked at this shard yet (`quarantine_if_pinned` stores the count before
+/// it does), so the answer is "not freed" and a free that comes after finds
+/// the pin gone. Otherwise the quarantine's lock is taken first (the lock
+/// order), then the shard's again.
 pub(crate) fn unpin_owned(id: PinId, region: Region) -> bool {
-    let mut reg = locked();
-    let freed = !region.is_empty() && holds_freed(&reg.table, region);
-    let released = reg.table.unpin(id);
-    publish_live(&reg.table);
+    let (s, local) = split_id(id);
+    {
+        let mut table = lock_shard(s);
+        if QUARANTINED_BLOCKS.load(Ordering::Relaxed) == 0 {
+            table.unpin(local);
+            publish_live(s, &table);
+            return false;
+        }
+    }
+    let q = locked();
+    let freed = !region.is_empty() && holds_freed(&q, region);
+    let released = {
+        let mut table = lock_shard(s);
+        let released = table.unpin(local);
+        publish_live(s, &table);
+        released
+    };
     if let Some(released) = released {
-        if !reg.table.quarantine.is_empty() {
-            release_quarantine(reg, released);
+        if !q.quarantine.is_empty() {
+            release_quarantine(q, released);
         }
     }
     freed
 }
 
-fn holds_freed(table: &Table, region: Region) -> bool {
-    let window = quarantine_window(&table.quarantine, region);
-    table.quarantine[window]
+fn holds_freed(q: &Quarantine, region: Region) -> bool {
+    let window = quarantine_window(&q.quarantine, region);
+    q.quarantine[window]
         .iter()
         .any(|q| q.freed && Region::from_parts(q.addr, q.layout.size()).overlaps(&region))
 }
@@ -770,8 +1020,10 @@ pub fn quarantine_blocks_examined() -> usize {
 /// Frees, after dropping the lock, every quarantined block within
 /// `released` (the span of the pins just released) that no live pin
 /// overlaps any more. Blocks outside it are not looked at: no pin that
-/// covered them went away.
-fn release_quarantine(mut reg: lock::SpinGuard<'_, Registry>, released: Region) {
+/// covered them went away. Pins are looked for in every shard (as
+/// `quarantine_if_pinned`'s second look does), under their locks, taken
+/// after the quarantine's.
+fn release_quarantine(mut reg: SpinGuard<'_, Quarantine>, released: Region) {
     const BATCH: usize = 16;
     // Blocks below this address were looked at already (the lock is
     // dropped between batches, so the window is found again each time).
@@ -779,8 +1031,12 @@ fn release_quarantine(mut reg: lock::SpinGuard<'_, Registry>, released: Region) 
     loop {
         let mut ready: [Option<Quarantined>; BATCH] = [None; BATCH];
         let mut n = 0;
-        let table = &mut reg.table;
+        let table = &mut *reg;
         let window = quarantine_window(&table.quarantine, released);
+        if window.is_empty() {
+            return;
+        }
+        let tables = Tables::lock_all();
         let start =
             window.start + table.quarantine[window.clone()].partition_point(|q| q.addr < from);
         // Compact in place, keeping the order: `keep` is where the next
@@ -792,7 +1048,7 @@ fn release_quarantine(mut reg: lock::SpinGuard<'_, Registry>, released: Region) 
             QUARANTINE_EXAMINED.fetch_add(1, Ordering::Relaxed);
             from = q.addr.saturating_add(1);
             let block = Region::from_parts(q.addr, q.layout.size());
-            if table.overlapping(block).is_none() && calls::overlapping(block).is_none() {
+            if tables.overlapping(block).is_none() && calls::overlapping(block).is_none() {
                 table.quarantined_bytes -= q.layout.size();
                 ready[n] = Some(q);
                 n += 1;
@@ -809,6 +1065,7 @@ fn release_quarantine(mut reg: lock::SpinGuard<'_, Registry>, released: Region) 
             table.quarantine.truncate(len - (i - keep));
         }
         let more = i < window.end;
+        drop(tables);
         publish_quarantined(table);
         drop(reg);
         for q in ready.iter().flatten() {
@@ -826,6 +1083,69 @@ fn release_quarantine(mut reg: lock::SpinGuard<'_, Registry>, released: Region) 
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use core::cell::Cell;
+    use core::panic::Location;
+
+    std::thread_local! {
+        /// How many times this thread took each shard's lock (work, not
+        /// time: what `pins_made_on_two_threads_take_different_locks`
+        /// counts).
+        pub(super) static SHARD_LOCKS_TAKEN_HERE: [Cell<usize>; SHARDS] =
+            const { [const { Cell::new(0) }; SHARDS] };
+    }
+
+    /// Pins and unpins `n` times on a new thread; returns the shard its
+    /// handles named and the shard locks that thread took.
+    fn pin_on_new_thread(target: &'static [u8; 64], n: usize) -> (usize, [usize; SHARDS]) {
+        std::thread::spawn(move || {
+            let region = Region::of(target);
+            let mut shard = None;
+            for _ in 0..n {
+                let id = pin(region, PinKind::Pinner, Location::caller());
+                let (s, _) = split_id(id);
+                assert!(shard.is_none_or(|seen| seen == s), "one thread, one shard");
+                shard = Some(s);
+                unpin(id);
+            }
+            let taken = SHARD_LOCKS_TAKEN_HERE.with(|t| core::array::from_fn(|s| t[s].get()));
+            (shard.unwrap_or(SHARDS), taken)
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// Rule: lasting pins made on different threads do not serialise on
+    /// one process-wide lock. A thread's pins and unpins take its own
+    /// shard's lock and no other (counted per thread, not timed), and two
+    /// threads numbered into different shards take different locks.
+    /// Threads other tests start meanwhile may land two of ours in one
+    /// shard, so a second thread is started until one lands elsewhere.
+    #[test]
+    fn pins_made_on_two_threads_take_different_locks() {
+        static TARGET: [u8; 64] = [0; 64];
+        let n = if cfg!(miri) { 20 } else { 1000 };
+        let (first, taken) = pin_on_new_thread(&TARGET, n);
+        let only_own = |shard: usize, taken: [usize; SHARDS]| {
+            assert_eq!(taken[shard], 2 * n, "one lock per pin and per unpin");
+            assert_eq!(taken.iter().sum::<usize>(), 2 * n, "no other shard's lock");
+        };
+        only_own(first, taken);
+        let mut attempts = 0;
+        loop {
+            let (second, taken) = pin_on_new_thread(&TARGET, n);
+            only_own(second, taken);
+            if second != first {
+                break;
+            }
+            attempts += 1;
+            assert!(
+                attempts < 4 * SHARDS,
+                "every new thread landed in shard {first}"
+            );
+        }
+    }
+
     /// The registry sits below the report, the allocator, the checker and
     /// the pin holders: they call it, never the other way round (a call up
     /// from here is how the allocator path would end up in code that

@@ -25,6 +25,10 @@ const CHUNK_SHIFT: u32 = 8;
 pub(super) const CHUNK: usize = 1 << CHUNK_SHIFT;
 /// Free-list terminator.
 const NO_SLOT: u32 = u32::MAX;
+/// Bits of an id: the registry keeps the top bits of a pin's handle for
+/// the shard that holds it (`registry::SHARD_BITS`), so one slab hands out
+/// at most `1 << ID_BITS` ids.
+pub(super) const ID_BITS: u32 = 29;
 /// Chunks with memory kept even when empty: a small table never compacts.
 const KEEP_CHUNKS: usize = 4;
 
@@ -74,7 +78,7 @@ impl Slab {
                 }
                 _ => {
                     let c = self.chunks.len();
-                    if c >= (NO_SLOT as usize) >> CHUNK_SHIFT {
+                    if c >= (1usize << ID_BITS) >> CHUNK_SHIFT {
                         return None;
                     }
                     self.chunks.push(Chunk {

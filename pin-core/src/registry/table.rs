@@ -39,6 +39,7 @@ use crate::origin::{PinKind, Site, ThreadNumber};
 use crate::region::Region;
 use allocator_api2::vec::Vec as SysVec;
 use core::alloc::Layout;
+use core::sync::atomic::{AtomicU8, Ordering};
 use hashbrown::HashTable;
 use std::alloc::System;
 
@@ -258,10 +259,11 @@ impl ScanItem {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum HintsMode {
-    Undecided,
-    On,
-    Off,
+    Undecided = 0,
+    On = 1,
+    Off = 2,
 }
 
 pub(crate) struct Table {
@@ -284,11 +286,34 @@ pub(crate) struct Table {
     all_level_counts: [u32; LEVELS],
     all_level_mask: u32,
     live_entries: usize,
-    /// Blocks freed or moved while pinned, sorted by address (they are
-    /// distinct live allocations, so they never overlap): a release looks
-    /// only at the blocks near what it released.
-    pub(crate) quarantine: SysVec<Quarantined, System>,
-    pub(crate) quarantined_bytes: usize,
+}
+
+/// The process's one decision about the lock-free hints (0: not yet, else
+/// a `HintsMode` as `u8`): every shard's table follows it, since a table
+/// that kept no hints while another had enabled them would hide its pins
+/// from the allocator's lock-free check.
+static HINTS_DECISION: AtomicU8 = AtomicU8::new(0);
+
+fn decide_hints_once() -> HintsMode {
+    let wanted = match super::GUARDED_FREES.load(Ordering::Relaxed) {
+        true => HintsMode::On,
+        false => HintsMode::Off,
+    };
+    let decided = match HINTS_DECISION.compare_exchange(
+        0,
+        wanted as u8,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    ) {
+        Ok(_) => wanted,
+        Err(d) if d == HintsMode::On as u8 => HintsMode::On,
+        Err(_) => HintsMode::Off,
+    };
+    if decided == HintsMode::On {
+        // Idempotent; before this table files its first hint.
+        hints::enable();
+    }
+    decided
 }
 
 fn level_of(len: usize) -> u8 {
@@ -347,8 +372,6 @@ impl Table {
             all_level_counts: [0; LEVELS],
             all_level_mask: 0,
             live_entries: 0,
-            quarantine: SysVec::new_in(System),
-            quarantined_bytes: 0,
         }
     }
 
@@ -467,12 +490,7 @@ impl Table {
 
     fn decide_hints(&mut self) {
         if self.hints == HintsMode::Undecided {
-            self.hints = if super::GUARDED_FREES.load(core::sync::atomic::Ordering::Relaxed) {
-                hints::enable();
-                HintsMode::On
-            } else {
-                HintsMode::Off
-            };
+            self.hints = decide_hints_once();
         }
     }
 
@@ -602,7 +620,6 @@ impl Table {
         self.index
             .shrink_to(0, |&i| entries[i as usize].bucket_hash());
         self.scan.shrink_to(SCAN_CALL_MAX);
-        self.quarantine.shrink_to_fit();
     }
 
     /// Calls `f` with every live pin covering `addr`; stops when `f`
@@ -778,13 +795,11 @@ impl Table {
             .sum()
     }
 
-    /// Bytes of storage the table holds (slab, index, scan list, quarantine
-    /// list).
+    /// Bytes of storage the table holds (slab, index, scan list).
     pub(crate) fn heap_bytes(&self) -> usize {
         self.entries.heap_bytes()
             + self.index.allocation_size()
             + self.scan.capacity() * core::mem::size_of::<ScanItem>()
-            + self.quarantine.capacity() * core::mem::size_of::<Quarantined>()
     }
 }
 
