@@ -92,21 +92,24 @@ thread_local! {
 impl ThreadNumber {
     /// The calling thread's number. The first call on a thread also records
     /// its OS thread id (no allocation: this runs inside the allocator too).
+    #[inline]
     pub fn current() -> ThreadNumber {
-        let n = THIS_THREAD.with(|c| {
-            let n = c.get();
-            if n != 0 {
-                return n;
-            }
-            let n = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
-            if is_main_thread() {
-                MAIN_THREAD.store(n, Ordering::Relaxed);
-            }
-            c.set(n);
-            names::record_tid(n, os_tid());
-            n
-        });
-        ThreadNumber(n)
+        // Every pin asks: one thread-local load once numbered.
+        match THIS_THREAD.with(Cell::get) {
+            0 => ThreadNumber(Self::number_this_thread()),
+            n => ThreadNumber(n),
+        }
+    }
+
+    #[cold]
+    fn number_this_thread() -> u32 {
+        let n = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+        if is_main_thread() {
+            MAIN_THREAD.store(n, Ordering::Relaxed);
+        }
+        THIS_THREAD.with(|c| c.set(n));
+        names::record_tid(n, os_tid());
+        n
     }
 
     /// The number as an integer.

@@ -233,6 +233,7 @@ impl<'a> Pinner<'a> {
 }
 
 impl Drop for Pinner<'_> {
+    #[inline]
     fn drop(&mut self) {
         registry::unpin_all(self.pins.as_slice());
     }

@@ -139,6 +139,22 @@ fn shared_pins() -> bool {
     false
 }
 
+/// Whether `f` says yes for some shard holding pins, each asked under its
+/// own lock, one at a time: for questions about one address, which one
+/// pin answers (no pin spans two shards).
+#[inline]
+fn any_live_shard(mut f: impl FnMut(&Table) -> bool) -> bool {
+    let mut used = SHARDS_IN_USE.load(Ordering::Acquire);
+    while used != 0 {
+        let s = used.trailing_zeros() as usize;
+        used &= used - 1;
+        if SHARD_TABLES[s].live.load(Ordering::Acquire) != 0 && f(&lock_shard(s)) {
+            return true;
+        }
+    }
+    false
+}
+
 /// Shard tables locked together, in ascending order (the lock order among
 /// shards), for a question whose answer may combine pins of several shards
 /// (a region covered half by one thread's pin and half by another's).
@@ -398,6 +414,7 @@ pub(crate) fn unpin_call(pinned: CallPinned) {
 }
 
 /// Releases one pin.
+#[inline]
 pub(crate) fn unpin(id: PinId) {
     unpin_all(core::slice::from_ref(&id));
 }
@@ -409,7 +426,42 @@ pub(crate) fn unpin(id: PinId) {
 /// within the span of what was released are looked at: releasing a pin far
 /// from every quarantined block costs a binary search, whatever the
 /// quarantine holds.
+#[inline]
 pub(crate) fn unpin_all(ids: &[PinId]) {
+    match ids {
+        [] => {}
+        // A pinner's usual load, without the runs and the span.
+        &[id] => unpin_one(id),
+        _ => unpin_many(ids),
+    }
+}
+
+fn unpin_one(id: PinId) {
+    let (s, local) = split_id(id);
+    let mut table = lock_shard(s);
+    let released = table.unpin(local);
+    publish_live(s, &table);
+    // Inside the critical section, as in `unpin_many`.
+    let quarantined = QUARANTINED_BLOCKS.load(Ordering::Relaxed) != 0;
+    drop(table);
+    if quarantined {
+        if let Some(released) = released {
+            release_if_quarantined(released);
+        }
+    }
+}
+
+/// The quarantine's lock, and its blocks within `released` freed unless a
+/// pin still overlaps them.
+#[cold]
+fn release_if_quarantined(released: Region) {
+    let q = locked();
+    if !q.quarantine.is_empty() {
+        release_quarantine(q, released);
+    }
+}
+
+fn unpin_many(ids: &[PinId]) {
     let mut released = Span::default();
     let mut quarantined = false;
     let mut rest = ids;
@@ -430,10 +482,7 @@ pub(crate) fn unpin_all(ids: &[PinId]) {
         rest = &rest[run..];
     }
     if quarantined && !released.is_empty() {
-        let q = locked();
-        if !q.quarantine.is_empty() {
-            release_quarantine(q, released.region());
-        }
+        release_if_quarantined(released.region());
     }
 }
 
@@ -464,7 +513,9 @@ pub fn is_pinned<T: ?Sized>(ptr: *const T) -> bool {
     if addr == 0 {
         return false;
     }
-    (shared_pins() && hints::may_cover(addr) && Tables::lock_live().covers_point(addr))
+    (SHARDS_IN_USE.load(Ordering::Relaxed) != 0
+        && hints::may_cover(addr)
+        && any_live_shard(|t| t.covers_point(addr)))
         || calls::covers_point(addr)
         || statics::is_static(addr)
 }

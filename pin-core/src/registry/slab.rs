@@ -64,14 +64,31 @@ impl Slab {
 
     /// Stores `entry` (a live one) and returns its id; `None` when every
     /// `u32` id is taken.
+    #[inline(always)]
     pub(super) fn alloc(&mut self, entry: Entry) -> Option<u32> {
-        let id = if self.free_head != NO_SLOT {
-            let id = self.free_head;
-            let (c, i) = split(id);
-            self.free_head = self.chunks[c].entries[i].start as u32;
-            self.chunks[c].entries[i] = entry;
-            id
-        } else {
+        if self.free_head == NO_SLOT {
+            return self.alloc_at_end(entry);
+        }
+        // The usual case (a table whose pins come and go): the free list's
+        // head, one chunk looked up once.
+        let id = self.free_head;
+        let (c, i) = split(id);
+        let chunk = &mut self.chunks[c];
+        let slot = &mut chunk.entries[i];
+        self.free_head = slot.start as u32;
+        *slot = entry;
+        if chunk.live == 0 {
+            self.empty_chunks -= 1;
+        }
+        chunk.live += 1;
+        Some(id)
+    }
+
+    /// `alloc` with an empty free list: the last chunk's next entry, or a
+    /// new chunk's first.
+    #[inline(never)]
+    fn alloc_at_end(&mut self, entry: Entry) -> Option<u32> {
+        let id = {
             let c = match self.chunks.last() {
                 Some(last) if last.entries.len() < CHUNK && last.entries.capacity() > 0 => {
                     self.chunks.len() - 1
@@ -105,6 +122,7 @@ impl Slab {
 
     /// Frees entry `id` (its count already cleared); may give empty chunks
     /// back, and then says so (the table shrinks its other storage too).
+    #[inline(always)]
     pub(super) fn release(&mut self, id: u32) -> bool {
         let (c, i) = split(id);
         let chunk = &mut self.chunks[c];

@@ -395,6 +395,11 @@ impl Table {
     /// Adds one pin of `region` as a new entry. Identical pins are not
     /// merged here (searching for a twin costs more than the entry saves);
     /// the report merges them for display.
+    ///
+    /// Inlined: it is the heart of `Pinner::pin`, whose whole cost is a
+    /// few hundred instructions, and a call's register saves are a tenth
+    /// of them.
+    #[inline(always)]
     pub(crate) fn pin(
         &mut self,
         region: Region,
@@ -405,7 +410,6 @@ impl Table {
     ) -> PinId {
         self.decide_hints();
         let level = level_of(region.len());
-        let hash = bucket_hash(level, granule(level, region.addr()));
         let is_call = kind == PinKind::Call;
         let to_index = if is_call {
             self.scan.len() >= SCAN_CALL_MAX
@@ -415,20 +419,31 @@ impl Table {
         let flags = if to_index { IN_INDEX } else { 0 };
         let entry = Entry::new(region, site, born_ms, kind, level, flags, 1, thread);
         let id = self.alloc_slot(entry);
-        if to_index && self.index.is_empty() {
-            self.move_scan_items_to_index();
-        }
         if to_index {
-            let entries = &self.entries;
-            self.index
-                .insert_unique(hash, id, |&i| entries[i as usize].bucket_hash());
-            add_level(&mut self.level_counts, &mut self.level_mask, level);
+            self.index_new(id, level, region);
         } else {
             self.scan.push(ScanItem::new(region, id));
         }
-        self.file_hint(level, hash);
+        // The bucket's hash only when something files under it.
+        if self.hints == HintsMode::On {
+            self.file_hint(level, bucket_hash(level, granule(level, region.addr())));
+        }
         self.live_entries += 1;
         PinId(id)
+    }
+
+    /// Files new entry `id` in the index (moving the scan list's pins there
+    /// too when it is the first).
+    #[inline(never)]
+    fn index_new(&mut self, id: u32, level: u8, region: Region) {
+        if self.index.is_empty() {
+            self.move_scan_items_to_index();
+        }
+        let hash = bucket_hash(level, granule(level, region.addr()));
+        let entries = &self.entries;
+        self.index
+            .insert_unique(hash, id, |&i| entries[i as usize].bucket_hash());
+        add_level(&mut self.level_counts, &mut self.level_mask, level);
     }
 
     /// Pins all of `regions` (at least one, at most `GROUP_MAX`) as one
@@ -546,12 +561,14 @@ impl Table {
         span.region()
     }
 
+    #[inline]
     fn alloc_slot(&mut self, entry: Entry) -> u32 {
         self.entries.alloc(entry).unwrap_or_else(|| too_many_pins())
     }
 
     /// Releases one pin of entry `id`; returns the entry's region when that
-    /// was its last pin (the entry is gone).
+    /// was its last pin (the entry is gone). Inlined, as `pin` is.
+    #[inline(always)]
     pub(crate) fn unpin(&mut self, id: PinId) -> Option<Region> {
         let e = &mut self.entries[id.0 as usize];
         debug_assert!(e.count() > 0, "unpin of a free registry slot");
@@ -582,6 +599,7 @@ impl Table {
         Some(e.region())
     }
 
+    #[inline(always)]
     fn release_slot(&mut self, id: u32) {
         self.live_entries -= 1;
         if self.live_entries == 0 {
@@ -598,6 +616,7 @@ impl Table {
 
     /// Gives memory back once the last pin is gone, so that a burst of a
     /// million pins does not stay resident for the life of the process.
+    #[cold]
     fn shrink_when_empty(&mut self) {
         self.entries.clear();
         // Every entry left the index one by one, so it is empty already;
@@ -689,8 +708,12 @@ impl Table {
             .is_some()
     }
 
+    /// Whether a live pin covers `addr`. The scan list answers by itself
+    /// (no entry is read for a yes); the index only when it holds pins.
+    #[inline]
     pub(crate) fn covers_point(&self, addr: usize) -> bool {
-        self.find_covering(addr, |_| true)
+        self.scan.iter().any(|item| item.contains(addr))
+            || (self.level_mask != 0 && self.find_covering(addr, |_| true))
     }
 
     pub(crate) fn count_at(&self, addr: usize) -> usize {
