@@ -1197,6 +1197,46 @@ mod tests {
         }
     }
 
+    /// Rule: a block freed while a pin covers it stays allocated until the
+    /// last such pin goes, and is then freed exactly once, whichever
+    /// threads made and release that pin (its shard is the pinning
+    /// thread's, the free and the release happen on two others).
+    #[test]
+    fn a_block_freed_under_another_threads_pin_waits_for_its_release() {
+        static FREED: AtomicUsize = AtomicUsize::new(0);
+        /// # Safety
+        /// `ptr` came from `std::alloc::alloc(layout)` and is freed once.
+        unsafe fn free(_: *const (), ptr: *mut u8, layout: Layout) {
+            FREED.fetch_add(1, Ordering::SeqCst);
+            // SAFETY: the caller's promise.
+            unsafe { std::alloc::dealloc(ptr, layout) }
+        }
+        let layout = Layout::from_size_align(48, 8).unwrap();
+        // SAFETY: the layout's size is not zero.
+        let block = unsafe { std::alloc::alloc(layout) };
+        assert!(!block.is_null());
+        let region = Region::from_parts(block as usize, 48);
+        let id = std::thread::spawn(move || pin(region, PinKind::Pinner, Location::caller()))
+            .join()
+            .unwrap();
+        let release = QuarantineRelease {
+            allocator: core::ptr::null(),
+            free,
+        };
+        let kept = std::thread::spawn(move || {
+            quarantine_if_pinned(region, layout, release, AllocEventKind::FreedWhilePinned)
+                .is_some()
+        })
+        .join()
+        .unwrap();
+        assert!(kept, "the pin made on another thread is seen");
+        assert_eq!(FREED.load(Ordering::SeqCst), 0);
+        assert!(freed_while_pinned(region));
+        std::thread::spawn(move || unpin(id)).join().unwrap();
+        assert_eq!(FREED.load(Ordering::SeqCst), 1, "freed once, at the unpin");
+        assert!(!freed_while_pinned(region));
+    }
+
     /// The registry sits below the report, the allocator, the checker and
     /// the pin holders: they call it, never the other way round (a call up
     /// from here is how the allocator path would end up in code that
