@@ -29,6 +29,7 @@ mod hints;
 mod ids;
 mod lock;
 mod slab;
+mod snapshot;
 mod table;
 
 pub use events::{AllocEvent, AllocEventKind};
@@ -291,22 +292,15 @@ pub(crate) fn first_uncovered<T>(
     items: &[T],
     region: impl Fn(&T) -> Option<Region>,
 ) -> Option<usize> {
-    // Every published call pin read once for all the items, when they fit.
-    let mut buf = [const { core::mem::MaybeUninit::<Region>::uninit() }; 64];
-    let calls = match calls::copy_regions(&mut buf) {
-        Some(copied) => CallView::Copied(copied),
-        None => CallView::Live,
-    };
-    let uncovered = |table: Option<&Table>| {
-        items.iter().position(|it| {
-            region(it).is_none_or(|r| r.is_null() || !covered_with(table, &calls, r))
-        })
-    };
-    if !shared_pins() {
-        return uncovered(None);
-    }
-    let reg = locked();
-    uncovered(Some(&reg.table))
+    // Every published call pin read once for all the items, and sorted:
+    // O(log M) per item against M call pins (see `snapshot`).
+    snapshot::with_call_pins(|calls| {
+        if !shared_pins() {
+            return snapshot::first_uncovered_in(None, calls, items, &region);
+        }
+        let reg = locked();
+        snapshot::first_uncovered_in(Some(&reg.table), calls, items, &region)
+    })
 }
 
 /// Where `covered_with` finds the published call pins: read from the
@@ -840,6 +834,7 @@ mod tests {
             ("hints.rs", include_str!("hints.rs")),
             ("ids.rs", include_str!("ids.rs")),
             ("lock.rs", include_str!("lock.rs")),
+            ("snapshot.rs", include_str!("snapshot.rs")),
             ("table.rs", include_str!("table.rs")),
         ];
         let above = ["report", "alloc", "check", "pinner", "owned", "call"];
