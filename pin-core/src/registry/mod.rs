@@ -85,6 +85,8 @@ fn publish_quarantined(table: &Table) {
 }
 
 fn publish_live(table: &Table) {
+    // Every change of the shared table's pins ends here, under the lock.
+    snapshot::note_shared_change();
     LIVE_ENTRIES.store(table.live_entries(), Ordering::Release);
 }
 
