@@ -49,33 +49,36 @@ impl SortedPins<'_> {
     /// `hint` is where the previous question's prefix ended, and is set to
     /// where this one's does: referents usually come in address order (a
     /// program's buffers, allocated in turn), so the answer is most often
-    /// found next to it with two or three comparisons, and otherwise by a
-    /// binary search.
+    /// one or two pins further on, and otherwise found by a binary search.
     #[inline]
     fn covers_whole(&self, addr: usize, end: usize, hint: &mut usize) -> bool {
-        let starts = |i: usize| {
+        let pins = self.pins;
+        let starts_by = |p: &Region| {
             count_comparison();
-            self.pins[i].addr() <= addr
+            p.addr() <= addr
         };
-        let n = self.pins.len();
-        // The prefix of pins starting at or before `addr` ends at `k` when
-        // pin `k - 1` starts by `addr` and pin `k` after it.
-        let ends_at = |k: usize| (k == 0 || starts(k - 1)) && (k == n || !starts(k));
-        let k = *hint;
-        let starting_by = if k <= n && ends_at(k) {
-            k
-        } else if k < n && ends_at(k + 1) {
-            k + 1
+        // The pins starting at or before `addr` are `pins[..k]`.
+        let mut k = (*hint).min(pins.len());
+        if k > 0 && !starts_by(&pins[k - 1]) {
+            k = pins[..k - 1].partition_point(starts_by);
         } else {
-            self.pins.partition_point(|p| {
-                count_comparison();
-                p.addr() <= addr
-            })
-        };
-        *hint = starting_by;
+            let mut steps = 0;
+            while let Some(p) = pins.get(k) {
+                if !starts_by(p) {
+                    break;
+                }
+                k += 1;
+                steps += 1;
+                if steps == 2 {
+                    k += pins[k..].partition_point(starts_by);
+                    break;
+                }
+            }
+        }
+        *hint = k;
         // Every pin of the prefix starts at or before `addr`, so the one
         // reaching furthest covers `[addr, end)` if any of them does.
-        match starting_by.checked_sub(1) {
+        match k.checked_sub(1) {
             Some(last) => self.reach.get(last).is_some_and(|&r| r >= end),
             None => false,
         }
@@ -248,7 +251,7 @@ fn first_uncovered_with<T>(
         if r.is_empty() {
             return !covered_with(table, &CallView::Copied(calls.pins), r);
         }
-        if calls.covers_whole(addr, end, &mut call_hint) {
+        if !calls.pins.is_empty() && calls.covers_whole(addr, end, &mut call_hint) {
             return false;
         }
         let by_table = match (table, shared) {
@@ -330,10 +333,10 @@ mod tests {
         let compared = COMPARISONS.with(|c| c.get());
         calls::release(token);
         assert_eq!(found, None, "every referent lies in a call pin");
-        // Two guesses next to the previous answer (two comparisons each),
-        // then a binary search over 32 pins (six): at most 10 per referent,
-        // where comparing with every pin took 32.
-        let per_referent = 4 + (usize::BITS - M.leading_zeros()) as usize;
+        // One step back or two forward from the previous answer (at most
+        // three comparisons), then a binary search over 32 pins (six): at
+        // most 9 per referent, where comparing with every pin took 32.
+        let per_referent = 3 + (usize::BITS - M.leading_zeros()) as usize;
         assert!(
             compared <= N * per_referent,
             "{compared} comparisons for {N} referents and {M} call pins"
