@@ -81,7 +81,9 @@ struct Follow {
 #[derive(Clone, Copy)]
 struct Pending {
     region: Region,
-    pointee: &'static str,
+    /// The pointee's type name, for a failure's message: a function (one
+    /// word to store per referent) rather than the name (two).
+    pointee: fn() -> &'static str,
     follow: Option<Follow>,
     /// Node in `Scratch::path` naming what holds the pointer...
     holder: u32,
@@ -252,7 +254,7 @@ impl Collector<'_> {
         });
         self.out.push(Pending {
             region,
-            pointee: core::any::type_name::<T>(),
+            pointee: core::any::type_name::<T>,
             follow,
             holder: self.at,
             elem: self.elem,
@@ -289,7 +291,7 @@ impl Visitor for Collector<'_> {
         };
         self.out.push(Pending {
             region,
-            pointee: "bytes",
+            pointee: || "bytes",
             follow: None,
             holder: self.at,
             elem: self.elem,
@@ -621,7 +623,7 @@ fn failure(
         path,
         element,
         region: p.region,
-        pointee: p.pointee,
+        pointee: (p.pointee)(),
         cause,
         depth,
         root: root.kind,

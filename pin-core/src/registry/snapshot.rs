@@ -243,38 +243,44 @@ fn first_uncovered_with<T>(
     // referent: the table cannot change while its lock is held.
     let mut last_table_hit = (0usize, 0usize);
     let (mut call_hint, mut shared_hint) = (0, 0);
-    let mut uncovered = |r: Region| {
-        if r.is_null() {
-            return true;
-        }
-        let (addr, end) = (r.addr(), r.end());
-        if r.is_empty() {
-            return !covered_with(table, &CallView::Copied(calls.pins), r);
-        }
-        if !calls.pins.is_empty() && calls.covers_whole(addr, end, &mut call_hint) {
-            return false;
-        }
-        let by_table = match (table, shared) {
-            (None, _) => false,
-            (Some(_), Some(shared)) => shared.covers_whole(addr, end, &mut shared_hint),
-            (Some(t), None) => {
-                let last = &mut last_table_hit;
-                (last.0 <= addr && end <= last.1)
-                    || t.find_covering_at_least(addr, r.len(), |hit| {
-                        let covers = hit.region.end() >= end;
-                        if covers {
-                            *last = (hit.region.addr(), hit.region.end());
-                        }
-                        covers
-                    })
-            }
+    let any_calls = !calls.pins.is_empty();
+    for (i, it) in items.iter().enumerate() {
+        // An extent past the address space, or at null, is never pinned.
+        let Some(r) = region(it).filter(|r| !r.is_null()) else {
+            return Some(i);
         };
-        // Several pins together, or static memory: the general walk.
-        !(by_table || static_covers(r) || covered_with(table, &CallView::Copied(calls.pins), r))
-    };
-    items
-        .iter()
-        .position(|it| region(it).is_none_or(&mut uncovered))
+        let (addr, end) = (r.addr(), r.end());
+        // The usual case first: one pin covers the whole, non-empty extent.
+        if addr < end {
+            if any_calls && calls.covers_whole(addr, end, &mut call_hint) {
+                continue;
+            }
+            let by_table = match (table, shared) {
+                (None, _) => false,
+                (Some(_), Some(shared)) => shared.covers_whole(addr, end, &mut shared_hint),
+                (Some(t), None) => {
+                    let last = &mut last_table_hit;
+                    (last.0 <= addr && end <= last.1)
+                        || t.find_covering_at_least(addr, r.len(), |hit| {
+                            let covers = hit.region.end() >= end;
+                            if covers {
+                                *last = (hit.region.addr(), hit.region.end());
+                            }
+                            covers
+                        })
+                }
+            };
+            if by_table || static_covers(r) {
+                continue;
+            }
+        }
+        // A zero-length extent, or one that only several pins together (or
+        // none) cover: the general walk.
+        if !covered_with(table, &CallView::Copied(calls.pins), r) {
+            return Some(i);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -408,5 +414,60 @@ mod tests {
         calls::release(token);
         super::super::unpin(shared);
         assert_eq!(found, Some(4));
+    }
+
+    /// A snapshot of the shared table is never read after the table
+    /// changed: a pin released since it was taken no longer covers
+    /// anything (the generation moved), and the next question copies the
+    /// table again.
+    #[test]
+    fn a_snapshot_of_shared_pins_is_stale_once_a_pin_goes() {
+        let base = 0x7d00_0000usize;
+        let site = Location::caller();
+        let items: Vec<Region> = (0..16).map(|i| r(base + i * 0x100, 0x100)).collect();
+        let ids: Vec<_> = items
+            .iter()
+            .map(|&it| super::super::pin(it, PinKind::Pinner, site))
+            .collect();
+        let ask = |items: &[Region]| super::super::first_uncovered(items, |it| Some(*it));
+        COPIED.with(|c| c.set(0));
+        assert_eq!(ask(&items), None);
+        assert!(
+            COPIED.with(|c| c.get()) >= 16,
+            "the first question copies the table"
+        );
+        COPIED.with(|c| c.set(0));
+        assert_eq!(ask(&items), None);
+        super::super::unpin(ids[5]);
+        assert_eq!(ask(&items), Some(5), "the released pin is not seen");
+        for &id in ids.iter().filter(|&&id| id != ids[5]) {
+            super::super::unpin(id);
+        }
+        assert_eq!(ask(&items), Some(0));
+    }
+
+    /// Copying the shared table costs what probing it for each referent
+    /// would: next to many unrelated pins, a check of a few referents
+    /// probes the index and copies nothing; a check of many copies it.
+    #[test]
+    fn a_few_referents_never_copy_a_big_shared_table() {
+        let base = 0x7e00_0000usize;
+        let site = Location::caller();
+        let ids: Vec<_> = (0..200)
+            .map(|i| super::super::pin(r(base + i * 0x100, 0x100), PinKind::Pinner, site))
+            .collect();
+        let few = [r(base + 0x100, 8), r(base + 0x2000, 8)];
+        COPIED.with(|c| c.set(0));
+        let found = super::super::first_uncovered(&few, |it| Some(*it));
+        let copied_for_few = COPIED.with(|c| c.get());
+        let many: Vec<Region> = (0..100).map(|i| r(base + i * 0x200, 0x100)).collect();
+        let found_many = super::super::first_uncovered(&many, |it| Some(*it));
+        let copied_for_many = COPIED.with(|c| c.get()) - copied_for_few;
+        for id in ids {
+            super::super::unpin(id);
+        }
+        assert_eq!((found, found_many), (None, None));
+        assert_eq!(copied_for_few, 0, "2 referents against 200 pins: no copy");
+        assert!(copied_for_many >= 200, "100 referents: the copy pays");
     }
 }
