@@ -326,7 +326,11 @@ mod tests {
     fn a_check_compares_each_referent_with_log_many_call_pins() {
         // As many as a record holds (8 under Miri, where this test checks
         // soundness more than the count), at most 24.
-        const M: usize = if calls::RECORD_SLOTS < 24 { calls::RECORD_SLOTS } else { 24 };
+        const M: usize = if calls::RECORD_SLOTS < 24 {
+            calls::RECORD_SLOTS
+        } else {
+            24
+        };
         const N: usize = if cfg!(miri) { 256 } else { 4096 };
         // A thread of its own: its record is empty (the test harness may
         // run every test on one thread, whose record others use).
