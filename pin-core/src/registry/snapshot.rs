@@ -21,7 +21,7 @@
 //!   it replaces would, so a check next to 10 000 unrelated pins probes the
 //!   index instead of copying it, and a thread keeps at most a few dozen KiB.
 //!
-//! What that settles not (a zero-length extent, one covered only by several
+//! What those do not settle (a zero-length extent, one covered only by several
 //! pins together or by static memory, or none) is answered by the general
 //! piece-by-piece walk, which reads the same copy of the call pins.
 
