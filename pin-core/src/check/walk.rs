@@ -81,7 +81,9 @@ struct Follow {
 #[derive(Clone, Copy)]
 struct Pending {
     region: Region,
-    pointee: &'static str,
+    /// The pointee's type name, for a failure's message: a function (one
+    /// word to store per referent) rather than the name (two).
+    pointee: fn() -> &'static str,
     follow: Option<Follow>,
     /// Node in `Scratch::path` naming what holds the pointer...
     holder: u32,
@@ -252,7 +254,7 @@ impl Collector<'_> {
         });
         self.out.push(Pending {
             region,
-            pointee: core::any::type_name::<T>(),
+            pointee: core::any::type_name::<T>,
             follow,
             holder: self.at,
             elem: self.elem,
@@ -289,7 +291,7 @@ impl Visitor for Collector<'_> {
         };
         self.out.push(Pending {
             region,
-            pointee: "bytes",
+            pointee: || "bytes",
             follow: None,
             holder: self.at,
             elem: self.elem,
@@ -457,13 +459,25 @@ fn run(s: &mut Scratch, root: &Root<'_>, trust: Trust) -> Result<(), Box<CheckFa
     let mut depth = 0;
     while !s.current.is_empty() {
         depth += 1;
-        // A wrong length first: "past the end of its memory" says what is
-        // wrong, where "unpinned" (what the part past the end would also
-        // be, unless the call pinned the extent as reported) would not.
-        for p in s.current.iter() {
-            let Some(follow) = p.follow.filter(|_| p.promised && p.vouched && !p.overflow) else {
+        // One pass over the level for what only referents that can be
+        // followed need (a level of bytes, an iovec's buffers, skips the
+        // rest). A wrong length first: "past the end of its memory" says
+        // what is wrong, where "unpinned" (what the part past the end would
+        // also be, unless the call pinned the extent as reported) would not.
+        let mut any_follow = false;
+        let mut first_unvouched = None;
+        for (i, p) in s.current.iter().enumerate() {
+            let Some(follow) = p.follow else {
                 continue;
             };
+            any_follow = true;
+            if !p.vouched {
+                first_unvouched = first_unvouched.or(Some(i));
+                continue;
+            }
+            if !p.promised || p.overflow {
+                continue;
+            }
             if let Some(memory) = past_its_memory(p.region) {
                 let cause = FailureCause::ExtentPastItsMemory {
                     memory,
@@ -487,16 +501,20 @@ fn run(s: &mut Scratch, root: &Root<'_>, trust: Trust) -> Result<(), Box<CheckFa
         // that vouches for it: the walk cannot go on below it, and says so
         // at the end, unless it finds memory that is plainly unpinned
         // elsewhere (the more useful report).
-        if stopped.is_none() {
-            if let Some(p) = s.current.iter().find(|p| p.follow.is_some() && !p.vouched) {
-                stopped = Some(Box::new(failure(
-                    s,
-                    root,
-                    p,
-                    FailureCause::NotVouched,
-                    depth,
-                )));
-            }
+        if let (None, Some(i)) = (&stopped, first_unvouched) {
+            stopped = Some(Box::new(failure(
+                s,
+                root,
+                &s.current[i],
+                FailureCause::NotVouched,
+                depth,
+            )));
+        }
+        if !any_follow {
+            // Nothing below this level: done with it.
+            s.current.clear();
+            std::mem::swap(&mut s.current, &mut s.next);
+            continue;
         }
         let level = std::mem::replace(&mut s.current, SysVec::new_in(System));
         for p in &level {
@@ -605,7 +623,7 @@ fn failure(
         path,
         element,
         region: p.region,
-        pointee: p.pointee,
+        pointee: (p.pointee)(),
         cause,
         depth,
         root: root.kind,

@@ -428,8 +428,8 @@ fn snapshot(rec: &Record, out: &mut [MaybeUninit<Copied>; RECORD_SLOTS]) -> usiz
 /// Copies every published call pin's region into `out`, for a caller that
 /// asks many questions at once (the checker's walks): one consistent read
 /// of each record instead of one per question. `None` when they do not
-/// all fit (the caller then asks the records directly).
-pub(crate) fn copy_regions(out: &mut [MaybeUninit<Region>]) -> Option<&[Region]> {
+/// all fit (the caller then copies them into storage that grows).
+pub(crate) fn copy_regions(out: &mut [MaybeUninit<Region>]) -> Option<&mut [Region]> {
     let mut n = 0;
     let overflow = find(|p| match out.get_mut(n) {
         Some(slot) => {
@@ -444,7 +444,7 @@ pub(crate) fn copy_regions(out: &mut [MaybeUninit<Region>]) -> Option<&[Region]>
     }
     // SAFETY: the first `n` elements were written just above, and
     // `MaybeUninit<Region>` has `Region`'s layout.
-    Some(unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<Region>(), n) })
+    Some(unsafe { core::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<Region>(), n) })
 }
 
 /// Whether some thread has call pins published: a load per thread that ever

@@ -39,6 +39,7 @@ mod hints;
 mod ids;
 mod lock;
 mod slab;
+mod snapshot;
 mod table;
 
 pub use events::{AllocEvent, AllocEventKind};
@@ -52,7 +53,7 @@ use crate::region::Region;
 use crate::statics;
 use allocator_api2::vec::Vec as SysVec;
 use core::alloc::Layout;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use lock::{SpinGuard, SpinLock};
 use std::alloc::System;
 use table::{Quarantined, Span, Table};
@@ -79,12 +80,18 @@ struct Shard {
     /// Live entries in `table`, stored under its lock (Release) after
     /// every change: readers skip a shard whose count is 0 without its lock.
     live: AtomicUsize,
+    /// Changes of `table`'s pins, bumped under its lock by every pin and
+    /// unpin (`publish_live`): a checker's sorted copy of the shard's pins
+    /// (`snapshot`) is current while this has not moved. Per shard, so that
+    /// pinning threads never write one shared counter.
+    generation: AtomicU64,
 }
 
 static SHARD_TABLES: [Shard; SHARDS] = [const {
     Shard {
         table: SpinLock::new(Table::new()),
         live: AtomicUsize::new(0),
+        generation: AtomicU64::new(0),
     }
 }; SHARDS];
 
@@ -103,10 +110,14 @@ fn lock_shard(s: usize) -> SpinGuard<'static, Table> {
     SHARD_TABLES[s].table.lock()
 }
 
+/// Every change of a shard's pins ends here, under its lock.
 fn publish_live(s: usize, table: &Table) {
-    SHARD_TABLES[s]
-        .live
-        .store(table.live_entries(), Ordering::Release);
+    let shard = &SHARD_TABLES[s];
+    // Written only under the shard's lock: a load and a store, no
+    // read-modify-write.
+    let generation = shard.generation.load(Ordering::Relaxed).wrapping_add(1);
+    shard.generation.store(generation, Ordering::Relaxed);
+    shard.live.store(table.live_entries(), Ordering::Release);
 }
 
 /// The handle of entry `local` of shard `s`.
@@ -256,6 +267,23 @@ impl Tables {
 
     fn live_regions(&self) -> usize {
         self.each().map(|(_, t)| t.live_regions()).sum()
+    }
+
+    /// Live entries of the locked shards.
+    fn live_entries(&self) -> usize {
+        self.each().map(|(_, t)| t.live_entries()).sum()
+    }
+
+    /// What the locked shards' pins are as of now: each locked shard's
+    /// generation (read under its lock, where it is written), and
+    /// `u64::MAX` (never a generation a shard reaches) for a shard not
+    /// locked, which held no pin when these were locked. Equal keys mean
+    /// equal pins.
+    fn generations(&self) -> [u64; SHARDS] {
+        core::array::from_fn(|s| match self.guards[s] {
+            Some(_) => SHARD_TABLES[s].generation.load(Ordering::Relaxed),
+            None => u64::MAX,
+        })
     }
 }
 
@@ -565,22 +593,15 @@ pub(crate) fn first_uncovered<T>(
     items: &[T],
     region: impl Fn(&T) -> Option<Region>,
 ) -> Option<usize> {
-    // Every published call pin read once for all the items, when they fit.
-    let mut buf = [const { core::mem::MaybeUninit::<Region>::uninit() }; 64];
-    let calls = match calls::copy_regions(&mut buf) {
-        Some(copied) => CallView::Copied(copied),
-        None => CallView::Live,
-    };
-    let uncovered = |table: Option<&Tables>| {
-        items.iter().position(|it| {
-            region(it).is_none_or(|r| r.is_null() || !covered_with(table, &calls, r))
-        })
-    };
-    if !shared_pins() {
-        return uncovered(None);
-    }
-    let tables = Tables::lock_live();
-    uncovered(Some(&tables))
+    // Every published call pin read once for all the items, and sorted:
+    // O(log M) per item against M call pins (see `snapshot`).
+    snapshot::with_call_pins(|calls| {
+        if !shared_pins() {
+            return snapshot::first_uncovered_in(None, calls, items, &region);
+        }
+        let tables = Tables::lock_live();
+        snapshot::first_uncovered_in(Some(&tables), calls, items, &region)
+    })
 }
 
 /// Where `covered_with` finds the published call pins: read from the
@@ -1251,6 +1272,7 @@ mod tests {
             ("hints.rs", include_str!("hints.rs")),
             ("ids.rs", include_str!("ids.rs")),
             ("lock.rs", include_str!("lock.rs")),
+            ("snapshot.rs", include_str!("snapshot.rs")),
             ("table.rs", include_str!("table.rs")),
         ];
         let above = ["report", "alloc", "check", "pinner", "owned", "call"];
