@@ -3,18 +3,56 @@
 //! allocator freeing an unpinned block while other pins are live, or
 //! `is_pinned` on unpinned memory) costs a few loads.
 //!
-//! A counting filter over the table's buckets: one counter per hash slot of
-//! `(level, granule)`, incremented when an entry is filed under a bucket
-//! hashing there and decremented when it leaves, and a bitmap of the
-//! non-zero counters. Both are written only under the registry lock (plain
-//! load + store); the bitmap is read without it. A clear bit proves no entry
-//! is filed under any bucket hashing to that slot; a set one sends the
-//! caller to the exact, locked lookup. The levels in
-//! use are mirrored in `LEVEL_MASK`. The hints are kept only when
-//! `PinAwareAlloc` is installed (decided at the first pin); otherwise every
-//! answer here is "maybe" and callers take the lock.
+//! # Extents
+//! A table of slots, one per granule of each level modulo the table's size
+//! (direct-mapped by the granule's low bits, salted by level, so that the
+//! neighbouring granules of one heap never share a slot). Each entry of the
+//! shared table is filed under *every* granule of its level that it
+//! touches (one or two: a region of level `k` is at most one granule
+//! long), and each slot keeps the *extent* of what is filed there, as
+//! offsets from the base of the granule:
+//!
+//! - heads, the entries that start in the granule: `[lowest start, highest
+//!   end)`, the end clamped to the granule;
+//! - tails, the entries that come from the granule before: they cover
+//!   `[0, highest end)`.
+//!
+//! A block can only share a byte with an entry filed under a granule the
+//! block touches, so a reader probes those slots alone and tests the block
+//! against each extent. That is sound whatever else maps to a slot: every
+//! entry filed under the probed granule lies inside the slot's extent
+//! (entries of other granules only widen it). A granule holding the tail of
+//! one pinned buffer and the head of the next is exact about the gap
+//! between them, where the heap puts small blocks: a free there costs a few
+//! loads and no lock (issue 15: with 10k 4 KiB buffers pinned, every such
+//! free took the lock, 2x the instructions of `System`).
+//!
+//! The three fields take 21 bits each of one `u64`. Offsets are bytes for
+//! granules up to 1 MiB and coarser units above (rounded outwards). An
+//! extent only grows while entries are filed in its slot (a count per slot,
+//! kept under the lock) and is reset when the count drops to zero:
+//! narrowing it would mean finding the slot's other entries. The huge level
+//! (regions past half the address space) has no extents: "maybe".
+//!
+//! The levels in use are mirrored in `LEVEL_MASK`, and the one level when
+//! only one is (the usual case) in `SOLE_LEVEL`, which the fast path reads.
+//! The hints are kept only when `PinAwareAlloc` is installed (decided at
+//! the first pin); otherwise every answer here is "maybe" and callers take
+//! the lock.
+//!
+//! # Ordering against the allocator
+//! Writers hold the lock; readers do not, and each reads single words
+//! (`SOLE_LEVEL` or `LEVEL_MASK`, then one extent per probed granule). A pin
+//! a `dealloc` must see is one that happens-before it (a pin made
+//! concurrently with the free of the memory it pins is the program's own
+//! race, decided either way, as the lock's order decided it before); by
+//! that happens-before the `dealloc` reads the words the pin stored
+//! (Release stores, Acquire loads) or later ones. Later stores never hide
+//! it: an extent only widens while the pin keeps its slot's count above
+//! zero, and the level words name its level while it lives. Call pins are
+//! not in these hints (they are published per thread, `calls`).
 
-use super::table::{bucket_hash, granule};
+use super::table::granule;
 use crate::region::Region;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
@@ -26,10 +64,24 @@ const MAX_PROBES_PER_LEVEL: usize = 16;
 
 /// Entries filed per slot: written and read under the registry lock only.
 static COUNTS: [AtomicU32; HINT_SLOTS] = [const { AtomicU32::new(0) }; HINT_SLOTS];
-/// One bit per slot, set while its count is non-zero: what lock-free readers
-/// probe. 16 KiB, so it stays in cache where the counts (512 KiB) would not.
-static OCCUPIED: [AtomicU64; HINT_SLOTS / 64] = [const { AtomicU64::new(0) }; HINT_SLOTS / 64];
+/// Per slot, the union of its entries' extents (see "Extents"), packed by
+/// `pack`: what lock-free readers probe. Zero is the empty extent, so the
+/// table costs no memory until slots are used.
+static EXTENTS: [AtomicU64; HINT_SLOTS] = [const { AtomicU64::new(0) }; HINT_SLOTS];
+/// Bits of each of an extent's three fields.
+const FIELD: u32 = 21;
+const FIELD_MAX: u64 = (1 << FIELD) - 1;
+/// The extent that overlaps everything.
+const WHOLE_EXTENT: u64 = FIELD_MAX | FIELD_MAX << FIELD | FIELD_MAX << (2 * FIELD);
 static LEVEL_MASK: AtomicU32 = AtomicU32::new(0);
+/// The one level in `LEVEL_MASK` when it holds exactly one (the usual case:
+/// a program's lasting pins tend to be of one size class) and its granules
+/// are at most 1 MiB (extents in bytes), as its salt (`slot`) above its
+/// granule shift in the low byte; else `NO_SOLE_LEVEL`, and readers walk
+/// the mask. Either word read alone names every level of the pins that
+/// happen-before the read.
+static SOLE_LEVEL: AtomicU64 = AtomicU64::new(NO_SOLE_LEVEL);
+const NO_SOLE_LEVEL: u64 = u64::MAX;
 /// Whether the registry keeps the hints (see `Table::hints`); until then
 /// every answer is "maybe".
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -39,52 +91,177 @@ pub(super) fn enable() {
     ENABLED.store(true, Ordering::Release);
 }
 
-fn slot(hash: u64) -> usize {
-    (hash >> (64 - HINT_BITS)) as usize
+/// The slot of granule `g` of `level` (see "Extents").
+#[inline(always)]
+fn slot(level: u8, g: usize) -> usize {
+    (g ^ salt(level)) & (HINT_SLOTS - 1)
 }
 
-/// Sets or clears slot `i`'s bit. Lock held, so no other writer races this
-/// read-modify-write; readers see the old or the new word.
-fn set_occupied(i: usize, on: bool) {
-    let word = &OCCUPIED[i / 64];
-    let bit = 1u64 << (i % 64);
-    let old = word.load(Ordering::Relaxed);
-    word.store(if on { old | bit } else { old & !bit }, Ordering::Release);
+/// A level's salt of `slot`: the level number spread over the slot bits,
+/// above them zero.
+#[inline(always)]
+fn salt(level: u8) -> usize {
+    ((level as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - HINT_BITS)) as usize
 }
 
-/// An entry was filed under the bucket with this hash. Lock held.
-pub(super) fn filed(hash: u64) {
-    let i = slot(hash);
-    let n = COUNTS[i].load(Ordering::Relaxed).saturating_add(1);
-    COUNTS[i].store(n, Ordering::Relaxed);
-    if n == 1 {
-        set_occupied(i, true);
+/// log2 of `level`'s granule size, `None` for the huge level. `granule` is
+/// `addr >> shift` below the huge level and 0 on it.
+#[inline]
+fn shift(level: u8) -> Option<u32> {
+    let zeros = granule(level, usize::MAX).leading_zeros();
+    (zeros < usize::BITS).then_some(zeros)
+}
+
+/// log2 of the unit of an extent's offsets in granules of `1 << shift`
+/// bytes: bytes up to 1 MiB granules, so that an offset up to the granule's
+/// size fits a field.
+#[inline(always)]
+fn quantum(shift: u32) -> u32 {
+    shift.saturating_sub(FIELD - 1)
+}
+
+/// An extent from its fields: heads `[head_lo, head_hi)`, tails
+/// `[0, tail_hi)`, each at most `FIELD_MAX`. The lowest start is stored
+/// inverted, so that the empty extent (heads `[FIELD_MAX, 0)`, no tail) is
+/// zero.
+fn pack(head_lo: u64, head_hi: u64, tail_hi: u64) -> u64 {
+    (FIELD_MAX - head_lo) | head_hi << FIELD | tail_hi << (2 * FIELD)
+}
+
+/// The fields of an extent: `(head_lo, head_hi, tail_hi)`.
+#[inline(always)]
+fn unpack(ext: u64) -> (u64, u64, u64) {
+    (
+        FIELD_MAX - (ext & FIELD_MAX),
+        (ext >> FIELD) & FIELD_MAX,
+        ext >> (2 * FIELD),
+    )
+}
+
+/// The union of two extents.
+fn widen(a: u64, b: u64) -> u64 {
+    let (a, b) = (unpack(a), unpack(b));
+    pack(a.0.min(b.0), a.1.max(b.1), a.2.max(b.2))
+}
+
+/// Whether an entry inside extent `ext` may share a unit with the units
+/// `[from, to]` (inclusive, from the same granule's base).
+#[inline(always)]
+fn extent_overlaps(ext: u64, from: u64, to: u64) -> bool {
+    let (head_lo, head_hi, tail_hi) = unpack(ext);
+    from < tail_hi || (head_lo <= to && from < head_hi)
+}
+
+/// The extent of the part of `[start, end)` in the granule of `1 << shift`
+/// bytes at `base` (`end > base`): a head when the region starts there, a
+/// tail when it comes from the granule before. Offsets are rounded
+/// outwards to the quantum.
+fn piece(start: usize, end: usize, base: usize, shift: u32) -> u64 {
+    let q = quantum(shift);
+    let hi = (end - base).min(1 << shift);
+    let hi = ((hi + (1 << q) - 1) >> q) as u64;
+    match start.checked_sub(base) {
+        Some(lo) => pack((lo >> q) as u64, hi, 0),
+        None => pack(FIELD_MAX, 0, hi),
     }
 }
 
-/// An entry left the bucket with this hash. Lock held.
-pub(super) fn unfiled(hash: u64) {
-    let i = slot(hash);
-    let n = COUNTS[i].load(Ordering::Relaxed).saturating_sub(1);
-    COUNTS[i].store(n, Ordering::Relaxed);
-    if n == 0 {
-        set_occupied(i, false);
+/// `[start, end)` of `region` with a zero-length region standing for its
+/// own address, as `Region::overlaps` has it (`start < end`).
+#[inline]
+fn span(region: Region) -> (usize, usize) {
+    let start = region.addr();
+    (start, region.end().max(start.saturating_add(1)))
+}
+
+/// Calls `f` with the slot and extent of each granule of `level` that
+/// `region` touches (see "Extents"): at most two, as a region of level `k`
+/// is at most one granule long.
+fn for_each_piece(level: u8, region: Region, mut f: impl FnMut(usize, u64)) {
+    let (start, end) = span(region);
+    let Some(s) = shift(level) else {
+        // The huge level: readers never look at its extents.
+        f(slot(level, 0), WHOLE_EXTENT);
+        return;
+    };
+    for g in start >> s..=(end - 1) >> s {
+        f(slot(level, g), piece(start, end, g << s, s));
     }
+}
+
+/// An entry for `region` was filed at `level` (the table's
+/// `level_of(region.len())`). Lock held.
+pub(super) fn filed(level: u8, region: Region) {
+    for_each_piece(level, region, |i, ext| {
+        let n = COUNTS[i].load(Ordering::Relaxed).saturating_add(1);
+        COUNTS[i].store(n, Ordering::Relaxed);
+        let old = EXTENTS[i].load(Ordering::Relaxed);
+        EXTENTS[i].store(widen(old, ext), Ordering::Release);
+    });
+}
+
+/// The entry for `region` filed at `level` left. Lock held.
+pub(super) fn unfiled(level: u8, region: Region) {
+    for_each_piece(level, region, |i, _| {
+        let n = COUNTS[i].load(Ordering::Relaxed).saturating_sub(1);
+        COUNTS[i].store(n, Ordering::Relaxed);
+        if n == 0 {
+            EXTENTS[i].store(0, Ordering::Release);
+        }
+    });
 }
 
 /// The levels in use changed. Lock held.
 pub(super) fn publish_levels(mask: u32) {
     LEVEL_MASK.store(mask, Ordering::Release);
-}
-
-fn occupied(level: u8, g: usize) -> bool {
-    let i = slot(bucket_hash(level, g));
-    OCCUPIED[i / 64].load(Ordering::Acquire) & (1 << (i % 64)) != 0
+    let level = mask.trailing_zeros() as u8;
+    let shift = granule(level, usize::MAX).leading_zeros();
+    let sole = match mask.count_ones() {
+        // Levels of extents in bytes only (granules up to 1 MiB), so that
+        // the fast path needs no rounding.
+        1 if quantum(shift) == 0 => (salt(level) as u64) << 8 | shift as u64,
+        _ => NO_SOLE_LEVEL,
+    };
+    SOLE_LEVEL.store(sole, Ordering::Release);
 }
 
 /// False when no pin can cover `addr`.
 #[inline]
 pub(super) fn may_cover(addr: usize) -> bool {
+    may_overlap_in_levels(addr, addr)
+}
+
+/// False when no pin can share a byte with `block`.
+#[inline]
+pub(super) fn may_overlap(block: Region) -> bool {
+    // A zero-length block asks about its address. No overflow: a region
+    // ends within the address space.
+    let last = block.addr() + block.len().saturating_sub(1);
+    may_overlap_in_levels(block.addr(), last)
+}
+
+/// Whether a pin may share a byte with `[first, last]` (inclusive): out of
+/// line, so that the allocator's inlined no-pin test stays a few
+/// instructions. The usual case (one level in use, a block within one of
+/// its granules) is one extent's test here; the rest is
+/// `may_overlap_walk`'s.
+#[inline(never)]
+fn may_overlap_in_levels(first: usize, last: usize) -> bool {
+    let sole = SOLE_LEVEL.load(Ordering::Acquire);
+    let shift = (sole & 0x3f) as u32;
+    if sole == NO_SOLE_LEVEL || first >> shift != last >> shift {
+        return may_overlap_walk(first, last);
+    }
+    let g = first >> shift;
+    let ext = EXTENTS[(g ^ (sole >> 8) as usize) & (HINT_SLOTS - 1)].load(Ordering::Acquire);
+    let base = g << shift;
+    extent_overlaps(ext, (first - base) as u64, (last - base) as u64)
+}
+
+/// `may_overlap_in_levels` over every level in use; "maybe" while the hints
+/// are not kept (`SOLE_LEVEL` is only ever set once they are).
+#[inline(never)]
+fn may_overlap_walk(first: usize, last: usize) -> bool {
     if !ENABLED.load(Ordering::Acquire) {
         return true;
     }
@@ -92,35 +269,114 @@ pub(super) fn may_cover(addr: usize) -> bool {
     while mask != 0 {
         let level = mask.trailing_zeros() as u8;
         mask &= mask - 1;
-        let g = granule(level, addr);
-        if occupied(level, g) || (g > 0 && occupied(level, g - 1)) {
+        if may_hold_at(level, first, last) {
             return true;
         }
     }
     false
 }
 
-/// False when no pin can share a byte with `block`.
-#[inline]
-pub(super) fn may_overlap(block: Region) -> bool {
-    if !ENABLED.load(Ordering::Acquire) {
+/// Whether a pin filed at `level` may share a byte with `[first, last]`
+/// (inclusive): the extent of each granule of `[first, last]`. Every pin is
+/// filed under each granule it touches, so no other granule can hold one.
+fn may_hold_at(level: u8, first: usize, last: usize) -> bool {
+    let Some(shift) = shift(level) else {
+        return true;
+    };
+    let (first_g, last_g) = (first >> shift, last >> shift);
+    if last_g - first_g >= MAX_PROBES_PER_LEVEL {
         return true;
     }
-    let last = block.end().saturating_sub(1).max(block.addr());
-    let mut mask = LEVEL_MASK.load(Ordering::Acquire);
-    while mask != 0 {
-        let level = mask.trailing_zeros() as u8;
-        mask &= mask - 1;
-        let first_g = granule(level, block.addr()).saturating_sub(1);
-        let last_g = granule(level, last);
-        if last_g - first_g >= MAX_PROBES_PER_LEVEL {
-            return true;
-        }
-        for g in first_g..=last_g {
-            if occupied(level, g) {
-                return true;
+    let q = quantum(shift);
+    (first_g..=last_g).any(|g| {
+        let ext = EXTENTS[slot(level, g)].load(Ordering::Acquire);
+        // Offsets from `g`'s base, clamped at 0 below (a block reaching
+        // back into an earlier granule); past the granule's end they only
+        // ever compare greater.
+        let base = g << shift;
+        let (from, to) = (first.saturating_sub(base) >> q, (last - base) >> q);
+        extent_overlaps(ext, from as u64, to as u64)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pin filed under a granule is inside the extent read there, at
+    /// the edges of units and of the granule, in bytes (64-byte granules)
+    /// and in coarser units (64 MiB granules, 64-byte units): the hint
+    /// never hides a pin from a block it overlaps.
+    #[test]
+    fn an_extent_never_hides_a_pin_it_holds() {
+        for shift in [6, 26] {
+            let q = quantum(shift);
+            let (unit, size) = (1usize << q, 1usize << shift);
+            let edges = [
+                0,
+                1,
+                unit - 1,
+                unit,
+                unit + 1,
+                size / 2 - 1,
+                size / 2,
+                size - unit - 1,
+                size - unit,
+                size - 1,
+            ];
+            let base = 4 * size;
+            let starts = edges.iter().flat_map(|&e| [base + e, base - size + e]);
+            for start in starts {
+                for len in [1, 2, unit, unit + 1, size / 2, size] {
+                    let end = start + len;
+                    if end <= base {
+                        continue;
+                    }
+                    let ext = widen(0, piece(start, end, base, shift));
+                    for first in edges.iter().map(|&e| base + e) {
+                        for last in [first, first + 1, first + unit, first + size / 3] {
+                            if start <= last && first < end {
+                                let (from, to) = ((first - base) >> q, (last - base) >> q);
+                                assert!(
+                                    extent_overlaps(ext, from as u64, to as u64),
+                                    "pin [{start:#x}, {end:#x}) hidden from [{first:#x}, {last:#x}]"
+                                );
+                            }
+                        }
+                    }
+                }
             }
         }
     }
-    false
+
+    /// In bytes, an extent is exact about the gap between the tail of one
+    /// pin and the head of the next: where the heap puts small blocks.
+    #[test]
+    fn an_extent_is_exact_about_the_gap_between_two_pins() {
+        let shift = 12;
+        let base = 1 << 20;
+        // The tail of a buffer ending at +0x100, the head of one at +0x160.
+        let tail = piece(base - 0xf00, base + 0x100, base, shift);
+        let head = piece(base + 0x160, base + 0x1160, base, shift);
+        let ext = widen(widen(0, tail), head);
+        assert!(!extent_overlaps(ext, 0x100, 0x15f));
+        assert!(extent_overlaps(ext, 0xff, 0x110));
+        assert!(extent_overlaps(ext, 0x120, 0x160));
+        assert!(extent_overlaps(ext, 0xfff, 0xfff));
+        // Empty and whole.
+        assert!(!extent_overlaps(0, 0, u64::MAX));
+        assert!(extent_overlaps(WHOLE_EXTENT, 0, 0));
+        assert_eq!(unpack(0), (FIELD_MAX, 0, 0));
+    }
+
+    /// Neighbouring granules of one level never share a slot.
+    #[test]
+    fn neighbouring_granules_have_their_own_slots() {
+        for level in 0..20u8 {
+            let g = 0x5555_5000usize;
+            let slots: std::collections::BTreeSet<usize> =
+                (g..g + 512).map(|g| slot(level, g)).collect();
+            assert_eq!(slots.len(), 512);
+        }
+    }
 }

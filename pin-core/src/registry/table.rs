@@ -403,7 +403,7 @@ impl Table {
         } else {
             self.scan.push(ScanItem::new(region, id));
         }
-        self.file_hint(level, hash);
+        self.file_hint(level, region);
         self.live_entries += 1;
         PinId(id)
     }
@@ -433,10 +433,7 @@ impl Table {
         self.scan.reserve(regions.len());
         for r in regions {
             self.scan.push(ScanItem::new(*r, id));
-            if self.hints == HintsMode::On {
-                let level = level_of(r.len());
-                self.file_hint(level, bucket_hash(level, granule(level, r.addr())));
-            }
+            self.file_hint(level_of(r.len()), *r);
         }
         self.live_entries += 1;
         PinId(id)
@@ -476,11 +473,11 @@ impl Table {
         }
     }
 
-    fn file_hint(&mut self, level: u8, hash: u64) {
+    fn file_hint(&mut self, level: u8, region: Region) {
         if self.hints != HintsMode::On {
             return;
         }
-        hints::filed(hash);
+        hints::filed(level, region);
         if add_level(&mut self.all_level_counts, &mut self.all_level_mask, level) {
             hints::publish_levels(self.all_level_mask);
         }
@@ -491,7 +488,7 @@ impl Table {
             return;
         }
         let level = level_of(r.len());
-        hints::unfiled(bucket_hash(level, granule(level, r.addr())));
+        hints::unfiled(level, r);
         if remove_level(&mut self.all_level_counts, &mut self.all_level_mask, level) {
             hints::publish_levels(self.all_level_mask);
         }
