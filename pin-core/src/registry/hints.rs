@@ -62,33 +62,67 @@ const HINT_SLOTS: usize = 1 << HINT_BITS;
 /// granule by granule: the caller asks the table instead.
 const MAX_PROBES_PER_LEVEL: usize = 16;
 
-/// Entries filed per slot: written and read under the registry lock only.
-static COUNTS: [AtomicU32; HINT_SLOTS] = [const { AtomicU32::new(0) }; HINT_SLOTS];
-/// Per slot, the union of its entries' extents (see "Extents"), packed by
-/// `pack`: what lock-free readers probe. Zero is the empty extent, so the
-/// table costs no memory until slots are used.
-static EXTENTS: [AtomicU64; HINT_SLOTS] = [const { AtomicU64::new(0) }; HINT_SLOTS];
-/// Bits of each of an extent's three fields.
-const FIELD: u32 = 21;
-const FIELD_MAX: u64 = (1 << FIELD) - 1;
-/// The extent that overlaps everything.
-const WHOLE_EXTENT: u64 = FIELD_MAX | FIELD_MAX << FIELD | FIELD_MAX << (2 * FIELD);
-static LEVEL_MASK: AtomicU32 = AtomicU32::new(0);
-/// The one level in `LEVEL_MASK` when it holds exactly one (the usual case:
-/// a program's lasting pins tend to be of one size class) and its granules
-/// are at most 1 MiB (extents in bytes), as its salt (`slot`) above its
-/// granule shift in the low byte; else `NO_SOLE_LEVEL`, and readers walk
-/// the mask. Either word read alone names every level of the pins that
-/// happen-before the read.
-static SOLE_LEVEL: AtomicU64 = AtomicU64::new(NO_SOLE_LEVEL);
-const NO_SOLE_LEVEL: u64 = u64::MAX;
-/// Whether the registry keeps the hints (see `Table::hints`); until then
-/// every answer is "maybe".
-static ENABLED: AtomicBool = AtomicBool::new(false);
+/// One set of hints: the extents of what is filed in a table of slots, and
+/// the levels in use. Two live in statics: [`PINS`] (the shared table's
+/// pins) and `QUARANTINE` (`quarantine_hints`: the blocks in quarantine).
+pub(super) struct Hints {
+    /// Entries filed per slot: written and read under the registry lock only.
+    counts: [AtomicU32; HINT_SLOTS],
+    /// Per slot, the union of its entries' extents (see "Extents"), packed
+    /// by `pack`: what lock-free readers probe. Zero is the empty extent,
+    /// so the table costs no memory until slots are used.
+    extents: [AtomicU64; HINT_SLOTS],
+    /// Entries filed per level, and the levels with any: written under the
+    /// lock when the filer does not keep them itself (`file`).
+    level_counts: [AtomicU32; LEVELS],
+    level_mask: AtomicU32,
+    /// The one level in `level_mask` when it holds exactly one (the usual
+    /// case: a program's lasting pins tend to be of one size class) and its
+    /// granules are at most 1 MiB (extents in bytes), as its salt (`slot`)
+    /// above its granule shift in the low byte; else `NO_SOLE_LEVEL`, and
+    /// readers walk the mask. Either word read alone names every level of
+    /// the entries that happen-before the read.
+    sole_level: AtomicU64,
+    /// Whether the hints are kept; until then every answer is "maybe".
+    enabled: AtomicBool,
+}
 
-/// The registry keeps the hints from now on. Lock held, before any entry.
+/// The shared table's pins: kept only once `PinAwareAlloc` is installed
+/// (see `Table::hints`).
+pub(super) static PINS: Hints = Hints::new(false);
+
+/// Levels of `table::granule`: 0..=19 and the huge one.
+const LEVELS: usize = 21;
+/// Bits of each of an extent's three fields.
+const FIELD: u32 = 16;
+const FIELD_MAX: u64 = (1 << FIELD) - 1;
+/// Where an extent keeps its tag: which granule, of those sharing the slot,
+/// its entries were filed under (`tag`), or `MIXED_TAG`.
+const TAG_SHIFT: u32 = 3 * FIELD;
+/// The tag of a slot whose entries come from more than one granule.
+const MIXED_TAG: u64 = FIELD_MAX;
+/// The extent that overlaps everything.
+const WHOLE_EXTENT: u64 =
+    FIELD_MAX | FIELD_MAX << FIELD | FIELD_MAX << (2 * FIELD) | MIXED_TAG << TAG_SHIFT;
+const NO_SOLE_LEVEL: u64 = u64::MAX;
+
+impl Hints {
+    pub(super) const fn new(enabled: bool) -> Hints {
+        Hints {
+            counts: [const { AtomicU32::new(0) }; HINT_SLOTS],
+            extents: [const { AtomicU64::new(0) }; HINT_SLOTS],
+            level_counts: [const { AtomicU32::new(0) }; LEVELS],
+            level_mask: AtomicU32::new(0),
+            sole_level: AtomicU64::new(NO_SOLE_LEVEL),
+            enabled: AtomicBool::new(enabled),
+        }
+    }
+}
+
+/// The registry keeps the pins' hints from now on. Lock held, before any
+/// entry.
 pub(super) fn enable() {
-    ENABLED.store(true, Ordering::Release);
+    PINS.enabled.store(true, Ordering::Release);
 }
 
 /// The slot of granule `g` of `level` (see "Extents").
@@ -113,8 +147,8 @@ fn shift(level: u8) -> Option<u32> {
 }
 
 /// log2 of the unit of an extent's offsets in granules of `1 << shift`
-/// bytes: bytes up to 1 MiB granules, so that an offset up to the granule's
-/// size fits a field.
+/// bytes: bytes up to 32 KiB granules, so that an offset up to the
+/// granule's size fits a field.
 #[inline(always)]
 fn quantum(shift: u32) -> u32 {
     shift.saturating_sub(FIELD - 1)
@@ -134,11 +168,27 @@ fn unpack(ext: u64) -> (u64, u64, u64) {
     (
         FIELD_MAX - (ext & FIELD_MAX),
         (ext >> FIELD) & FIELD_MAX,
-        ext >> (2 * FIELD),
+        (ext >> (2 * FIELD)) & FIELD_MAX,
     )
 }
 
-/// The union of two extents.
+/// The tag of granule `g`: its bits above those that pick its slot.
+#[inline(always)]
+fn tag(g: usize) -> u64 {
+    (g >> HINT_BITS) as u64 & FIELD_MAX
+}
+
+/// Whether the entries of extent `ext` may have been filed under granule
+/// `g`: its slot's tag is `g`'s, or mixed. A slot whose entries all come
+/// from another granule (a granule a multiple of the table's size away)
+/// holds none of `g`'s.
+#[inline(always)]
+fn tag_admits(ext: u64, g: usize) -> bool {
+    let t = ext >> TAG_SHIFT;
+    t == tag(g) || t == MIXED_TAG
+}
+
+/// The union of two extents' fields (the tag is the filer's: `filed`).
 fn widen(a: u64, b: u64) -> u64 {
     let (a, b) = (unpack(a), unpack(b));
     pack(a.0.min(b.0), a.1.max(b.1), a.2.max(b.2))
@@ -174,129 +224,197 @@ fn span(region: Region) -> (usize, usize) {
     (start, region.end().max(start.saturating_add(1)))
 }
 
-/// Calls `f` with the slot and extent of each granule of `level` that
+/// Calls `f` with the slot, extent and tag of each granule of `level` that
 /// `region` touches (see "Extents"): at most two, as a region of level `k`
 /// is at most one granule long.
-fn for_each_piece(level: u8, region: Region, mut f: impl FnMut(usize, u64)) {
+fn for_each_piece(level: u8, region: Region, mut f: impl FnMut(usize, u64, u64)) {
     let (start, end) = span(region);
     let Some(s) = shift(level) else {
         // The huge level: readers never look at its extents.
-        f(slot(level, 0), WHOLE_EXTENT);
+        f(slot(level, 0), WHOLE_EXTENT, MIXED_TAG);
         return;
     };
     for g in start >> s..=(end - 1) >> s {
-        f(slot(level, g), piece(start, end, g << s, s));
+        f(slot(level, g), piece(start, end, g << s, s), tag(g));
     }
 }
 
-/// An entry for `region` was filed at `level` (the table's
-/// `level_of(region.len())`). Lock held.
-pub(super) fn filed(level: u8, region: Region) {
-    for_each_piece(level, region, |i, ext| {
-        let n = COUNTS[i].load(Ordering::Relaxed).saturating_add(1);
-        COUNTS[i].store(n, Ordering::Relaxed);
-        let old = EXTENTS[i].load(Ordering::Relaxed);
-        EXTENTS[i].store(widen(old, ext), Ordering::Release);
-    });
-}
+impl Hints {
+    /// An entry for `region` was filed at `level`. Lock held.
+    pub(super) fn filed(&self, level: u8, region: Region) {
+        for_each_piece(level, region, |i, ext, tag| {
+            let n = self.counts[i].load(Ordering::Relaxed).saturating_add(1);
+            self.counts[i].store(n, Ordering::Relaxed);
+            let old = self.extents[i].load(Ordering::Relaxed);
+            let tag = match old >> TAG_SHIFT {
+                _ if n == 1 => tag,
+                t if t == tag => tag,
+                _ => MIXED_TAG,
+            };
+            // (The huge level's pieces come with the mixed tag.)
+            let new = widen(old, ext) | tag << TAG_SHIFT;
+            self.extents[i].store(new, Ordering::Release);
+        });
+    }
 
-/// The entry for `region` filed at `level` left. Lock held.
-pub(super) fn unfiled(level: u8, region: Region) {
-    for_each_piece(level, region, |i, _| {
-        let n = COUNTS[i].load(Ordering::Relaxed).saturating_sub(1);
-        COUNTS[i].store(n, Ordering::Relaxed);
-        if n == 0 {
-            EXTENTS[i].store(0, Ordering::Release);
+    /// The entry for `region` filed at `level` left. Lock held.
+    pub(super) fn unfiled(&self, level: u8, region: Region) {
+        for_each_piece(level, region, |i, _, _| {
+            let n = self.counts[i].load(Ordering::Relaxed).saturating_sub(1);
+            self.counts[i].store(n, Ordering::Relaxed);
+            if n == 0 {
+                self.extents[i].store(0, Ordering::Release);
+            }
+        });
+    }
+
+    /// Files `region` at the level of its length, counting the levels in
+    /// use here (for filers that do not count them themselves, as the
+    /// table does). Lock held.
+    pub(super) fn file(&self, region: Region) {
+        let level = level_of(region.len());
+        self.filed(level, region);
+        let n = self.level_counts[level as usize].load(Ordering::Relaxed) + 1;
+        self.level_counts[level as usize].store(n, Ordering::Relaxed);
+        if n == 1 {
+            let mask = self.level_mask.load(Ordering::Relaxed) | 1 << level;
+            self.publish_levels(mask);
         }
-    });
+    }
+
+    /// Takes back what `file` filed for `region`. Lock held.
+    pub(super) fn unfile(&self, region: Region) {
+        let level = level_of(region.len());
+        self.unfiled(level, region);
+        let n = self.level_counts[level as usize]
+            .load(Ordering::Relaxed)
+            .saturating_sub(1);
+        self.level_counts[level as usize].store(n, Ordering::Relaxed);
+        if n == 0 {
+            let mask = self.level_mask.load(Ordering::Relaxed) & !(1 << level);
+            self.publish_levels(mask);
+        }
+    }
+
+    /// The levels in use changed. Lock held.
+    pub(super) fn publish_levels(&self, mask: u32) {
+        self.level_mask.store(mask, Ordering::Release);
+        let level = mask.trailing_zeros() as u8;
+        let shift = granule(level, usize::MAX).leading_zeros();
+        let sole = match mask.count_ones() {
+            // Levels of extents in bytes only (granules up to 1 MiB), so
+            // that the fast path needs no rounding.
+            1 if quantum(shift) == 0 => (salt(level) as u64) << 8 | shift as u64,
+            _ => NO_SOLE_LEVEL,
+        };
+        self.sole_level.store(sole, Ordering::Release);
+    }
+
+    /// False when nothing filed can share a byte with `region` (a
+    /// zero-length region asks about its address).
+    #[inline]
+    pub(super) fn may_overlap(&'static self, region: Region) -> bool {
+        // No overflow: a region ends within the address space.
+        let last = region.addr() + region.len().saturating_sub(1);
+        self.may_overlap_in_levels(region.addr(), last)
+    }
+
+    /// Whether an entry may share a byte with `[first, last]` (inclusive):
+    /// out of line, so that the allocator's inlined no-pin test stays a few
+    /// instructions. The usual case (one level in use, a block within one
+    /// of its granules) is one extent's test here; the rest is
+    /// `may_overlap_walk`'s.
+    #[inline(never)]
+    fn may_overlap_in_levels(&'static self, first: usize, last: usize) -> bool {
+        let sole = self.sole_level.load(Ordering::Acquire);
+        let shift = (sole & 0x3f) as u32;
+        if sole == NO_SOLE_LEVEL || first >> shift != last >> shift {
+            return self.may_overlap_walk(first, last);
+        }
+        let g = first >> shift;
+        let i = (g ^ (sole >> 8) as usize) & (HINT_SLOTS - 1);
+        let ext = self.extents[i].load(Ordering::Acquire);
+        let base = g << shift;
+        extent_overlaps(ext, (first - base) as u64, (last - base) as u64) && tag_admits(ext, g)
+    }
+
+    /// `may_overlap_in_levels` over every level in use; "maybe" while the
+    /// hints are not kept (`sole_level` is only ever set once they are).
+    #[inline(never)]
+    fn may_overlap_walk(&self, first: usize, last: usize) -> bool {
+        if !self.enabled.load(Ordering::Acquire) {
+            return true;
+        }
+        let mut mask = self.level_mask.load(Ordering::Acquire);
+        while mask != 0 {
+            let level = mask.trailing_zeros() as u8;
+            mask &= mask - 1;
+            if self.may_hold_at(level, first, last) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Whether an entry filed at `level` may share a byte with `[first,
+    /// last]` (inclusive): the extent of each granule of `[first, last]`.
+    /// Every entry is filed under each granule it touches, so no other
+    /// granule can hold one.
+    fn may_hold_at(&self, level: u8, first: usize, last: usize) -> bool {
+        let Some(shift) = shift(level) else {
+            return true;
+        };
+        let (first_g, last_g) = (first >> shift, last >> shift);
+        if last_g - first_g >= MAX_PROBES_PER_LEVEL {
+            return true;
+        }
+        let q = quantum(shift);
+        (first_g..=last_g).any(|g| {
+            let ext = self.extents[slot(level, g)].load(Ordering::Acquire);
+            // Offsets from `g`'s base, clamped at 0 below (a block reaching
+            // back into an earlier granule); past the granule's end they
+            // only ever compare greater.
+            let base = g << shift;
+            let (from, to) = (first.saturating_sub(base) >> q, (last - base) >> q);
+            extent_overlaps(ext, from as u64, to as u64) && tag_admits(ext, g)
+        })
+    }
 }
 
-/// The levels in use changed. Lock held.
+/// The level whose granule is the first to hold `len` bytes (the table's
+/// `level_of`, which files pins; this one files what the table does not).
+fn level_of(len: usize) -> u8 {
+    (0..LEVELS as u8 - 1)
+        .find(|&level| shift(level).is_some_and(|s| len <= 1 << s))
+        .unwrap_or(LEVELS as u8 - 1)
+}
+
+/// An entry for `region` was filed in the shared table at `level`. Lock
+/// held.
+pub(super) fn filed(level: u8, region: Region) {
+    PINS.filed(level, region);
+}
+
+/// The pin for `region` filed at `level` left. Lock held.
+pub(super) fn unfiled(level: u8, region: Region) {
+    PINS.unfiled(level, region);
+}
+
+/// The levels of the shared table's pins changed. Lock held.
 pub(super) fn publish_levels(mask: u32) {
-    LEVEL_MASK.store(mask, Ordering::Release);
-    let level = mask.trailing_zeros() as u8;
-    let shift = granule(level, usize::MAX).leading_zeros();
-    let sole = match mask.count_ones() {
-        // Levels of extents in bytes only (granules up to 1 MiB), so that
-        // the fast path needs no rounding.
-        1 if quantum(shift) == 0 => (salt(level) as u64) << 8 | shift as u64,
-        _ => NO_SOLE_LEVEL,
-    };
-    SOLE_LEVEL.store(sole, Ordering::Release);
+    PINS.publish_levels(mask);
 }
 
 /// False when no pin can cover `addr`.
 #[inline]
 pub(super) fn may_cover(addr: usize) -> bool {
-    may_overlap_in_levels(addr, addr)
+    PINS.may_overlap_in_levels(addr, addr)
 }
 
 /// False when no pin can share a byte with `block`.
 #[inline]
 pub(super) fn may_overlap(block: Region) -> bool {
-    // A zero-length block asks about its address. No overflow: a region
-    // ends within the address space.
-    let last = block.addr() + block.len().saturating_sub(1);
-    may_overlap_in_levels(block.addr(), last)
-}
-
-/// Whether a pin may share a byte with `[first, last]` (inclusive): out of
-/// line, so that the allocator's inlined no-pin test stays a few
-/// instructions. The usual case (one level in use, a block within one of
-/// its granules) is one extent's test here; the rest is
-/// `may_overlap_walk`'s.
-#[inline(never)]
-fn may_overlap_in_levels(first: usize, last: usize) -> bool {
-    let sole = SOLE_LEVEL.load(Ordering::Acquire);
-    let shift = (sole & 0x3f) as u32;
-    if sole == NO_SOLE_LEVEL || first >> shift != last >> shift {
-        return may_overlap_walk(first, last);
-    }
-    let g = first >> shift;
-    let ext = EXTENTS[(g ^ (sole >> 8) as usize) & (HINT_SLOTS - 1)].load(Ordering::Acquire);
-    let base = g << shift;
-    extent_overlaps(ext, (first - base) as u64, (last - base) as u64)
-}
-
-/// `may_overlap_in_levels` over every level in use; "maybe" while the hints
-/// are not kept (`SOLE_LEVEL` is only ever set once they are).
-#[inline(never)]
-fn may_overlap_walk(first: usize, last: usize) -> bool {
-    if !ENABLED.load(Ordering::Acquire) {
-        return true;
-    }
-    let mut mask = LEVEL_MASK.load(Ordering::Acquire);
-    while mask != 0 {
-        let level = mask.trailing_zeros() as u8;
-        mask &= mask - 1;
-        if may_hold_at(level, first, last) {
-            return true;
-        }
-    }
-    false
-}
-
-/// Whether a pin filed at `level` may share a byte with `[first, last]`
-/// (inclusive): the extent of each granule of `[first, last]`. Every pin is
-/// filed under each granule it touches, so no other granule can hold one.
-fn may_hold_at(level: u8, first: usize, last: usize) -> bool {
-    let Some(shift) = shift(level) else {
-        return true;
-    };
-    let (first_g, last_g) = (first >> shift, last >> shift);
-    if last_g - first_g >= MAX_PROBES_PER_LEVEL {
-        return true;
-    }
-    let q = quantum(shift);
-    (first_g..=last_g).any(|g| {
-        let ext = EXTENTS[slot(level, g)].load(Ordering::Acquire);
-        // Offsets from `g`'s base, clamped at 0 below (a block reaching
-        // back into an earlier granule); past the granule's end they only
-        // ever compare greater.
-        let base = g << shift;
-        let (from, to) = (first.saturating_sub(base) >> q, (last - base) >> q);
-        extent_overlaps(ext, from as u64, to as u64)
-    })
+    PINS.may_overlap(block)
 }
 
 #[cfg(test)]
@@ -305,11 +423,11 @@ mod tests {
 
     /// Every pin filed under a granule is inside the extent read there, at
     /// the edges of units and of the granule, in bytes (64-byte granules)
-    /// and in coarser units (64 MiB granules, 64-byte units): the hint
+    /// and in coarser units (4 MiB granules, 128-byte units): the hint
     /// never hides a pin from a block it overlaps.
     #[test]
     fn an_extent_never_hides_a_pin_it_holds() {
-        for shift in [6, 26] {
+        for shift in [6, 22] {
             let q = quantum(shift);
             let (unit, size) = (1usize << q, 1usize << shift);
             let edges = [
@@ -350,7 +468,8 @@ mod tests {
     }
 
     /// In bytes, an extent is exact about the gap between the tail of one
-    /// pin and the head of the next: where the heap puts small blocks.
+    /// pin and the head of the next (where the heap puts small blocks), and
+    /// its tag about granules a multiple of the table's size away.
     #[test]
     fn an_extent_is_exact_about_the_gap_between_two_pins() {
         let shift = 12;
@@ -363,10 +482,24 @@ mod tests {
         assert!(extent_overlaps(ext, 0xff, 0x110));
         assert!(extent_overlaps(ext, 0x120, 0x160));
         assert!(extent_overlaps(ext, 0xfff, 0xfff));
+        // A slot holding only another granule's pins holds none of this
+        // one's; a mixed one may.
+        let other = ext | tag(5 << HINT_BITS) << TAG_SHIFT;
+        assert!(!tag_admits(other, 6 << HINT_BITS) && tag_admits(other, 5 << HINT_BITS));
+        assert!(tag_admits(ext | MIXED_TAG << TAG_SHIFT, 6 << HINT_BITS));
         // Empty and whole.
         assert!(!extent_overlaps(0, 0, u64::MAX));
         assert!(extent_overlaps(WHOLE_EXTENT, 0, 0));
         assert_eq!(unpack(0), (FIELD_MAX, 0, 0));
+    }
+
+    /// A length's level is the first whose granule holds it, as the
+    /// table's.
+    #[test]
+    fn levels_hold_their_lengths() {
+        for (len, level) in [(0, 0), (64, 0), (65, 1), (512, 1), (513, 2), (4096, 2)] {
+            assert_eq!(level_of(len), level, "len {len}");
+        }
     }
 
     /// Neighbouring granules of one level never share a slot.

@@ -28,6 +28,7 @@ mod fork;
 mod hints;
 mod ids;
 mod lock;
+mod quarantine_hints;
 mod slab;
 mod table;
 
@@ -176,8 +177,12 @@ pub(crate) fn unpin_call(pinned: CallPinned) {
         CallPinned::Group(id) => unpin(id),
         CallPinned::Published(token) => {
             let released = calls::release(token);
-            // After `release`'s SeqCst fence: pairs with the allocator's.
-            if QUARANTINED_BLOCKS.load(Ordering::Relaxed) != 0 {
+            // After `release`'s SeqCst fence: pairs with the allocator's
+            // (`quarantine_hints`, "Ordering against the allocator").
+            if QUARANTINED_BLOCKS.load(Ordering::Relaxed) != 0
+                && quarantine_hints::may_hold(released)
+            {
+                QUARANTINE_LOOKUPS.fetch_add(1, Ordering::Relaxed);
                 let reg = locked();
                 if !reg.table.quarantine.is_empty() {
                     release_quarantine(reg, released);
@@ -209,7 +214,10 @@ pub(crate) fn unpin_all(ids: &[PinId]) {
         }
     }
     publish_live(&reg.table);
-    if !released.is_empty() && !reg.table.quarantine.is_empty() {
+    if !released.is_empty()
+        && !reg.table.quarantine.is_empty()
+        && quarantine_hints::may_hold(released.region())
+    {
         release_quarantine(reg, released.region());
     }
 }
@@ -695,10 +703,12 @@ pub(crate) fn quarantine_if_pinned(
         },
     );
     publish_quarantined(&reg.table);
+    quarantine_hints::quarantined(block);
     core::sync::atomic::fence(Ordering::SeqCst);
     let Some(pin) = overlapping_pin(&reg.table, block) else {
         reg.table.quarantine.remove(at);
         publish_quarantined(&reg.table);
+        quarantine_hints::left(block);
         return None;
     };
     reg.table.quarantined_bytes += layout.size();
@@ -731,7 +741,7 @@ pub(crate) fn unpin_owned(id: PinId, region: Region) -> bool {
     let released = reg.table.unpin(id);
     publish_live(&reg.table);
     if let Some(released) = released {
-        if !reg.table.quarantine.is_empty() {
+        if !reg.table.quarantine.is_empty() && quarantine_hints::may_hold(released) {
             release_quarantine(reg, released);
         }
     }
@@ -769,6 +779,17 @@ pub fn frees_looked_up_under_lock() -> usize {
     FREES_LOOKED_UP.load(Ordering::Relaxed)
 }
 
+/// How many releases looked for quarantined blocks to free (took the lock
+/// for it, or searched the quarantine under it): counted for the
+/// regression test of "a release far from every quarantined block".
+static QUARANTINE_LOOKUPS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many releases of pins looked for quarantined blocks to free since
+/// the process started (work, for regression tests; not public API).
+pub fn quarantine_lookups() -> usize {
+    QUARANTINE_LOOKUPS.load(Ordering::Relaxed)
+}
+
 /// How many quarantined blocks releases have looked at, in all: the
 /// regression tests of the "scan the whole quarantine" cliff count this
 /// work instead of timing it.
@@ -785,6 +806,7 @@ pub fn quarantine_blocks_examined() -> usize {
 /// overlaps any more. Blocks outside it are not looked at: no pin that
 /// covered them went away.
 fn release_quarantine(mut reg: lock::SpinGuard<'_, Registry>, released: Region) {
+    QUARANTINE_LOOKUPS.fetch_add(1, Ordering::Relaxed);
     const BATCH: usize = 16;
     // Blocks below this address were looked at already (the lock is
     // dropped between batches, so the window is found again each time).
@@ -807,6 +829,7 @@ fn release_quarantine(mut reg: lock::SpinGuard<'_, Registry>, released: Region) 
             let block = Region::from_parts(q.addr, q.layout.size());
             if table.overlapping(block).is_none() && calls::overlapping(block).is_none() {
                 table.quarantined_bytes -= q.layout.size();
+                quarantine_hints::left(block);
                 ready[n] = Some(q);
                 n += 1;
             } else {
@@ -853,6 +876,7 @@ mod tests {
             ("hints.rs", include_str!("hints.rs")),
             ("ids.rs", include_str!("ids.rs")),
             ("lock.rs", include_str!("lock.rs")),
+            ("quarantine_hints.rs", include_str!("quarantine_hints.rs")),
             ("table.rs", include_str!("table.rs")),
         ];
         let above = ["report", "alloc", "check", "pinner", "owned", "call"];
