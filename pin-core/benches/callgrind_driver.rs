@@ -307,6 +307,45 @@ fn pinned_free_64b(quarantine: bool, n: u64) -> Duration {
     t
 }
 
+/// As `pin_unpin_beside_quarantine/N` in benches/alloc.rs: a fresh
+/// `Pinner` pins and unpins one object unrelated to `quarantined` 64-byte
+/// blocks that another `Pinner` pinned and that were then freed through
+/// `PIN_AWARE` (quarantined until that pinner unpins).
+fn pin_unpin_beside_quarantine(quarantined: usize, n: u64) -> Duration {
+    install_pin_aware();
+    let layout = Layout::new::<[u64; 8]>();
+    let mut holder = Pinner::new();
+    let blocks: Vec<*mut u8> = (0..quarantined)
+        .map(|_| {
+            // SAFETY: non-zero size.
+            let p = unsafe { PIN_AWARE.alloc(layout) };
+            if p.is_null() {
+                handle_alloc_error(layout);
+            }
+            // SAFETY: `PIN_AWARE` keeps the block allocated (quarantined)
+            // after the free below, until `holder` unpins.
+            unsafe { holder.pin_raw(p, layout.size()) };
+            p
+        })
+        .collect();
+    for &p in &blocks {
+        // SAFETY: allocated above from `PIN_AWARE` with `layout`, freed once.
+        unsafe { PIN_AWARE.dealloc(p, layout) };
+    }
+    assert_eq!(snapshot().quarantined_blocks, quarantined);
+    // Unrelated: allocated through `System`, far from every quarantined
+    // block's pin.
+    let obj = new_obj();
+    let t = measured(n, || {
+        let mut pinner = Pinner::new();
+        black_box(pinner.pin(black_box(&*obj)));
+        pinner.unpin();
+    });
+    holder.unpin();
+    assert_eq!(snapshot().quarantined_blocks, 0);
+    t
+}
+
 type Workload = (&'static str, u64, fn(u64) -> Duration);
 
 const WORKLOADS: &[Workload] = &[
@@ -362,6 +401,12 @@ const WORKLOADS: &[Workload] = &[
     }),
     ("btreemap_100k_pin_aware_10k_pins", 2, |n| {
         with_10k_pins(|| btreemap_100k(true, n))
+    }),
+    ("pin_unpin_beside_quarantine_0", 200_000, |n| {
+        pin_unpin_beside_quarantine(0, n)
+    }),
+    ("pin_unpin_beside_quarantine_10k", 200_000, |n| {
+        pin_unpin_beside_quarantine(10_000, n)
     }),
     ("pinned_free_64b", 200_000, |n| pinned_free_64b(true, n)),
     ("unpin_then_free_64b", 200_000, |n| {

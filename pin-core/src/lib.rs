@@ -64,5 +64,7 @@ pub mod __private {
     pub use crate::check::retained::check_returned;
     pub use crate::referents::cstr::{cstr_extent, CChar};
     pub use crate::referents::{Referents, Via, Visitor};
-    pub use crate::registry::quarantine_blocks_examined;
+    pub use crate::registry::{
+        frees_looked_up_under_lock, quarantine_blocks_examined, quarantine_lookups,
+    };
 }

@@ -8,9 +8,9 @@
 //! fork, in the registry's lock order (the quarantine's, then each shard's
 //! in ascending order: see `registry`'s "Lock order"), so no other thread
 //! is then inside the registry and the copied tables are consistent, and
-//! release them afterwards in the parent and in the child. The hints'
-//! stripe locks are taken only under a shard's lock, so holding every
-//! shard's excludes them too.
+//! release them afterwards in the parent and in the child. The lock-free
+//! hints are written only under a shard's lock or the quarantine's, so
+//! holding them all excludes their writers too.
 //!
 //! The handlers are installed on the first use of the registry. Through
 //! `pthread_once` rather than `std::sync::Once`: glibc's `pthread_once`

@@ -28,7 +28,8 @@
 //! # Lock order
 //! The quarantine's lock (`QUARANTINE`) before any shard's; shards'
 //! among themselves in ascending index (`Tables` locks several at once that
-//! way); a hint stripe's lock (`hints`) innermost, only under a shard's.
+//! way). No other lock exists: each shard's hints are written under its
+//! own lock, the quarantine's summary under the quarantine's.
 //! Nothing takes the quarantine's lock while holding a shard's: an unpin
 //! that finds the quarantine non-empty drops its shard's lock first.
 
@@ -38,6 +39,7 @@ mod fork;
 mod hints;
 mod ids;
 mod lock;
+mod quarantine_hints;
 mod slab;
 mod snapshot;
 mod table;
@@ -54,6 +56,7 @@ use crate::statics;
 use allocator_api2::vec::Vec as SysVec;
 use core::alloc::Layout;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use hints::Hints;
 use lock::{SpinGuard, SpinLock};
 use std::alloc::System;
 use table::{Quarantined, Span, Table};
@@ -87,13 +90,31 @@ struct Shard {
     generation: AtomicU64,
 }
 
-static SHARD_TABLES: [Shard; SHARDS] = [const {
+/// Each shard's lock-free hints (see `hints`): its own set, written only
+/// under its lock, so a set never has two writers and pinning threads in
+/// different shards write no hint in common. 1.5 MiB each of zeroed
+/// statics, touched only where pins are filed.
+static SHARD_HINTS: [Hints; SHARDS] = [const { Hints::new(false) }; SHARDS];
+
+const fn shard(s: usize) -> Shard {
     Shard {
-        table: SpinLock::new(Table::new()),
+        table: SpinLock::new(Table::new(&SHARD_HINTS[s])),
         live: AtomicUsize::new(0),
         generation: AtomicU64::new(0),
     }
-}; SHARDS];
+}
+
+static SHARD_TABLES: [Shard; SHARDS] = [
+    shard(0),
+    shard(1),
+    shard(2),
+    shard(3),
+    shard(4),
+    shard(5),
+    shard(6),
+    shard(7),
+];
+const _: () = assert!(SHARDS == 8, "SHARD_TABLES names every shard");
 
 /// One bit per shard that has ever held a pin, set (once) before its first
 /// pin: "no shared pin anywhere" is then this one load while only call
@@ -150,16 +171,39 @@ fn shared_pins() -> bool {
     false
 }
 
-/// Whether `f` says yes for some shard holding pins, each asked under its
-/// own lock, one at a time: for questions about one address, which one
-/// pin answers (no pin spans two shards).
+/// Whether `f` says yes for some shard holding pins whose hints do not rule
+/// it out (`hinted`, lock-free), each asked under its own lock, one at a
+/// time: for questions about one address, which one pin answers (no pin
+/// spans two shards).
 #[inline]
-fn any_live_shard(mut f: impl FnMut(&Table) -> bool) -> bool {
+fn any_live_shard(
+    mut hinted: impl FnMut(&'static Hints) -> bool,
+    mut f: impl FnMut(&Table) -> bool,
+) -> bool {
     let mut used = SHARDS_IN_USE.load(Ordering::Acquire);
     while used != 0 {
         let s = used.trailing_zeros() as usize;
         used &= used - 1;
-        if SHARD_TABLES[s].live.load(Ordering::Acquire) != 0 && f(&lock_shard(s)) {
+        if SHARD_TABLES[s].live.load(Ordering::Acquire) != 0
+            && hinted(&SHARD_HINTS[s])
+            && f(&lock_shard(s))
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether some shard holding pins has hints that do not rule out what
+/// `hinted` asks (lock-free: a live count and the hints per shard in use).
+/// False proves no shared pin is there; true means "ask the tables".
+#[inline]
+fn any_live_hints(mut hinted: impl FnMut(&'static Hints) -> bool) -> bool {
+    let mut used = SHARDS_IN_USE.load(Ordering::Acquire);
+    while used != 0 {
+        let s = used.trailing_zeros() as usize;
+        used &= used - 1;
+        if SHARD_TABLES[s].live.load(Ordering::Acquire) != 0 && hinted(&SHARD_HINTS[s]) {
             return true;
         }
     }
@@ -430,12 +474,10 @@ pub(crate) fn unpin_call(pinned: CallPinned) {
         CallPinned::Group(id) => unpin(id),
         CallPinned::Published(token) => {
             let released = calls::release(token);
-            // After `release`'s SeqCst fence: pairs with the allocator's.
+            // After `release`'s SeqCst fence: pairs with the allocator's
+            // (see `calls`, "Against the allocator", and `quarantine_hints`).
             if QUARANTINED_BLOCKS.load(Ordering::Relaxed) != 0 {
-                let q = locked();
-                if !q.quarantine.is_empty() {
-                    release_quarantine(q, released);
-                }
+                release_if_quarantined(released);
             }
         }
     }
@@ -480,9 +522,16 @@ fn unpin_one(id: PinId) {
 }
 
 /// The quarantine's lock, and its blocks within `released` freed unless a
-/// pin still overlaps them.
-#[cold]
+/// pin still overlaps them; nothing at all when the quarantine's lock-free
+/// summary says no quarantined block is within `released` (then a release
+/// beside 10 000 quarantined blocks costs a few loads: `quarantine_hints`).
+/// Called after the release was made visible (a shard's critical section,
+/// or a call record's release fence) and the quarantine count read non-zero.
 fn release_if_quarantined(released: Region) {
+    if !quarantine_hints::may_hold(released) {
+        return;
+    }
+    QUARANTINE_LOOKUPS.fetch_add(1, Ordering::Relaxed);
     let q = locked();
     if !q.quarantine.is_empty() {
         release_quarantine(q, released);
@@ -542,8 +591,7 @@ pub fn is_pinned<T: ?Sized>(ptr: *const T) -> bool {
         return false;
     }
     (SHARDS_IN_USE.load(Ordering::Relaxed) != 0
-        && hints::may_cover(addr)
-        && any_live_shard(|t| t.covers_point(addr)))
+        && any_live_shard(|h| h.may_cover(addr), |t| t.covers_point(addr)))
         || calls::covers_point(addr)
         || statics::is_static(addr)
 }
@@ -799,7 +847,7 @@ pub fn pin_count<T: ?Sized>(ptr: *const T) -> usize {
     if addr == 0 {
         return 0;
     }
-    let shared = match shared_pins() && hints::may_cover(addr) {
+    let shared = match any_live_hints(|h| h.may_cover(addr)) {
         true => Tables::lock_live().count_at(addr),
         false => 0,
     };
@@ -932,12 +980,12 @@ unsafe impl Send for QuarantineRelease {}
 /// loads. True means "ask `overlaps_pin` or `quarantine_if_pinned`".
 #[inline]
 pub(crate) fn may_overlap_pin(block: Region) -> bool {
-    (shared_pins() && hints::may_overlap(block)) || calls::any_published()
+    any_live_hints(|h| h.may_overlap(block)) || calls::any_published()
 }
 
 /// Whether any live pin shares a byte with `block`.
 pub(crate) fn overlaps_pin(block: Region) -> bool {
-    (shared_pins() && hints::may_overlap(block) && Tables::lock_live().overlapping(block).is_some())
+    (any_live_hints(|h| h.may_overlap(block)) && Tables::lock_live().overlapping(block).is_some())
         || calls::overlapping(block).is_some()
 }
 
@@ -969,6 +1017,7 @@ pub(crate) fn quarantine_if_pinned(
     if !may_overlap_pin(block) {
         return None;
     }
+    FREES_LOOKED_UP.fetch_add(1, Ordering::Relaxed);
     let mut q = locked();
     // The usual negative answer, without touching the quarantine. A pin
     // made after this read is the program's own race with this free (see
@@ -995,11 +1044,15 @@ pub(crate) fn quarantine_if_pinned(
         },
     );
     publish_quarantined(&q);
+    // In the lock-free summary before the fence and before any shard's
+    // lock: a release ordered after this free by either reads it there.
+    quarantine_hints::quarantined(block);
     core::sync::atomic::fence(Ordering::SeqCst);
     let found = overlapping_pin(&Tables::lock_all(), block);
     let Some(pin) = found else {
         q.quarantine.remove(at);
         publish_quarantined(&q);
+        quarantine_hints::left(block);
         return None;
     };
     q.quarantined_bytes += layout.size();
@@ -1052,7 +1105,7 @@ pub(crate) fn unpin_owned(id: PinId, region: Region) -> bool {
         released
     };
     if let Some(released) = released {
-        if !q.quarantine.is_empty() {
+        if !q.quarantine.is_empty() && quarantine_hints::may_hold(released) {
             release_quarantine(q, released);
         }
     }
@@ -1076,6 +1129,29 @@ fn quarantine_window(quarantine: &[Quarantined], region: Region) -> core::ops::R
     let lo = quarantine.partition_point(|q| q.addr.saturating_add(q.layout.size()) <= start);
     let hi = lo + quarantine[lo..].partition_point(|q| q.addr < end);
     lo..hi
+}
+
+/// How many frees the lock-free hints could not clear (each then took the
+/// lock to look the block up): the regression test of "a free beside a
+/// pinned buffer takes the lock" counts this work instead of timing it.
+static FREES_LOOKED_UP: AtomicUsize = AtomicUsize::new(0);
+
+/// How many frees (or moves) through `PinAwareAlloc` took the registry's
+/// lock to ask whether a pin overlaps the block, since the process started
+/// (work, for regression tests; not public API).
+pub fn frees_looked_up_under_lock() -> usize {
+    FREES_LOOKED_UP.load(Ordering::Relaxed)
+}
+
+/// How many releases looked for quarantined blocks to free (took the lock
+/// for it, or searched the quarantine under it): counted for the
+/// regression test of "a release far from every quarantined block".
+static QUARANTINE_LOOKUPS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many releases of pins looked for quarantined blocks to free since
+/// the process started (work, for regression tests; not public API).
+pub fn quarantine_lookups() -> usize {
+    QUARANTINE_LOOKUPS.load(Ordering::Relaxed)
 }
 
 /// How many quarantined blocks releases have looked at, in all: the
@@ -1122,6 +1198,7 @@ fn release_quarantine(mut reg: SpinGuard<'_, Quarantine>, released: Region) {
             let block = Region::from_parts(q.addr, q.layout.size());
             if tables.overlapping(block).is_none() && calls::overlapping(block).is_none() {
                 table.quarantined_bytes -= q.layout.size();
+                quarantine_hints::left(block);
                 ready[n] = Some(q);
                 n += 1;
             } else {
@@ -1272,6 +1349,7 @@ mod tests {
             ("hints.rs", include_str!("hints.rs")),
             ("ids.rs", include_str!("ids.rs")),
             ("lock.rs", include_str!("lock.rs")),
+            ("quarantine_hints.rs", include_str!("quarantine_hints.rs")),
             ("snapshot.rs", include_str!("snapshot.rs")),
             ("table.rs", include_str!("table.rs")),
         ];

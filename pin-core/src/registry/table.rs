@@ -33,8 +33,9 @@
 //! `dealloc`, and the registry must not call back into it while it holds its
 //! lock.
 
+use super::hints::Hints;
 use super::slab::Slab;
-use super::{hints, QuarantineRelease};
+use super::QuarantineRelease;
 use crate::origin::{PinKind, Site, ThreadNumber};
 use crate::region::Region;
 use allocator_api2::vec::Vec as SysVec;
@@ -279,6 +280,8 @@ pub(crate) struct Table {
     /// a few stores for nothing the program needs; queries then take the
     /// lock. Tables made by unit tests never touch them.
     hints: HintsMode,
+    /// Where this table files its hints (its shard's own set).
+    hint_set: &'static Hints,
     /// Indexed entries per level, and the levels with any.
     level_counts: [u32; LEVELS],
     level_mask: u32,
@@ -309,10 +312,6 @@ fn decide_hints_once() -> HintsMode {
         Err(d) if d == HintsMode::On as u8 => HintsMode::On,
         Err(_) => HintsMode::Off,
     };
-    if decided == HintsMode::On {
-        // Idempotent; before this table files its first hint.
-        hints::enable();
-    }
     decided
 }
 
@@ -360,9 +359,16 @@ fn remove_level(counts: &mut [u32; LEVELS], mask: &mut u32, level: u8) -> bool {
     gone
 }
 
+/// The hint set of tables made by unit tests, which keep no hints.
+#[cfg(test)]
+static UNUSED_HINTS: Hints = Hints::new(false);
+
 impl Table {
-    pub(crate) const fn new() -> Table {
+    /// An empty table filing its lock-free hints (once they are kept) in
+    /// `hint_set`, which no other table files in.
+    pub(crate) const fn new(hint_set: &'static Hints) -> Table {
         Table {
+            hint_set,
             entries: Slab::new(),
             index: HashTable::new_in(System),
             scan: SysVec::new_in(System),
@@ -375,12 +381,13 @@ impl Table {
         }
     }
 
-    /// A table outside the registry (unit tests): no lock-free hints.
+    /// A table outside the registry (unit tests): no lock-free hints, so
+    /// its set is never written.
     #[cfg(test)]
     fn private() -> Table {
         Table {
             hints: HintsMode::Off,
-            ..Table::new()
+            ..Table::new(&UNUSED_HINTS)
         }
     }
 
@@ -424,10 +431,7 @@ impl Table {
         } else {
             self.scan.push(ScanItem::new(region, id));
         }
-        // The bucket's hash only when something files under it.
-        if self.hints == HintsMode::On {
-            self.file_hint(level, bucket_hash(level, granule(level, region.addr())));
-        }
+        self.file_hint(level, region);
         self.live_entries += 1;
         PinId(id)
     }
@@ -471,10 +475,7 @@ impl Table {
         self.scan.reserve(regions.len());
         for r in regions {
             self.scan.push(ScanItem::new(*r, id));
-            if self.hints == HintsMode::On {
-                let level = level_of(r.len());
-                self.file_hint(level, bucket_hash(level, granule(level, r.addr())));
-            }
+            self.file_hint(level_of(r.len()), *r);
         }
         self.live_entries += 1;
         PinId(id)
@@ -506,16 +507,21 @@ impl Table {
     fn decide_hints(&mut self) {
         if self.hints == HintsMode::Undecided {
             self.hints = decide_hints_once();
+            if self.hints == HintsMode::On {
+                // Before this table files its first hint: readers of a set
+                // not yet kept hear "maybe".
+                self.hint_set.enable();
+            }
         }
     }
 
-    fn file_hint(&mut self, level: u8, hash: u64) {
+    fn file_hint(&mut self, level: u8, region: Region) {
         if self.hints != HintsMode::On {
             return;
         }
-        hints::filed(hash);
+        self.hint_set.filed(level, region);
         if add_level(&mut self.all_level_counts, &mut self.all_level_mask, level) {
-            hints::publish_levels(self.all_level_mask);
+            self.hint_set.publish_levels(self.all_level_mask);
         }
     }
 
@@ -524,9 +530,9 @@ impl Table {
             return;
         }
         let level = level_of(r.len());
-        hints::unfiled(bucket_hash(level, granule(level, r.addr())));
+        self.hint_set.unfiled(level, r);
         if remove_level(&mut self.all_level_counts, &mut self.all_level_mask, level) {
-            hints::publish_levels(self.all_level_mask);
+            self.hint_set.publish_levels(self.all_level_mask);
         }
     }
 
