@@ -302,17 +302,11 @@ fn decide_hints_once() -> HintsMode {
         true => HintsMode::On,
         false => HintsMode::Off,
     };
-    let decided = match HINTS_DECISION.compare_exchange(
-        0,
-        wanted as u8,
-        Ordering::Relaxed,
-        Ordering::Relaxed,
-    ) {
+    match HINTS_DECISION.compare_exchange(0, wanted as u8, Ordering::Relaxed, Ordering::Relaxed) {
         Ok(_) => wanted,
         Err(d) if d == HintsMode::On as u8 => HintsMode::On,
         Err(_) => HintsMode::Off,
-    };
-    decided
+    }
 }
 
 fn level_of(len: usize) -> u8 {
