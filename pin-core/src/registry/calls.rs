@@ -215,6 +215,7 @@ fn claim() -> Option<usize> {
         {
             rec.thread.store(thread, Ordering::Relaxed);
             USED.fetch_max(i + 1, Ordering::Release);
+            super::note_call_record_claimed();
             MY_RECORD.with(|m| m.set(i as u32 + 1));
             return Some(i);
         }

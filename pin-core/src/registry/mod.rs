@@ -116,10 +116,29 @@ static SHARD_TABLES: [Shard; SHARDS] = [
 ];
 const _: () = assert!(SHARDS == 8, "SHARD_TABLES names every shard");
 
-/// One bit per shard that has ever held a pin, set (once) before its first
-/// pin: "no shared pin anywhere" is then this one load while only call
-/// pins have been made, and readers walk only the shards in use.
+/// One bit per shard that has ever held a pin (`SHARD_BITS_MASK`), set
+/// (once) before its first pin, and `CALL_RECORDS_BIT`, set (once) before
+/// the first call pin is published in a thread's record: "no pin of any
+/// kind anywhere" is then this one load, the allocator's whole question in
+/// a process that never pinned, and readers walk only the shards in use.
 static SHARDS_IN_USE: AtomicU32 = AtomicU32::new(0);
+const SHARD_BITS_MASK: u32 = (1 << SHARDS) - 1;
+const CALL_RECORDS_BIT: u32 = 1 << 31;
+
+/// Told by `calls` when a thread claims a record, before it publishes
+/// anything there: a pin published there happens-after this store, so a
+/// reader that must see the pin sees the bit.
+pub(super) fn note_call_record_claimed() {
+    if SHARDS_IN_USE.load(Ordering::Relaxed) & CALL_RECORDS_BIT == 0 {
+        SHARDS_IN_USE.fetch_or(CALL_RECORDS_BIT, Ordering::Release);
+    }
+}
+
+/// The shards that have ever held a pin, as bits.
+#[inline]
+fn shards_in_use() -> u32 {
+    SHARDS_IN_USE.load(Ordering::Acquire) & SHARD_BITS_MASK
+}
 
 /// Takes shard `s`'s lock, installing the fork handlers on first use (see
 /// `fork`): every critical section on a shard starts here.
@@ -160,9 +179,9 @@ fn split_id(id: PinId) -> (usize, PinId) {
 /// counted: see [`calls::any_published`]).
 #[inline]
 fn shared_pins() -> bool {
-    let mut used = SHARDS_IN_USE.load(Ordering::Acquire);
+    let mut used = shards_in_use();
     while used != 0 {
-        let s = used.trailing_zeros() as usize;
+        let s = used.trailing_zeros() as usize % SHARDS;
         used &= used - 1;
         if SHARD_TABLES[s].live.load(Ordering::Acquire) != 0 {
             return true;
@@ -180,9 +199,9 @@ fn any_live_shard(
     mut hinted: impl FnMut(&'static Hints) -> bool,
     mut f: impl FnMut(&Table) -> bool,
 ) -> bool {
-    let mut used = SHARDS_IN_USE.load(Ordering::Acquire);
+    let mut used = shards_in_use();
     while used != 0 {
-        let s = used.trailing_zeros() as usize;
+        let s = used.trailing_zeros() as usize % SHARDS;
         used &= used - 1;
         if SHARD_TABLES[s].live.load(Ordering::Acquire) != 0
             && hinted(&SHARD_HINTS[s])
@@ -194,16 +213,24 @@ fn any_live_shard(
     false
 }
 
-/// Whether some shard holding pins has hints that do not rule out what
-/// `hinted` asks (lock-free: a live count and the hints per shard in use).
-/// False proves no shared pin is there; true means "ask the tables".
+/// Whether some shard that ever held pins has hints that do not rule out
+/// what `hinted` asks (lock-free: the hints of each shard in use). False
+/// proves no shared pin is there; true means "ask the tables". A shard's
+/// live count is not read first: the hints of a shard holding no pin hold
+/// no extent and say "no" by themselves (or "maybe" while not kept), and
+/// the allocator asks this on every free.
 #[inline]
-fn any_live_hints(mut hinted: impl FnMut(&'static Hints) -> bool) -> bool {
-    let mut used = SHARDS_IN_USE.load(Ordering::Acquire);
+fn any_live_hints(hinted: impl FnMut(&'static Hints) -> bool) -> bool {
+    any_live_hints_in(shards_in_use(), hinted)
+}
+
+/// `any_live_hints` over the shards of `used`.
+#[inline]
+fn any_live_hints_in(mut used: u32, mut hinted: impl FnMut(&'static Hints) -> bool) -> bool {
     while used != 0 {
-        let s = used.trailing_zeros() as usize;
+        let s = used.trailing_zeros() as usize % SHARDS;
         used &= used - 1;
-        if SHARD_TABLES[s].live.load(Ordering::Acquire) != 0 && hinted(&SHARD_HINTS[s]) {
+        if hinted(&SHARD_HINTS[s]) {
             return true;
         }
     }
@@ -224,9 +251,9 @@ impl Tables {
     /// own race with that pin, as it was when one lock decided it.
     fn lock_live() -> Tables {
         let mut guards = [const { None }; SHARDS];
-        let mut used = SHARDS_IN_USE.load(Ordering::Acquire);
+        let mut used = shards_in_use();
         while used != 0 {
-            let s = used.trailing_zeros() as usize;
+            let s = used.trailing_zeros() as usize % SHARDS;
             used &= used - 1;
             if SHARD_TABLES[s].live.load(Ordering::Acquire) != 0 {
                 guards[s] = Some(lock_shard(s));
@@ -980,7 +1007,12 @@ unsafe impl Send for QuarantineRelease {}
 /// loads. True means "ask `overlaps_pin` or `quarantine_if_pinned`".
 #[inline]
 pub(crate) fn may_overlap_pin(block: Region) -> bool {
-    any_live_hints(|h| h.may_overlap(block)) || calls::any_published()
+    // One load answers a process that never pinned (the allocator asks on
+    // every free).
+    let used = SHARDS_IN_USE.load(Ordering::Acquire);
+    used != 0
+        && (any_live_hints_in(used & SHARD_BITS_MASK, |h| h.may_overlap(block))
+            || (used & CALL_RECORDS_BIT != 0 && calls::any_published()))
 }
 
 /// Whether any live pin shares a byte with `block`.
