@@ -192,7 +192,11 @@ pub(crate) struct Quarantined {
     pub(crate) freed: bool,
 }
 
-/// The smallest region holding every region added to it.
+/// The smallest region holding every region added to it, a zero-length
+/// region standing for its own address (what it pins, as
+/// `Region::overlaps` has it): the span of released pins bounds the
+/// quarantined blocks a release looks at, and a block kept for a
+/// zero-length pin at its first byte must lie within it.
 #[derive(Default)]
 pub(crate) struct Span {
     bounds: Option<(usize, usize)>,
@@ -200,7 +204,8 @@ pub(crate) struct Span {
 
 impl Span {
     pub(crate) fn add(&mut self, r: Region) {
-        let (start, end) = (r.addr(), r.end());
+        let start = r.addr();
+        let end = r.end().max(start.saturating_add(1));
         self.bounds = Some(match self.bounds {
             None => (start, end),
             Some((s, e)) => (s.min(start), e.max(end)),
@@ -302,17 +307,11 @@ fn decide_hints_once() -> HintsMode {
         true => HintsMode::On,
         false => HintsMode::Off,
     };
-    let decided = match HINTS_DECISION.compare_exchange(
-        0,
-        wanted as u8,
-        Ordering::Relaxed,
-        Ordering::Relaxed,
-    ) {
+    match HINTS_DECISION.compare_exchange(0, wanted as u8, Ordering::Relaxed, Ordering::Relaxed) {
         Ok(_) => wanted,
         Err(d) if d == HintsMode::On as u8 => HintsMode::On,
         Err(_) => HintsMode::Off,
-    };
-    decided
+    }
 }
 
 fn level_of(len: usize) -> u8 {
