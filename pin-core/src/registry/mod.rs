@@ -1335,6 +1335,74 @@ mod tests {
         assert!(!freed_while_pinned(region));
     }
 
+    /// Rule: a free racing the release of the pin that covers its block
+    /// either frees the block itself or leaves it to that release, which
+    /// then frees it: exactly once, never stranded in quarantine, whichever
+    /// of the free's look at the pin's shard and the unpin's critical
+    /// section comes first (the lock-ordered pairing of `quarantine_if_pinned`
+    /// and `unpin_one`). The pin is made on a third thread, so its shard is
+    /// not the freeing or releasing thread's. Counted in rounds, not time.
+    #[test]
+    fn a_free_racing_the_unpin_of_its_block_frees_it_once() {
+        static FREED: AtomicUsize = AtomicUsize::new(0);
+        /// # Safety
+        /// `ptr` came from `std::alloc::alloc(layout)` and is freed once.
+        unsafe fn free(_: *const (), ptr: *mut u8, layout: Layout) {
+            FREED.fetch_add(1, Ordering::SeqCst);
+            // SAFETY: the caller's promise.
+            unsafe { std::alloc::dealloc(ptr, layout) }
+        }
+        let release = QuarantineRelease {
+            allocator: core::ptr::null(),
+            free,
+        };
+        let layout = Layout::from_size_align(64, 8).unwrap();
+        let rounds = if cfg!(miri) { 8 } else { 2000 };
+        let (mut kept_rounds, mut freed_rounds) = (0, 0);
+        let pinner = std::thread::spawn(move || {
+            (0..rounds)
+                .map(|_| {
+                    // SAFETY: the layout's size is not zero.
+                    let block = unsafe { std::alloc::alloc(layout) } as usize;
+                    assert_ne!(block, 0);
+                    let region = Region::from_parts(block, 64);
+                    (region, pin(region, PinKind::Pinner, Location::caller()))
+                })
+                .collect::<Vec<_>>()
+        })
+        .join()
+        .unwrap();
+        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+        for (region, id) in pinner {
+            let before = FREED.load(Ordering::SeqCst);
+            let go = std::sync::Arc::clone(&start);
+            let unpinner = std::thread::spawn(move || {
+                go.wait();
+                unpin(id);
+            });
+            start.wait();
+            let kept =
+                quarantine_if_pinned(region, layout, release, AllocEventKind::FreedWhilePinned);
+            unpinner.join().unwrap();
+            match kept {
+                Some(_) => kept_rounds += 1,
+                None => {
+                    freed_rounds += 1;
+                    // SAFETY: not quarantined: the free is the caller's.
+                    unsafe { std::alloc::dealloc(region.addr() as *mut u8, layout) };
+                    FREED.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            assert_eq!(
+                FREED.load(Ordering::SeqCst),
+                before + 1,
+                "freed exactly once, by the free or by the release (kept: {})",
+                kept.is_some()
+            );
+        }
+        assert_eq!(kept_rounds + freed_rounds, rounds);
+    }
+
     /// Rule: a block freed under a pin is freed once its last pin goes,
     /// never stranded in quarantine, also when that pin is zero-length (it
     /// pins its own address, as `is_pinned` and the allocator's overlap
