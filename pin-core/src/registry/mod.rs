@@ -1367,6 +1367,160 @@ mod tests {
         assert!(!freed_while_pinned(region));
     }
 
+    /// Rule: a free racing the release of the pin that covers its block
+    /// either frees the block itself or leaves it to that release, which
+    /// then frees it: exactly once, never stranded in quarantine, whichever
+    /// of the free's look at the pin's shard and the unpin's critical
+    /// section comes first (the lock-ordered pairing of `quarantine_if_pinned`
+    /// and `unpin_one`). The pin is made on a third thread, so its shard is
+    /// not the freeing or releasing thread's. Counted in rounds, not time.
+    #[test]
+    fn a_free_racing_the_unpin_of_its_block_frees_it_once() {
+        static FREED: AtomicUsize = AtomicUsize::new(0);
+        /// # Safety
+        /// `ptr` came from `std::alloc::alloc(layout)` and is freed once.
+        unsafe fn free(_: *const (), ptr: *mut u8, layout: Layout) {
+            FREED.fetch_add(1, Ordering::SeqCst);
+            // SAFETY: the caller's promise.
+            unsafe { std::alloc::dealloc(ptr, layout) }
+        }
+        let release = QuarantineRelease {
+            allocator: core::ptr::null(),
+            free,
+        };
+        let layout = Layout::from_size_align(64, 8).unwrap();
+        let rounds = if cfg!(miri) { 8 } else { 2000 };
+        let (mut kept_rounds, mut freed_rounds) = (0, 0);
+        let pinner = std::thread::spawn(move || {
+            (0..rounds)
+                .map(|_| {
+                    // SAFETY: the layout's size is not zero.
+                    let block = unsafe { std::alloc::alloc(layout) } as usize;
+                    assert_ne!(block, 0);
+                    let region = Region::from_parts(block, 64);
+                    (region, pin(region, PinKind::Pinner, Location::caller()))
+                })
+                .collect::<Vec<_>>()
+        })
+        .join()
+        .unwrap();
+        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+        for (region, id) in pinner {
+            let before = FREED.load(Ordering::SeqCst);
+            let go = std::sync::Arc::clone(&start);
+            let unpinner = std::thread::spawn(move || {
+                go.wait();
+                unpin(id);
+            });
+            start.wait();
+            let kept =
+                quarantine_if_pinned(region, layout, release, AllocEventKind::FreedWhilePinned);
+            unpinner.join().unwrap();
+            match kept {
+                Some(_) => kept_rounds += 1,
+                None => {
+                    freed_rounds += 1;
+                    // SAFETY: not quarantined: the free is the caller's.
+                    unsafe { std::alloc::dealloc(region.addr() as *mut u8, layout) };
+                    FREED.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            assert_eq!(
+                FREED.load(Ordering::SeqCst),
+                before + 1,
+                "freed exactly once, by the free or by the release (kept: {})",
+                kept.is_some()
+            );
+        }
+        assert_eq!(kept_rounds + freed_rounds, rounds);
+    }
+
+    /// Rule: a block freed under a pin is freed once its last pin goes,
+    /// never stranded in quarantine, also when that pin is zero-length (it
+    /// pins its own address, as `is_pinned` and the allocator's overlap
+    /// test have it) and is released in one batch with others: a pinner's
+    /// unpin, a call group's release, a published call's release. Each of
+    /// those looks only at quarantined blocks within the span of what it
+    /// released, and that span must reach the zero-length pin's address
+    /// even when nothing else released lies at or past it.
+    #[test]
+    fn a_block_kept_for_a_zero_length_pin_is_freed_by_a_batch_release() {
+        static FREED: AtomicUsize = AtomicUsize::new(0);
+        /// # Safety
+        /// `ptr` came from `std::alloc::alloc(layout)` and is freed once.
+        unsafe fn free(_: *const (), ptr: *mut u8, layout: Layout) {
+            FREED.fetch_add(1, Ordering::SeqCst);
+            // SAFETY: the caller's promise.
+            unsafe { std::alloc::dealloc(ptr, layout) }
+        }
+        let release = QuarantineRelease {
+            allocator: core::ptr::null(),
+            free,
+        };
+        let layout = Layout::from_size_align(48, 8).unwrap();
+        // Three ways of releasing two pins at once: a pinner's batch, a
+        // call group in a shard, a call published in this thread's record.
+        type Pin = fn(Region, Region) -> Box<dyn FnOnce()>;
+        let batch: Pin = |below, zero| {
+            let site = Location::caller();
+            let ids = [
+                pin(below, PinKind::Pinner, site),
+                pin(zero, PinKind::Pinner, site),
+            ];
+            Box::new(move || unpin_all(&ids))
+        };
+        let group: Pin = |below, zero| {
+            let id = {
+                let s = ThreadNumber::current().0 as usize % SHARDS;
+                use_shard(s);
+                let mut table = lock_shard(s);
+                let id = table.pin_group(
+                    &[below, zero],
+                    Location::caller(),
+                    ThreadNumber::current(),
+                    0,
+                );
+                publish_live(s, &table);
+                global_id(s, id)
+            };
+            Box::new(move || unpin(id))
+        };
+        let published: Pin = |below, zero| {
+            let mut each = PinIds::new();
+            let pinned = pin_call(&[below, zero], Location::caller(), &mut each);
+            assert!(each.as_slice().is_empty());
+            Box::new(move || unpin_call(pinned))
+        };
+        for (how, pin_two) in [("batch", batch), ("group", group), ("published", published)] {
+            // Two blocks: a pin of some bytes of the lower one, and a
+            // zero-length pin at the start of the higher one, which is
+            // then freed.
+            // SAFETY: the layout's size is not zero.
+            let blocks = [(); 2].map(|_| unsafe { std::alloc::alloc(layout) } as usize);
+            assert!(blocks.iter().all(|&b| b != 0));
+            let (lo, hi) = (blocks[0].min(blocks[1]), blocks[0].max(blocks[1]));
+            let release_both = pin_two(Region::from_parts(lo, 8), Region::from_parts(hi, 0));
+            let before = FREED.load(Ordering::SeqCst);
+            let freed_block = Region::from_parts(hi, 48);
+            let kept = quarantine_if_pinned(
+                freed_block,
+                layout,
+                release,
+                AllocEventKind::FreedWhilePinned,
+            );
+            assert!(kept.is_some(), "{how}: the zero-length pin keeps its block");
+            release_both();
+            assert_eq!(
+                FREED.load(Ordering::SeqCst),
+                before + 1,
+                "{how}: the block is freed when its last pin goes"
+            );
+            assert!(!freed_while_pinned(freed_block));
+            // SAFETY: allocated above with this layout, never freed.
+            unsafe { std::alloc::dealloc(lo as *mut u8, layout) };
+        }
+    }
+
     /// The registry sits below the report, the allocator, the checker and
     /// the pin holders: they call it, never the other way round (a call up
     /// from here is how the allocator path would end up in code that

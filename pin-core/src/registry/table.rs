@@ -192,7 +192,11 @@ pub(crate) struct Quarantined {
     pub(crate) freed: bool,
 }
 
-/// The smallest region holding every region added to it.
+/// The smallest region holding every region added to it, a zero-length
+/// region standing for its own address (what it pins, as
+/// `Region::overlaps` has it): the span of released pins bounds the
+/// quarantined blocks a release looks at, and a block kept for a
+/// zero-length pin at its first byte must lie within it.
 #[derive(Default)]
 pub(crate) struct Span {
     bounds: Option<(usize, usize)>,
@@ -200,7 +204,8 @@ pub(crate) struct Span {
 
 impl Span {
     pub(crate) fn add(&mut self, r: Region) {
-        let (start, end) = (r.addr(), r.end());
+        let start = r.addr();
+        let end = r.end().max(start.saturating_add(1));
         self.bounds = Some(match self.bounds {
             None => (start, end),
             Some((s, e)) => (s.min(start), e.max(end)),
