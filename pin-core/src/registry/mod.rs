@@ -674,6 +674,11 @@ pub(crate) fn first_uncovered<T>(
         if !shared_pins() {
             return snapshot::first_uncovered_in(None, calls, items, &region);
         }
+        // The snapshot's thread-local is first touched here, outside any
+        // lock: registering its destructor may allocate, and an allocation
+        // under a shard's lock could reach the pin-aware allocator, which
+        // takes that lock.
+        snapshot::touch_thread_local();
         let tables = Tables::lock_live();
         snapshot::first_uncovered_in(Some(&tables), calls, items, &region)
     })

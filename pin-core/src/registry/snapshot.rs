@@ -151,6 +151,13 @@ std::thread_local! {
     };
 }
 
+/// Makes this thread's snapshot exist (registering its destructor), so
+/// that `with_shared_pins`, which runs under shard locks, never does. A
+/// thread whose thread-locals are being destroyed gets no snapshot there.
+pub(super) fn touch_thread_local() {
+    let _ = SHARED.try_with(|_| ());
+}
+
 /// Runs `f` with a sorted snapshot of `table`'s pins when one is current or
 /// worth building for `asks` referents, else with `None` (then each
 /// referent asks the index). `table` holds the locks of the shards it reads.

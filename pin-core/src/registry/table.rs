@@ -835,7 +835,7 @@ impl Table {
 fn too_many_pins() -> ! {
     // More than 4 billion distinct live pin entries: not a state a program
     // can recover from, and unwinding here could run inside the allocator.
-    crate::diag::write_stderr(b"pointer-escapes: more than u32::MAX live pin entries; aborting\n");
+    crate::diag::write_stderr(b"pointer-escapes: more than 2^29 live pin entries in one shard (pins made by one thread); aborting\n");
     std::process::abort()
 }
 
