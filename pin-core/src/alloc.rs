@@ -11,18 +11,20 @@
 //!   process aborts. Nothing here ever unwinds.
 //!
 //! # Why it cannot recurse, deadlock or trip over TLS
-//! - **No allocation while deciding.** With no live pin, `dealloc` and
-//!   `realloc` cost a few atomic loads (`registry::may_overlap_pin`: the
-//!   shared table's count, and one word per thread that ever made a call
-//!   with pins). Otherwise the registry answers under its spin lock from tables it allocates from
+//! - **No allocation while deciding.** In a process that never pinned,
+//!   `dealloc` and `realloc` cost one atomic load
+//!   (`registry::may_overlap_pin`); with pins live elsewhere, a few more:
+//!   the exact per-granule hints of each shard that holds pins, and one
+//!   word per thread that ever made a call with pins. Otherwise the
+//!   registry answers under its spin locks from tables it allocates from
 //!   `std::alloc::System` directly, never through the global allocator, and
 //!   events go to a fixed ring. Messages are formatted into a stack buffer
 //!   and written with `write(2)`.
 //! - **No lock order to get wrong.** The registry calls neither the global
-//!   allocator nor the inner allocator nor user code while holding its lock:
-//!   quarantined blocks are collected under the lock and freed after it is
-//!   dropped. So a `dealloc` inside any registry operation cannot happen, and
-//!   a `dealloc` racing one just waits for the lock.
+//!   allocator nor the inner allocator nor user code while holding a lock:
+//!   quarantined blocks are collected under the locks and freed after they
+//!   are dropped. So a `dealloc` inside any registry operation cannot
+//!   happen, and a `dealloc` racing one just waits for the locks.
 //! - **No TLS with destructors.** The only thread-locals touched are the
 //!   thread's report number and, for one layout only, the probe flags of
 //!   `is_global`: `const`-initialised `Cell`s without destructors, valid
@@ -232,8 +234,8 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for PinAwareAlloc<A> {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // With no pin live: one atomic load. With pins live elsewhere: a few
-        // lock-free loads of the registry's hints.
+        // In a process that never pinned: one atomic load. With pins live
+        // elsewhere: a few lock-free loads of the registry's hints.
         if registry::may_overlap_pin(Region::from_parts(ptr as usize, layout.size()))
             && self.quarantined(ptr, layout)
         {
