@@ -14,12 +14,12 @@ use std::sync::Mutex;
 /// The tests take turns: each counts process-wide work.
 static TURN: Mutex<()> = Mutex::new(());
 
-#[test]
-fn releasing_an_unrelated_pin_does_not_scan_the_quarantine() {
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    const BLOCKS: usize = 1000;
+/// Puts `blocks` 48-byte boxes in the quarantine: each pinned by the
+/// returned pinner, then dropped. Returns the pinner (dropping it frees
+/// them) and how many blocks were quarantined before.
+fn quarantine_behind_a_pinner(blocks: usize) -> (Pinner<'static>, usize) {
     let before = snapshot().quarantined_blocks;
-    let boxes: Vec<Box<[u8; 48]>> = (0..BLOCKS).map(|_| Box::new([7u8; 48])).collect();
+    let boxes: Vec<Box<[u8; 48]>> = (0..blocks).map(|_| Box::new([7u8; 48])).collect();
     let mut holder = Pinner::new();
     for b in &boxes {
         // SAFETY: PinAwareAlloc is the global allocator, so the block stays
@@ -27,7 +27,15 @@ fn releasing_an_unrelated_pin_does_not_scan_the_quarantine() {
         unsafe { holder.pin_raw(b.as_ptr(), b.len()) };
     }
     drop(boxes);
-    assert_eq!(snapshot().quarantined_blocks, before + BLOCKS);
+    assert_eq!(snapshot().quarantined_blocks, before + blocks);
+    (holder, before)
+}
+
+#[test]
+fn releasing_an_unrelated_pin_does_not_scan_the_quarantine() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    const BLOCKS: usize = 1000;
+    let (holder, before) = quarantine_behind_a_pinner(BLOCKS);
 
     let examined = quarantine_blocks_examined();
     let unrelated = vec![0u8; 256];
@@ -61,16 +69,7 @@ fn releasing_an_unrelated_pin_does_not_scan_the_quarantine() {
 fn a_release_far_from_every_quarantined_block_looks_nothing_up() {
     let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     const BLOCKS: usize = 1000;
-    let before = snapshot().quarantined_blocks;
-    let boxes: Vec<Box<[u8; 48]>> = (0..BLOCKS).map(|_| Box::new([7u8; 48])).collect();
-    let mut holder = Pinner::new();
-    for b in &boxes {
-        // SAFETY: PinAwareAlloc is the global allocator, so the block stays
-        // allocated (quarantined) after the drop below, until unpinned.
-        unsafe { holder.pin_raw(b.as_ptr(), b.len()) };
-    }
-    drop(boxes);
-    assert_eq!(snapshot().quarantined_blocks, before + BLOCKS);
+    let (holder, before) = quarantine_behind_a_pinner(BLOCKS);
 
     // Allocated after the quarantined blocks: beside the last of them, as
     // the heap hands it out.

@@ -1342,6 +1342,29 @@ mod tests {
         }
     }
 
+    /// Frees a block `std::alloc::alloc` gave, counting the frees in the
+    /// `AtomicUsize` that `counter` points at.
+    ///
+    /// # Safety
+    /// `counter` points at a live `AtomicUsize`; `ptr` came from
+    /// `std::alloc::alloc(layout)` and is freed once.
+    unsafe fn counted_free(counter: *const (), ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's promise: `counter` is a live `AtomicUsize`.
+        unsafe { &*counter.cast::<AtomicUsize>() }.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: the caller's promise.
+        unsafe { std::alloc::dealloc(ptr, layout) }
+    }
+
+    /// How the quarantine hands back a test's blocks: through
+    /// `std::alloc::dealloc`, counted in `freed` (a test's own static, so
+    /// that tests running at once count apart).
+    fn counting_release(freed: &'static AtomicUsize) -> QuarantineRelease {
+        QuarantineRelease {
+            allocator: (freed as *const AtomicUsize).cast(),
+            free: counted_free,
+        }
+    }
+
     /// Rule: a block freed while a pin covers it stays allocated until the
     /// last such pin goes, and is then freed exactly once, whichever
     /// threads made and release that pin (its shard is the pinning
@@ -1349,13 +1372,6 @@ mod tests {
     #[test]
     fn a_block_freed_under_another_threads_pin_waits_for_its_release() {
         static FREED: AtomicUsize = AtomicUsize::new(0);
-        /// # Safety
-        /// `ptr` came from `std::alloc::alloc(layout)` and is freed once.
-        unsafe fn free(_: *const (), ptr: *mut u8, layout: Layout) {
-            FREED.fetch_add(1, Ordering::SeqCst);
-            // SAFETY: the caller's promise.
-            unsafe { std::alloc::dealloc(ptr, layout) }
-        }
         let layout = Layout::from_size_align(48, 8).unwrap();
         // SAFETY: the layout's size is not zero.
         let block = unsafe { std::alloc::alloc(layout) };
@@ -1364,10 +1380,7 @@ mod tests {
         let id = std::thread::spawn(move || pin(region, PinKind::Pinner, Location::caller()))
             .join()
             .unwrap();
-        let release = QuarantineRelease {
-            allocator: core::ptr::null(),
-            free,
-        };
+        let release = counting_release(&FREED);
         let kept = std::thread::spawn(move || {
             quarantine_if_pinned(region, layout, release, AllocEventKind::FreedWhilePinned)
                 .is_some()
@@ -1392,17 +1405,7 @@ mod tests {
     #[test]
     fn a_free_racing_the_unpin_of_its_block_frees_it_once() {
         static FREED: AtomicUsize = AtomicUsize::new(0);
-        /// # Safety
-        /// `ptr` came from `std::alloc::alloc(layout)` and is freed once.
-        unsafe fn free(_: *const (), ptr: *mut u8, layout: Layout) {
-            FREED.fetch_add(1, Ordering::SeqCst);
-            // SAFETY: the caller's promise.
-            unsafe { std::alloc::dealloc(ptr, layout) }
-        }
-        let release = QuarantineRelease {
-            allocator: core::ptr::null(),
-            free,
-        };
+        let release = counting_release(&FREED);
         let layout = Layout::from_size_align(64, 8).unwrap();
         let rounds = if cfg!(miri) { 8 } else { 2000 };
         let (mut kept_rounds, mut freed_rounds) = (0, 0);
@@ -1461,17 +1464,7 @@ mod tests {
     #[test]
     fn a_block_kept_for_a_zero_length_pin_is_freed_by_a_batch_release() {
         static FREED: AtomicUsize = AtomicUsize::new(0);
-        /// # Safety
-        /// `ptr` came from `std::alloc::alloc(layout)` and is freed once.
-        unsafe fn free(_: *const (), ptr: *mut u8, layout: Layout) {
-            FREED.fetch_add(1, Ordering::SeqCst);
-            // SAFETY: the caller's promise.
-            unsafe { std::alloc::dealloc(ptr, layout) }
-        }
-        let release = QuarantineRelease {
-            allocator: core::ptr::null(),
-            free,
-        };
+        let release = counting_release(&FREED);
         let layout = Layout::from_size_align(48, 8).unwrap();
         // Three ways of releasing two pins at once: a pinner's batch, a
         // call group in a shard, a call published in this thread's record.
