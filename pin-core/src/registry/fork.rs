@@ -79,7 +79,7 @@ extern "C" fn prepare() {
     // The thread table's writer lock first: it is never taken while the
     // registry's locks are held, so this order cannot deadlock.
     crate::memory::hold_for_fork();
-    super::QUARANTINE.hold_for_fork();
+    super::quarantine::QUARANTINE.hold_for_fork();
     for shard in &super::SHARD_TABLES {
         shard.table.hold_for_fork();
     }
@@ -98,7 +98,7 @@ unsafe fn release_all() {
     }
     // SAFETY: as above.
     unsafe {
-        super::QUARANTINE.release_after_fork();
+        super::quarantine::QUARANTINE.release_after_fork();
         crate::memory::release_after_fork();
     }
 }

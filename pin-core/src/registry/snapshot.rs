@@ -428,6 +428,7 @@ mod tests {
     /// table again.
     #[test]
     fn a_snapshot_of_shared_pins_is_stale_once_a_pin_goes() {
+        let _size = super::super::tests::table_size_matters();
         let base = 0x7d00_0000usize;
         let site = Location::caller();
         let items: Vec<Region> = (0..16).map(|i| r(base + i * 0x100, 0x100)).collect();
@@ -499,6 +500,7 @@ mod tests {
     /// probes the index and copies nothing; a check of many copies it.
     #[test]
     fn a_few_referents_never_copy_a_big_shared_table() {
+        let _size = super::super::tests::table_size_matters();
         let base = 0x7e00_0000usize;
         let site = Location::caller();
         let ids: Vec<_> = (0..200)

@@ -1,0 +1,334 @@
+//! The shared tables of lasting pins, in `SHARDS` shards: each shard's
+//! table under its own spin lock with its live count, generation and
+//! lock-free hints beside it; the word saying which shards (and whether
+//! any thread's call record) ever held a pin; and `Tables`, several shards
+//! locked together in the lock order for questions whose answer may
+//! combine pins of several shards. `docs/registry.md` says why the table
+//! is sharded by pinning thread and what each operation touches.
+
+use super::fork;
+use super::hints::Hints;
+use super::lock::{SpinGuard, SpinLock};
+use super::slab;
+use super::table::{self, Hit, PinId, Table};
+use crate::region::Region;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+/// Bits of a `PinId` naming its shard (the top ones; the rest is the
+/// entry's id in that shard's slab, `slab::ID_BITS`).
+pub(super) const SHARD_BITS: u32 = 3;
+/// Shared tables, each under its own lock. A thread pins into shard
+/// `thread number % SHARDS`: threads numbered one after the other (as a
+/// program's workers are) never share a lock until there are more than
+/// `SHARDS` of them pinning at once. Eight keeps the readers' walk over
+/// the shards' live counts short (eight loads, each shard on its own line).
+pub(super) const SHARDS: usize = 1 << SHARD_BITS;
+const _: () = assert!(SHARD_BITS + slab::ID_BITS == 32);
+
+/// One shared table, its lock and its live count on their own cache line:
+/// a thread pinning and unpinning into its shard writes no line another
+/// pinning thread writes.
+#[repr(align(128))]
+pub(super) struct Shard {
+    pub(super) table: SpinLock<Table>,
+    /// Live entries in `table`, stored under its lock (Release) after
+    /// every change: readers skip a shard whose count is 0 without its lock.
+    live: AtomicUsize,
+    /// Changes of `table`'s pins, bumped under its lock by every pin and
+    /// unpin (`publish_live`): a checker's sorted copy of the shard's pins
+    /// (`snapshot`) is current while this has not moved. Per shard, so that
+    /// pinning threads never write one shared counter.
+    generation: AtomicU64,
+}
+
+/// Each shard's lock-free hints (see `hints`): its own set, written only
+/// under its lock, so a set never has two writers and pinning threads in
+/// different shards write no hint in common. 1.5 MiB each of zeroed
+/// statics, touched only where pins are filed.
+pub(super) static SHARD_HINTS: [Hints; SHARDS] = [const { Hints::new(false) }; SHARDS];
+
+pub(super) const fn shard(s: usize) -> Shard {
+    Shard {
+        table: SpinLock::new(Table::new(&SHARD_HINTS[s])),
+        live: AtomicUsize::new(0),
+        generation: AtomicU64::new(0),
+    }
+}
+
+pub(super) static SHARD_TABLES: [Shard; SHARDS] = [
+    shard(0),
+    shard(1),
+    shard(2),
+    shard(3),
+    shard(4),
+    shard(5),
+    shard(6),
+    shard(7),
+];
+const _: () = assert!(SHARDS == 8, "SHARD_TABLES names every shard");
+
+/// One bit per shard that has ever held a pin (`SHARD_BITS_MASK`), set
+/// (once) before its first pin, and `CALL_RECORDS_BIT`, set (once) before
+/// the first call pin is published in a thread's record: "no pin of any
+/// kind anywhere" is then this one load, the allocator's whole question in
+/// a process that never pinned, and readers walk only the shards in use.
+pub(super) static SHARDS_IN_USE: AtomicU32 = AtomicU32::new(0);
+pub(super) const SHARD_BITS_MASK: u32 = (1 << SHARDS) - 1;
+pub(super) const CALL_RECORDS_BIT: u32 = 1 << 31;
+
+/// Told by `calls` when a thread claims a record, before it publishes
+/// anything there: a pin published there happens-after this store, so a
+/// reader that must see the pin sees the bit.
+pub(super) fn note_call_record_claimed() {
+    if SHARDS_IN_USE.load(Ordering::Relaxed) & CALL_RECORDS_BIT == 0 {
+        SHARDS_IN_USE.fetch_or(CALL_RECORDS_BIT, Ordering::Release);
+    }
+}
+
+/// The shards that have ever held a pin, as bits.
+#[inline]
+pub(super) fn shards_in_use() -> u32 {
+    SHARDS_IN_USE.load(Ordering::Acquire) & SHARD_BITS_MASK
+}
+
+/// Takes shard `s`'s lock, installing the fork handlers on first use (see
+/// `fork`): every critical section on a shard starts here.
+#[inline]
+pub(super) fn lock_shard(s: usize) -> SpinGuard<'static, Table> {
+    fork::install_handlers();
+    #[cfg(test)]
+    super::tests::SHARD_LOCKS_TAKEN_HERE.with(|taken| taken[s].set(taken[s].get() + 1));
+    SHARD_TABLES[s].table.lock()
+}
+
+/// Every change of a shard's pins ends here, under its lock.
+pub(super) fn publish_live(s: usize, table: &Table) {
+    let shard = &SHARD_TABLES[s];
+    // Written only under the shard's lock: a load and a store, no
+    // read-modify-write.
+    let generation = shard.generation.load(Ordering::Relaxed).wrapping_add(1);
+    shard.generation.store(generation, Ordering::Relaxed);
+    shard.live.store(table.live_entries(), Ordering::Release);
+}
+
+/// The handle of entry `local` of shard `s`.
+#[inline]
+pub(super) fn global_id(s: usize, local: PinId) -> PinId {
+    PinId(((s as u32) << slab::ID_BITS) | local.0)
+}
+
+/// The shard of a handle, and its entry's id there.
+#[inline]
+pub(super) fn split_id(id: PinId) -> (usize, PinId) {
+    (
+        (id.0 >> slab::ID_BITS) as usize,
+        PinId(id.0 & ((1 << slab::ID_BITS) - 1)),
+    )
+}
+
+/// Whether any shard holds a pin (call pins published per thread are not
+/// counted: see [`calls::any_published`]).
+#[inline]
+pub(super) fn shared_pins() -> bool {
+    let mut used = shards_in_use();
+    while used != 0 {
+        let s = used.trailing_zeros() as usize % SHARDS;
+        used &= used - 1;
+        if SHARD_TABLES[s].live.load(Ordering::Acquire) != 0 {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether `f` says yes for some shard holding pins whose hints do not rule
+/// it out (`hinted`, lock-free), each asked under its own lock, one at a
+/// time: for questions about one address, which one pin answers (no pin
+/// spans two shards).
+#[inline]
+pub(super) fn any_live_shard(
+    mut hinted: impl FnMut(&'static Hints) -> bool,
+    mut f: impl FnMut(&Table) -> bool,
+) -> bool {
+    let mut used = shards_in_use();
+    while used != 0 {
+        let s = used.trailing_zeros() as usize % SHARDS;
+        used &= used - 1;
+        if SHARD_TABLES[s].live.load(Ordering::Acquire) != 0
+            && hinted(&SHARD_HINTS[s])
+            && f(&lock_shard(s))
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether some shard that ever held pins has hints that do not rule out
+/// what `hinted` asks (lock-free: the hints of each shard in use). False
+/// proves no shared pin is there; true means "ask the tables". A shard's
+/// live count is not read first: the hints of a shard holding no pin hold
+/// no extent and say "no" by themselves (or "maybe" while not kept), and
+/// the allocator asks this on every free.
+#[inline]
+pub(super) fn any_live_hints(hinted: impl FnMut(&'static Hints) -> bool) -> bool {
+    any_live_hints_in(shards_in_use(), hinted)
+}
+
+/// `any_live_hints` over the shards of `used`.
+#[inline]
+pub(super) fn any_live_hints_in(
+    mut used: u32,
+    mut hinted: impl FnMut(&'static Hints) -> bool,
+) -> bool {
+    while used != 0 {
+        let s = used.trailing_zeros() as usize % SHARDS;
+        used &= used - 1;
+        if hinted(&SHARD_HINTS[s]) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Shard tables locked together, in ascending order (the lock order among
+/// shards), for a question whose answer may combine pins of several shards
+/// (a region covered half by one thread's pin and half by another's).
+pub(super) struct Tables {
+    guards: [Option<SpinGuard<'static, Table>>; SHARDS],
+}
+
+impl Tables {
+    /// The shards holding pins now (their live counts, read without their
+    /// locks, say which). A shard whose count reads 0 holds no pin that
+    /// happened before this call; one pinned concurrently is the caller's
+    /// own race with that pin, as it was when one lock decided it.
+    pub(super) fn lock_live() -> Tables {
+        let mut guards = [const { None }; SHARDS];
+        let mut used = shards_in_use();
+        while used != 0 {
+            let s = used.trailing_zeros() as usize % SHARDS;
+            used &= used - 1;
+            if SHARD_TABLES[s].live.load(Ordering::Acquire) != 0 {
+                guards[s] = Some(lock_shard(s));
+            }
+        }
+        Tables { guards }
+    }
+
+    /// Every shard, whatever its live count: what the quarantine's
+    /// decisions take, so that they are ordered by each shard's lock
+    /// against every unpin (see `quarantine_if_pinned`).
+    pub(super) fn lock_all() -> Tables {
+        Tables {
+            guards: core::array::from_fn(|s| Some(lock_shard(s))),
+        }
+    }
+
+    pub(super) fn each(&self) -> impl Iterator<Item = (usize, &Table)> {
+        self.guards
+            .iter()
+            .enumerate()
+            .filter_map(|(s, g)| g.as_deref().map(|t| (s, t)))
+    }
+
+    /// The entry behind a hit these tables returned.
+    pub(super) fn entry(&self, id: PinId) -> &table::Entry {
+        let (s, local) = split_id(id);
+        match &self.guards[s] {
+            Some(t) => t.entry(local),
+            // Hits come from locked shards only.
+            None => unreachable!("a hit from a shard that is not locked"),
+        }
+    }
+
+    #[inline]
+    pub(super) fn find_covering(&self, addr: usize, f: impl FnMut(Hit) -> bool) -> bool {
+        self.find_covering_at_least(addr, 0, f)
+    }
+
+    pub(super) fn find_covering_at_least(
+        &self,
+        addr: usize,
+        min_len: usize,
+        mut f: impl FnMut(Hit) -> bool,
+    ) -> bool {
+        self.each().any(|(s, t)| {
+            t.find_covering_at_least(addr, min_len, |hit| {
+                f(Hit {
+                    id: global_id(s, hit.id),
+                    ..hit
+                })
+            })
+        })
+    }
+
+    pub(super) fn covers_point(&self, addr: usize) -> bool {
+        self.each().any(|(_, t)| t.covers_point(addr))
+    }
+
+    pub(super) fn count_at(&self, addr: usize) -> usize {
+        self.each().map(|(_, t)| t.count_at(addr)).sum()
+    }
+
+    pub(super) fn covered_until(&self, addr: usize) -> Option<usize> {
+        self.each().filter_map(|(_, t)| t.covered_until(addr)).max()
+    }
+
+    pub(super) fn overlapping(&self, block: Region) -> Option<Hit> {
+        self.each().find_map(|(s, t)| {
+            t.overlapping(block).map(|hit| Hit {
+                id: global_id(s, hit.id),
+                ..hit
+            })
+        })
+    }
+
+    pub(super) fn for_each_live(&self, mut f: impl FnMut(Region, u32, &table::Entry)) {
+        for (_, t) in self.each() {
+            t.for_each_live(&mut f);
+        }
+    }
+
+    pub(super) fn live_regions(&self) -> usize {
+        self.each().map(|(_, t)| t.live_regions()).sum()
+    }
+
+    /// Live entries of the locked shards.
+    pub(super) fn live_entries(&self) -> usize {
+        self.each().map(|(_, t)| t.live_entries()).sum()
+    }
+
+    /// What the locked shards' pins are as of now: each locked shard's
+    /// generation (read under its lock, where it is written), and
+    /// `u64::MAX` (never a generation a shard reaches) for a shard not
+    /// locked, which held no pin when these were locked. Equal keys mean
+    /// equal pins.
+    pub(super) fn generations(&self) -> [u64; SHARDS] {
+        core::array::from_fn(|s| match self.guards[s] {
+            Some(_) => SHARD_TABLES[s].generation.load(Ordering::Relaxed),
+            None => u64::MAX,
+        })
+    }
+}
+
+/// Whether some `PinAwareAlloc` serves frees in this process: set by the
+/// allocator (`note_guarded_frees`), read when the shared table decides at
+/// its first pin whether to keep the lock-free hints its frees consult.
+pub(super) static GUARDED_FREES: AtomicBool = AtomicBool::new(false);
+
+/// Told by the pin-aware allocator at its first allocation: frees are
+/// guarded from now on, so lock-free hints are worth keeping.
+pub(crate) fn note_guarded_frees() {
+    GUARDED_FREES.store(true, Ordering::Relaxed);
+}
+
+/// Marks shard `s` as in use before its first pin (see `SHARDS_IN_USE`):
+/// one load once it is.
+#[inline]
+pub(super) fn use_shard(s: usize) {
+    let bit = 1u32 << s;
+    if SHARDS_IN_USE.load(Ordering::Relaxed) & bit == 0 {
+        SHARDS_IN_USE.fetch_or(bit, Ordering::Release);
+    }
+}
