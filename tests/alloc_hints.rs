@@ -148,3 +148,37 @@ fn hints_never_hide_a_pin_from_the_free_of_a_block_it_overlaps() {
         }
     }
 }
+
+/// Rule: the allocator's shortcut for one thread's lasting pins (ask only
+/// the hints of the one shard that ever held a pin) never hides a pin made
+/// in another shard, nor a call pin published in a thread's record. Each of
+/// nine threads (threads land in 8 shards by number, so at least two shards
+/// are used one after the other) frees a block under a pin of its own while
+/// the first thread's pin lives; every such block must be kept.
+#[test]
+fn a_free_sees_pins_of_every_shard_after_one_shard_held_them_all() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let first = vec![0u8; 256];
+    let mut lasting = Pinner::new();
+    lasting.pin_slice(&first);
+    for thread in 0..9 {
+        std::thread::spawn(move || {
+            let block = vec![1u8; 96];
+            let quarantined = snapshot().quarantined_blocks;
+            let mut pinner = Pinner::new();
+            // SAFETY: `PinAwareAlloc` keeps the block allocated while the
+            // pin lives (what this test checks).
+            unsafe { pinner.pin_raw(block.as_ptr(), block.len()) };
+            drop(block);
+            assert_eq!(
+                snapshot().quarantined_blocks,
+                quarantined + 1,
+                "thread {thread}: a block freed under its pin was not kept"
+            );
+            pinner.unpin();
+        })
+        .join()
+        .unwrap();
+    }
+    drop(lasting);
+}

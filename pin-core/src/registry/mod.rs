@@ -592,22 +592,18 @@ pub(crate) fn live_pins() -> Vec<PinFacts> {
 /// loads. True means "ask `overlaps_pin` or `quarantine_if_pinned`".
 #[inline]
 pub(crate) fn may_overlap_pin(block: Region) -> bool {
-    // One load answers a process that never pinned (the allocator asks on
-    // every free).
-    let used = SHARDS_IN_USE.load(Ordering::Acquire);
-    if used == 0 {
-        return false;
-    }
-    let shards = used & SHARD_BITS_MASK;
-    // The usual case, one thread's lasting pins: one shard's hints, asked
-    // without the loop.
-    let by_shards = match shards & shards.wrapping_sub(1) {
-        0 => {
-            shards != 0 && SHARD_HINTS[shards.trailing_zeros() as usize % SHARDS].may_overlap(block)
+    match pin_places() {
+        // One load answers a process that never pinned (the allocator asks
+        // on every free), and names the one set of hints to ask in the
+        // usual case with pins live: one thread's lasting pins.
+        PinPlaces::None => false,
+        PinPlaces::Sole(hints) => hints.may_overlap(block),
+        PinPlaces::Several => {
+            let used = SHARDS_IN_USE.load(Ordering::Acquire);
+            any_live_hints_in(used & SHARD_BITS_MASK, |h| h.may_overlap(block))
+                || (used & CALL_RECORDS_BIT != 0 && calls::any_published())
         }
-        _ => any_live_hints_in(shards, |h| h.may_overlap(block)),
-    };
-    by_shards || (used & CALL_RECORDS_BIT != 0 && calls::any_published())
+    }
 }
 
 /// Whether any live pin shares a byte with `block`.

@@ -76,11 +76,68 @@ pub(super) static SHARDS_IN_USE: AtomicU32 = AtomicU32::new(0);
 pub(super) const SHARD_BITS_MASK: u32 = (1 << SHARDS) - 1;
 pub(super) const CALL_RECORDS_BIT: u32 = 1 << 31;
 
+/// Which hints a free must ask, in the one word the allocator reads first:
+/// `NO_PIN_YET`, then `s + 1` while shard `s` is the only shard that ever
+/// held a pin and no thread ever claimed a call record (the usual case, one
+/// thread's lasting pins: the free asks that shard's hints and nothing
+/// else), then `SEVERAL` (the free reads `SHARDS_IN_USE`). It only moves
+/// forward, by compare-and-swap on its own value (`note_sole`), so two
+/// threads first using two shards at once leave `SEVERAL` in either order.
+/// Changed before the `SHARDS_IN_USE` bit it accompanies is set, and that
+/// bit is read with Acquire by every thread that finds it set: a pin that
+/// happens-before a free comes after the change, and the free sees it.
+static SOLE_SHARD: AtomicU32 = AtomicU32::new(NO_PIN_YET);
+const NO_PIN_YET: u32 = 0;
+const SEVERAL: u32 = u32::MAX;
+
+/// Moves `SOLE_SHARD` forward for `next` (a shard's `s + 1`, or `SEVERAL`).
+#[cold]
+fn note_sole(next: u32) {
+    let mut now = SOLE_SHARD.load(Ordering::Acquire);
+    loop {
+        let wanted = match now {
+            NO_PIN_YET => next,
+            _ if now == next => return,
+            _ => SEVERAL,
+        };
+        match SOLE_SHARD.compare_exchange_weak(now, wanted, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return,
+            Err(seen) => now = seen,
+        }
+    }
+}
+
+/// Where the pins a free must look for may be (see `SOLE_SHARD`).
+pub(super) enum PinPlaces {
+    /// Nowhere: no pin was ever made.
+    None,
+    /// Only in these hints' shard: no other shard ever held a pin and no
+    /// thread ever published call pins.
+    Sole(&'static Hints),
+    /// Several shards, or call records: read `SHARDS_IN_USE`.
+    Several,
+}
+
+/// One load: where pins may be (see `PinPlaces`).
+#[inline(always)]
+pub(super) fn pin_places() -> PinPlaces {
+    let sole = SOLE_SHARD.load(Ordering::Acquire);
+    if sole == NO_PIN_YET {
+        return PinPlaces::None;
+    }
+    match SHARD_HINTS.get(sole.wrapping_sub(1) as usize) {
+        Some(hints) => PinPlaces::Sole(hints),
+        None => PinPlaces::Several,
+    }
+}
+
 /// Told by `calls` when a thread claims a record, before it publishes
 /// anything there: a pin published there happens-after this store, so a
-/// reader that must see the pin sees the bit.
+/// reader that must see the pin sees the bit (and `SOLE_SHARD` no longer
+/// names one shard).
 pub(super) fn note_call_record_claimed() {
-    if SHARDS_IN_USE.load(Ordering::Relaxed) & CALL_RECORDS_BIT == 0 {
+    if SHARDS_IN_USE.load(Ordering::Acquire) & CALL_RECORDS_BIT == 0 {
+        note_sole(SEVERAL);
         SHARDS_IN_USE.fetch_or(CALL_RECORDS_BIT, Ordering::Release);
     }
 }
@@ -323,12 +380,15 @@ pub(crate) fn note_guarded_frees() {
     GUARDED_FREES.store(true, Ordering::Relaxed);
 }
 
-/// Marks shard `s` as in use before its first pin (see `SHARDS_IN_USE`):
-/// one load once it is.
+/// Marks shard `s` as in use before its first pin (see `SHARDS_IN_USE` and
+/// `SOLE_SHARD`): one load once it is. Acquire, so that a thread finding
+/// the bit set by another also comes after that thread's `SOLE_SHARD`
+/// change (see there).
 #[inline]
 pub(super) fn use_shard(s: usize) {
     let bit = 1u32 << s;
-    if SHARDS_IN_USE.load(Ordering::Relaxed) & bit == 0 {
+    if SHARDS_IN_USE.load(Ordering::Acquire) & bit == 0 {
+        note_sole(s as u32 + 1);
         SHARDS_IN_USE.fetch_or(bit, Ordering::Release);
     }
 }
