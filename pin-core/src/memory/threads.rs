@@ -169,7 +169,9 @@ fn claim_slot(number: u32, stack: (usize, usize), tls: (usize, usize)) -> Option
 }
 
 /// Takes the table's writer lock for `fork()` (see `registry::fork`): the
-/// child must never inherit it held, nor a slot half written.
+/// child must never inherit it held, nor a slot half written. (Unused
+/// under Miri, which runs no fork: the handlers are not installed there.)
+#[cfg_attr(miri, allow(dead_code))]
 pub(super) fn hold_for_fork() {
     lock();
 }
@@ -178,6 +180,7 @@ pub(super) fn hold_for_fork() {
 ///
 /// # Safety
 /// Only after [`hold_for_fork`], once, in each process.
+#[cfg_attr(miri, allow(dead_code))]
 pub(super) unsafe fn release_after_fork() {
     unlock();
 }

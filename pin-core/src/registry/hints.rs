@@ -488,11 +488,13 @@ mod tests {
     /// Neighbouring granules of one level never share a slot.
     #[test]
     fn neighbouring_granules_have_their_own_slots() {
+        // Pure arithmetic: under Miri (where it took 100 s) fewer granules.
+        let n = if cfg!(miri) { 64 } else { 512 };
         for level in 0..20u8 {
             let g = 0x5555_5000usize;
             let slots: std::collections::BTreeSet<usize> =
-                (g..g + 512).map(|g| slot(level, g)).collect();
-            assert_eq!(slots.len(), 512);
+                (g..g + n).map(|g| slot(level, g)).collect();
+            assert_eq!(slots.len(), n);
         }
     }
 }

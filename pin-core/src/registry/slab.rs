@@ -30,7 +30,7 @@ const NO_SLOT: u32 = u32::MAX;
 /// at most `1 << ID_BITS` ids.
 pub(super) const ID_BITS: u32 = 29;
 /// Chunks with memory kept even when empty: a small table never compacts.
-const KEEP_CHUNKS: usize = 4;
+pub(super) const KEEP_CHUNKS: usize = 4;
 
 struct Chunk {
     /// Up to `CHUNK` entries; empty with no capacity once given back.
