@@ -27,7 +27,9 @@ pin_unpin_batch|BenchmarkPinnerPinUnpinBatch|2
 pin_unpin_parallel/2|BenchmarkPinnerPinUnpinParallel|2
 pin_unpin_parallel/4|BenchmarkPinnerPinUnpinParallel|4
 pin_unpin_parallel/8|BenchmarkPinnerPinUnpinParallel|8
-is_pinned_on_pinned|BenchmarkPinnerIsPinnedOnPinned|2"
+is_pinned_on_pinned|BenchmarkPinnerIsPinnedOnPinned|2
+floor/pin_unpin|BenchmarkPinnerPinUnpin|2
+floor/is_pinned|BenchmarkPinnerIsPinnedOnPinned|2"
 
 GO_OUT=$(scripts/bench-go.sh --build-only)
 TESTBIN=$(sed -n 's/^TESTBIN=//p' <<<"$GO_OUT")

@@ -20,6 +20,9 @@
 //! `is_pinned_on_unpinned_with_pins_live` (the registry lookup that Go's
 //! "on unpinned" case never reaches here, because with no pin live the
 //! answer takes one atomic load).
+//!
+//! `floor/*`: the part of a pin + unpin (and of `is_pinned`) that this
+//! design cannot shed whatever its table does (see `floor`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use pin_core::{is_pinned, snapshot, Pinner};
@@ -301,6 +304,54 @@ criterion_group! {
         is_pinned_on_unpinned_parallel,
 }
 
+/// What any pin + unpin costs on this design, whatever the table does: the
+/// shard's spin lock taken and released twice (a `lock cmpxchg` and a
+/// release store each, as `registry/lock.rs` does) and one coarse clock
+/// read for the pin's birth time (`origin::coarse_now_ms`). Compared with
+/// Go's `PinUnpin` (`scripts/bench-compare.sh`, row `floor/pin_unpin`), it
+/// says how far below Go's time this design can go at best. `floor/is_pinned`
+/// is a point question's part: one lock pair.
+fn floor(c: &mut Criterion) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static LOCK: AtomicBool = AtomicBool::new(false);
+    fn lock_pair() {
+        while LOCK
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+        black_box(&LOCK);
+        LOCK.store(false, Ordering::Release);
+    }
+    fn coarse_clock() -> libc::timespec {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+        ts
+    }
+    c.bench_function("floor/pin_unpin", |b| {
+        b.iter(|| {
+            black_box(coarse_clock());
+            lock_pair();
+            lock_pair();
+        })
+    });
+    c.bench_function("floor/is_pinned", |b| b.iter(lock_pair));
+}
+
+criterion_group! {
+    name = floors;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50);
+    targets = floor,
+}
+
 criterion_group! {
     name = scaling;
     config = Criterion::default()
@@ -310,4 +361,4 @@ criterion_group! {
     targets = pin_unpin_with_live,
 }
 
-criterion_main!(go_mirror, scaling);
+criterion_main!(go_mirror, scaling, floors);
