@@ -74,7 +74,75 @@
 # "skipped: nightly miri not available" and exits 0. Set MIRI_NO_INSTALL=1
 # to never install.
 set -euo pipefail
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
+
+step() { printf '\n--> %s\n' "$*"; }
+
+# The facade's test binaries that run under Miri (see "What runs").
+FACADE_TESTS=(bad_input panic_safety model stress soundness soundness_forgotten_pinner
+    review_findings escapes_out_params referents_path_unwinding pinner_go owned_pin
+    owned_pin_global_alloc owned_pin_side_alloc foreign_types)
+
+# Two lanes at once (MIRI_LANES=1: one after the other). Miri interprets a
+# test binary on one host thread, so on CI's two cores two lanes take about
+# half the time; each lane's output is kept and printed when it ends.
+# Balanced by measurement: the stress and model tests (lane 2) take about
+# as long as everything else (lane 1).
+lane_1() {
+    step "pin-core unit tests"
+    cargo +nightly miri test -p pointer-escapes-core --lib
+
+    step "spin lock and check mode under 8 scheduling seeds"
+    # The seeds run in parallel and interleave their output: keep it for a
+    # failure, print one line otherwise.
+    local seeds_log
+    seeds_log=$(mktemp)
+    for filter in registry::lock check::mode::tests::mode_and_call_pins_wanted_change_together; do
+        if MIRIFLAGS="$MIRIFLAGS -Zmiri-many-seeds=0..8" \
+            cargo +nightly miri test -p pointer-escapes-core --lib "$filter" >"$seeds_log" 2>&1; then
+            echo "$filter: 8 of 8 seeds passed"
+        else
+            cat "$seeds_log"
+            rm -f "$seeds_log"
+            return 1
+        fi
+    done
+    rm -f "$seeds_log"
+
+    step "facade integration tests (but model and stress)"
+    cargo +nightly miri test --test bad_input --test panic_safety \
+        --test soundness --test soundness_forgotten_pinner --test review_findings \
+        --test escapes_out_params --test referents_path_unwinding
+    cargo +nightly miri test --test pinner_go -- \
+        --skip pinner_go::pinning_a_static \
+        --skip pinner_go::static_string_data_is_always_pinned
+    cargo +nightly miri test --test owned_pin -- \
+        --skip owned_pin::dropping_a_pinned_owned_pin_keeps_the_pin_and_the_memory
+    cargo +nightly miri test --test owned_pin_global_alloc -- \
+        --skip a_buffer_freed_while_pinned_is_never_dropped_again \
+        --skip owned_pin_dropped_while_pinned_is_quarantined_by_the_global_pin_aware_alloc \
+        --skip a_stable_buf_whose_drop_does_not_free_through_the_global_allocator_is_named
+    cargo +nightly miri test --test owned_pin_side_alloc -- \
+        --skip owned_pin_dropped_while_pinned_leaks_unless_the_global_allocator_is_pin_aware
+    cargo +nightly miri test --test foreign_types -- \
+        --skip flow_through_msghdr_pins_its_iovecs_and_a_pinned_payload_passes \
+        --skip unpinned_payload_behind_msg_iov_fails_the_check
+}
+
+lane_2() {
+    step "model and stress"
+    cargo +nightly miri test --test model --test stress
+}
+
+# Each lane is this script again (`--lane N`): a process of its own, with
+# `set -e` in force (a function or subshell run as an `if` or `||`
+# condition would run with it off).
+if [ "${1:-}" = --lane ]; then
+    export MIRIFLAGS="${MIRIFLAGS:--Zmiri-permissive-provenance}"
+    "lane_$2"
+    exit 0
+fi
 
 if ! cargo +nightly miri --version >/dev/null 2>&1; then
     if [ "${MIRI_NO_INSTALL:-0}" != 1 ] && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
@@ -92,45 +160,43 @@ export MIRIFLAGS="${MIRIFLAGS:--Zmiri-permissive-provenance}"
 cargo +nightly miri --version
 cargo +nightly miri setup >/dev/null
 
-step() { printf '\n--> %s\n' "$*"; }
 started=$SECONDS
 
-step "pin-core unit tests"
-cargo +nightly miri test -p pointer-escapes-core --lib
+step "build (everything the lanes run)"
+cargo +nightly miri test -p pointer-escapes-core --lib --no-run
+cargo +nightly miri test --no-run "${FACADE_TESTS[@]/#/--test=}"
 
-step "spin lock and check mode under 8 scheduling seeds"
-# The seeds run in parallel and interleave their output: keep it for a
-# failure, print one line otherwise.
-seeds_log=$(mktemp)
-trap 'rm -f "$seeds_log"' EXIT
-for filter in registry::lock check::mode::tests::mode_and_call_pins_wanted_change_together; do
-    if MIRIFLAGS="$MIRIFLAGS -Zmiri-many-seeds=0..8" \
-        cargo +nightly miri test -p pointer-escapes-core --lib "$filter" >"$seeds_log" 2>&1; then
-        echo "$filter: 8 of 8 seeds passed"
-    else
-        cat "$seeds_log"
-        exit 1
-    fi
-done
+# Runs lane N in the background, its output to a file: prints that file
+# and the lane's time when it ends.
+start_lane() {
+    local n=$1
+    (
+        t0=$SECONDS
+        if "$SELF" --lane "$n" >"$logs/$n" 2>&1; then
+            echo "miri lane $n: passed in $((SECONDS - t0))s" >>"$logs/$n"
+        else
+            echo "miri lane $n: FAILED after $((SECONDS - t0))s" >>"$logs/$n"
+            exit 1
+        fi
+    ) &
+}
 
-step "facade integration tests"
-cargo +nightly miri test --test bad_input --test panic_safety --test model --test stress \
-    --test soundness --test soundness_forgotten_pinner --test review_findings \
-    --test escapes_out_params --test referents_path_unwinding
-cargo +nightly miri test --test pinner_go -- \
-    --skip pinner_go::pinning_a_static \
-    --skip pinner_go::static_string_data_is_always_pinned
-cargo +nightly miri test --test owned_pin -- \
-    --skip owned_pin::dropping_a_pinned_owned_pin_keeps_the_pin_and_the_memory
-cargo +nightly miri test --test owned_pin_global_alloc -- \
-    --skip a_buffer_freed_while_pinned_is_never_dropped_again \
-    --skip owned_pin_dropped_while_pinned_is_quarantined_by_the_global_pin_aware_alloc \
-    --skip a_stable_buf_whose_drop_does_not_free_through_the_global_allocator_is_named
-cargo +nightly miri test --test owned_pin_side_alloc -- \
-    --skip owned_pin_dropped_while_pinned_leaks_unless_the_global_allocator_is_pin_aware
-cargo +nightly miri test --test foreign_types -- \
-    --skip flow_through_msghdr_pins_its_iovecs_and_a_pinned_payload_passes \
-    --skip unpinned_payload_behind_msg_iov_fails_the_check
-
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+status=0
+if [ "${MIRI_LANES:-2}" = 1 ]; then
+    start_lane 1; wait $! || status=1
+    start_lane 2; wait $! || status=1
+else
+    start_lane 1; lane1=$!
+    start_lane 2; lane2=$!
+    wait "$lane1" || status=1
+    wait "$lane2" || status=1
+fi
+cat "$logs/1" "$logs/2"
 echo
+if [ "$status" != 0 ]; then
+    echo "miri: a lane failed (see its output above)"
+    exit 1
+fi
 echo "miri: all passed in $((SECONDS - started))s"

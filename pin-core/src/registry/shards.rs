@@ -125,9 +125,12 @@ pub(super) fn pin_places() -> PinPlaces {
     if sole == NO_PIN_YET {
         return PinPlaces::None;
     }
-    match SHARD_HINTS.get(sole.wrapping_sub(1) as usize) {
-        Some(hints) => PinPlaces::Sole(hints),
-        None => PinPlaces::Several,
+    // Indexed, not `get`: a reference to the whole array would cost Miri a
+    // walk of every shard's atomics (see `hints::HINT_BITS`).
+    let s = sole.wrapping_sub(1) as usize;
+    match s < SHARDS {
+        true => PinPlaces::Sole(&SHARD_HINTS[s]),
+        false => PinPlaces::Several,
     }
 }
 
