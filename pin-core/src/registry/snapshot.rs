@@ -83,6 +83,31 @@ impl SortedPins<'_> {
     }
 }
 
+impl SortedPins<'_> {
+    /// How many of `items`, from the first, one of these pins covers whole:
+    /// the index of the first item it does not settle (null, empty, past
+    /// the address space, or not covered by a single one of these pins),
+    /// or `items.len()`. What it settles is covered; what it does not is
+    /// left to the general question, which may still find it covered.
+    #[inline]
+    fn settle_prefix<T>(&self, items: &[T], region: impl Fn(&T) -> Option<Region>) -> usize {
+        let mut hint = 0;
+        for (i, it) in items.iter().enumerate() {
+            let Some(r) = region(it) else {
+                return i;
+            };
+            let (addr, end) = (r.addr(), r.end());
+            // `addr < end` also rules out null, whose extents reach at most
+            // `len` and are never pinned: `addr == 0` goes to the general
+            // loop, which refuses it.
+            if addr == 0 || addr >= end || !self.covers_whole(addr, end, &mut hint) {
+                return i;
+            }
+        }
+        items.len()
+    }
+}
+
 /// Runs `f` with the published call pins, copied once and sorted (on the
 /// stack when they fit, else in a `System` buffer: never the global
 /// allocator, as everywhere in the registry).
@@ -232,12 +257,30 @@ fn first_uncovered_with<T>(
     items: &[T],
     region: impl Fn(&T) -> Option<Region>,
 ) -> Option<usize> {
+    let any_calls = !calls.pins.is_empty();
+    // The usual check has its pins in one place: a `Pinner`'s in the shared
+    // table (and no call pins), or a `#[pointer_escapes]` call's own (and no
+    // shared pins). Then the referents one of those sorted pins covers
+    // whole are settled by one tight pass, a merge of two mostly ascending
+    // sequences; the general loop below takes over at the first referent
+    // that pass cannot settle, and answers from there as it always did.
+    let only = match (table, shared) {
+        (None, _) if any_calls => Some(calls),
+        (Some(_), Some(shared)) if !any_calls => Some(shared),
+        _ => None,
+    };
+    let settled = match only {
+        Some(pins) => pins.settle_prefix(items, &region),
+        None => 0,
+    };
+    let Some(rest) = items.get(settled..).filter(|rest| !rest.is_empty()) else {
+        return None;
+    };
     // The extent of the last shared pin the index found covering a whole
     // referent: the table cannot change while its lock is held.
     let mut last_table_hit = (0usize, 0usize);
     let (mut call_hint, mut shared_hint) = (0, 0);
-    let any_calls = !calls.pins.is_empty();
-    for (i, it) in items.iter().enumerate() {
+    for (i, it) in rest.iter().enumerate().map(|(i, it)| (settled + i, it)) {
         // An extent past the address space, or at null, is never pinned.
         let Some(r) = region(it).filter(|r| !r.is_null()) else {
             return Some(i);
