@@ -122,6 +122,12 @@ struct Scratch {
     next: SysVec<Pending>,
     followed: SysVec<FollowKey>,
     followed_set: hashbrown::HashSet<FollowKey, RandomState, System>,
+    /// The quick walk's level: every referent's extent...
+    extents: SysVec<Region>,
+    /// ...and what it follows below the level (see [`quick`]).
+    follows: SysVec<QuickFollow>,
+    /// The level being followed while the next is gathered.
+    following: SysVec<QuickFollow>,
 }
 
 impl Default for Scratch {
@@ -132,6 +138,9 @@ impl Default for Scratch {
             next: SysVec::new_in(System),
             followed: SysVec::new_in(System),
             followed_set: hashbrown::HashSet::with_hasher_in(RandomState::new(), System),
+            extents: SysVec::new_in(System),
+            follows: SysVec::new_in(System),
+            following: SysVec::new_in(System),
         }
     }
 }
@@ -141,26 +150,45 @@ impl Scratch {
         self.path.clear();
         self.current.clear();
         self.next.clear();
+        self.clear_followed();
+        self.extents.clear();
+        self.follows.clear();
+        self.following.clear();
+    }
+
+    fn clear_followed(&mut self) {
         self.followed.clear();
-        self.followed_set.clear();
+        if !self.followed_set.is_empty() {
+            self.followed_set.clear();
+        }
     }
 
     /// Records that `(addr, visit, count)` is being followed; false if it
     /// already was.
     fn first_visit(&mut self, key: FollowKey) -> bool {
-        const LINEAR_LIMIT: usize = 32;
-        if self.followed.len() < LINEAR_LIMIT {
-            if self.followed.contains(&key) {
-                return false;
-            }
-            self.followed.push(key);
-            return true;
-        }
-        if self.followed_set.is_empty() {
-            self.followed_set.extend(self.followed.iter().copied());
-        }
-        self.followed_set.insert(key)
+        first_visit(&mut self.followed, &mut self.followed_set, key)
     }
+}
+
+/// Records `key` as followed, in `followed` (a short list, searched
+/// linearly) or, past 32 keys, `set`; false if it already was.
+fn first_visit(
+    followed: &mut SysVec<FollowKey>,
+    set: &mut hashbrown::HashSet<FollowKey, RandomState, System>,
+    key: FollowKey,
+) -> bool {
+    const LINEAR_LIMIT: usize = 32;
+    if followed.len() < LINEAR_LIMIT {
+        if followed.contains(&key) {
+            return false;
+        }
+        followed.push(key);
+        return true;
+    }
+    if set.is_empty() {
+        set.extend(followed.iter().copied());
+    }
+    set.insert(key)
 }
 
 thread_local! {
@@ -388,9 +416,14 @@ pub(crate) unsafe fn check_elements<T: Referents>(
         }
     }
     // SAFETY: forwarded from the caller.
-    check_from(root, trust, |c| unsafe {
-        visit_elements::<T>(ptr.cast(), count, c)
-    })
+    check_from(
+        root,
+        trust,
+        // SAFETY: forwarded from the caller.
+        |g| unsafe { gather_elements::<T>(ptr.cast(), count, g) },
+        // SAFETY: forwarded from the caller.
+        |c| unsafe { visit_elements::<T>(ptr.cast(), count, c) },
+    )
 }
 
 /// Checks the referents of one borrowed value, reading only what the borrow
@@ -399,7 +432,12 @@ pub(crate) fn check_value<T: Referents + ?Sized>(
     root: &Root<'_>,
     value: &T,
 ) -> Result<(), Box<CheckFailure>> {
-    check_from(root, Trust::Borrows, |c| value.visit_referents(c))
+    check_from(
+        root,
+        Trust::Borrows,
+        |g| value.visit_referents(g),
+        |c| value.visit_referents(c),
+    )
 }
 
 /// Checks the referents of one borrowed value, reading through every raw
@@ -412,17 +450,32 @@ pub(crate) unsafe fn check_value_trusted<T: Referents + ?Sized>(
     root: &Root<'_>,
     value: &T,
 ) -> Result<(), Box<CheckFailure>> {
-    check_from(root, Trust::Caller, |c| value.visit_referents(c))
+    check_from(
+        root,
+        Trust::Caller,
+        |g| value.visit_referents(g),
+        |c| value.visit_referents(c),
+    )
 }
 
 /// Collects the root's referents with `visit_root`, then walks from them.
 /// Callers of `check_from` with [`Trust::Caller`] hold the promise it needs.
+///
+/// The quick walk runs first (`quick_root` reports the same referents as
+/// `visit_root`, to a [`Gather`]); only when it cannot say "all pinned"
+/// does the named walk run, from the root again, to find and name what is
+/// wrong (see [`quick`]).
 fn check_from(
     root: &Root<'_>,
     trust: Trust,
+    quick_root: impl FnOnce(&mut Gather<'_>),
     visit_root: impl FnOnce(&mut Collector<'_>),
 ) -> Result<(), Box<CheckFailure>> {
     with_scratch(|s| {
+        if quick(s, trust, quick_root) {
+            return Ok(());
+        }
+        s.clear();
         visit_root(&mut Collector {
             path: &mut s.path,
             out: &mut s.current,
@@ -451,6 +504,163 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
             Some(f) => f(&mut Scratch::default()),
             None => unreachable!("the closure ran but returned nothing"),
         },
+    }
+}
+
+/// Gathers the referents `count` values of a type-erased type report.
+type GatherErased = unsafe fn(*const u8, usize, &mut Gather<'_>);
+
+/// A vouched referent whose pointee holds pointers: followed below its
+/// level once the level is known to be pinned.
+#[derive(Clone, Copy)]
+struct QuickFollow {
+    ptr: *const u8,
+    count: usize,
+    gather: GatherErased,
+}
+
+/// The quick walk's visitor: each referent's extent, and what to follow,
+/// with nothing that names it (no path, no pointee's name). Anything the
+/// named walk would report as a failure, or would have to look at more
+/// closely, sets `doubt` instead: then the named walk decides.
+pub(crate) struct Gather<'s> {
+    extents: &'s mut SysVec<Region>,
+    follows: &'s mut SysVec<QuickFollow>,
+    trust: Trust,
+    doubt: bool,
+}
+
+impl Gather<'_> {
+    /// As [`Collector::queue`], keeping only what a passing check needs.
+    #[inline]
+    fn queue<T: Referents>(&mut self, ptr: *const T, count: usize, vouched: bool, promised: bool) {
+        if ptr.is_null() || count == 0 || core::mem::size_of::<T>() == 0 {
+            return;
+        }
+        let Ok(region) = Region::of_elements(ptr, count) else {
+            // An extent past the address space: a failure to name.
+            self.doubt = true;
+            return;
+        };
+        self.extents.push(region);
+        if !T::HOLDS_POINTERS {
+            return;
+        }
+        let vouched = vouched && (ptr as usize) % core::mem::align_of::<T>() == 0;
+        // Not readable (the named walk stops there and says so), or read on
+        // a promise that may run past its memory: the named walk's to say.
+        if !vouched || (promised && past_its_memory(region).is_some()) {
+            self.doubt = true;
+            return;
+        }
+        self.follows.push(QuickFollow {
+            ptr: ptr.cast(),
+            count,
+            gather: gather_elements::<T>,
+        });
+    }
+}
+
+impl Visitor for Gather<'_> {
+    #[inline]
+    fn pointer<T: Referents>(&mut self, ptr: *const T, count: usize, _via: Via) {
+        let vouched = self.trust == Trust::Caller;
+        self.queue(ptr, count, vouched, vouched);
+    }
+
+    #[inline]
+    fn borrowed<T: Referents>(&mut self, values: &[T], _via: Via) {
+        // As `Collector::borrowed`: live for as long as the root is borrowed.
+        self.queue(values.as_ptr(), values.len(), true, false);
+    }
+
+    #[inline]
+    fn bytes(&mut self, ptr: *const u8, len: usize, _via: Via) {
+        if ptr.is_null() || len == 0 {
+            return;
+        }
+        match Region::new(ptr, len) {
+            Ok(region) => self.extents.push(region),
+            Err(_) => self.doubt = true,
+        }
+    }
+
+    // `inline` and `copied`: the defaults (in place; through `FromCopy`,
+    // as raw pointers), as `Collector` does without its path steps.
+}
+
+/// # Safety
+/// `ptr` must point at `count` initialised values of `T`.
+unsafe fn gather_elements<T: Referents>(ptr: *const u8, count: usize, g: &mut Gather<'_>) {
+    let base = ptr.cast::<T>();
+    for i in 0..count {
+        // SAFETY: the caller guarantees `count` valid values at `ptr`.
+        let value = unsafe { &*base.add(i) };
+        value.visit_referents(g);
+    }
+}
+
+/// The quick walk: whether every referent reachable from the root (as
+/// `gather_root` reports them) is pinned, level by level as [`run`] walks,
+/// following the same referents (each `(address, type, count)` once) on
+/// the same promises, and reading nothing `run` would not read.
+///
+/// It records, per referent, only its extent (16 bytes) and, for those it
+/// follows, where and how: no path, no pointee's name, no flags. A passing
+/// check, the usual one, needs nothing more. Where `run` would report a
+/// failure (unpinned, past the address space, past its memory, not
+/// vouched for) this gives up (`false`) and `run` walks again from the
+/// root: it finds the failure and names it exactly as it always has (or,
+/// if a pin came meanwhile, passes: as if the check had run a moment
+/// later). Values reached by a borrow cannot change during the check, so
+/// the second walk meets the same referents.
+fn quick(s: &mut Scratch, trust: Trust, gather_root: impl FnOnce(&mut Gather<'_>)) -> bool {
+    let mut g = Gather {
+        extents: &mut s.extents,
+        follows: &mut s.follows,
+        trust,
+        doubt: false,
+    };
+    gather_root(&mut g);
+    if g.doubt {
+        return false;
+    }
+    loop {
+        if !s.extents.is_empty() && registry::first_uncovered(&s.extents, |r| Some(*r)).is_some() {
+            return false;
+        }
+        s.extents.clear();
+        if s.follows.is_empty() {
+            return true;
+        }
+        std::mem::swap(&mut s.follows, &mut s.following);
+        let mut g = Gather {
+            extents: &mut s.extents,
+            follows: &mut s.follows,
+            trust,
+            doubt: false,
+        };
+        for f in s.following.iter() {
+            if !first_visit(
+                &mut s.followed,
+                &mut s.followed_set,
+                (f.ptr as usize, f.gather as usize, f.count),
+            ) {
+                continue;
+            }
+            // SAFETY: queued only when vouched for, as `run` follows: a
+            // borrow reached from the root owns these `count` values, or
+            // the check's caller promised that every raw pointer reachable
+            // from the root is valid for the extent its `Referents` impl
+            // reported, which is `count` values of the erased type at
+            // `ptr` (and an extent read on that promise alone does not run
+            // past its memory's known end).
+            unsafe { (f.gather)(f.ptr, f.count, &mut g) };
+        }
+        if g.doubt {
+            return false;
+        }
+        s.following.clear();
     }
 }
 
