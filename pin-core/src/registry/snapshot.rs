@@ -273,9 +273,8 @@ fn first_uncovered_with<T>(
         Some(pins) => pins.settle_prefix(items, &region),
         None => 0,
     };
-    let Some(rest) = items.get(settled..).filter(|rest| !rest.is_empty()) else {
-        return None;
-    };
+    // All settled: none uncovered.
+    let rest = items.get(settled..).filter(|rest| !rest.is_empty())?;
     // The extent of the last shared pin the index found covering a whole
     // referent: the table cannot change while its lock is held.
     let mut last_table_hit = (0usize, 0usize);
