@@ -603,7 +603,9 @@ unsafe fn gather_elements<T: Referents>(ptr: *const u8, count: usize, g: &mut Ga
 /// The quick walk: whether every referent reachable from the root (as
 /// `gather_root` reports them) is pinned, level by level as [`run`] walks,
 /// following the same referents (each `(address, type, count)` once) on
-/// the same promises, and reading nothing `run` would not read.
+/// the same promises, and reading nothing `run` would not read. On a
+/// borrow ([`Trust::Borrows`]) the levels are asked about together, once
+/// all are gathered: a borrow, not a pin, is what lets the walk read them.
 ///
 /// It records, per referent, only its extent (16 bytes) and, for those it
 /// follows, where and how: no path, no pointee's name, no flags. A passing
@@ -626,10 +628,19 @@ fn quick(s: &mut Scratch, trust: Trust, gather_root: impl FnOnce(&mut Gather<'_>
         return false;
     }
     loop {
-        if !s.extents.is_empty() && registry::first_uncovered(&s.extents, |r| Some(*r)).is_some() {
-            return false;
+        // On a borrow, what the walk reads is live whether or not it is
+        // pinned, so every level is gathered first and asked about in one
+        // question (one lock acquisition, one copy of the call pins). On a
+        // promise, only pinned memory is vouched for: a level is asked
+        // about before anything below it is read, as `run` does.
+        if trust == Trust::Caller || s.follows.is_empty() {
+            if !s.extents.is_empty()
+                && registry::first_uncovered(&s.extents, |r| Some(*r)).is_some()
+            {
+                return false;
+            }
+            s.extents.clear();
         }
-        s.extents.clear();
         if s.follows.is_empty() {
             return true;
         }
