@@ -91,17 +91,52 @@ impl SortedPins<'_> {
     /// left to the general question, which may still find it covered.
     #[inline]
     fn settle_prefix<T>(&self, items: &[T], region: impl Fn(&T) -> Option<Region>) -> usize {
-        let mut hint = 0;
+        let n = self.pins.len().min(self.reach.len());
+        let (pins, reach) = (&self.pins[..n], &self.reach[..n]);
+        let starts_by = |p: &Region, addr: usize| {
+            count_comparison();
+            p.addr() <= addr
+        };
+        // `pins[..k]` are the pins starting at or before the last
+        // referent's start. Referents mostly come in address order, as
+        // pins do: then `k` moves forward a step or two per referent, a
+        // merge of the two sequences; a referent behind the last, or far
+        // ahead, is found by a binary search instead (O(log M), never M).
+        let mut k: usize = 0;
         for (i, it) in items.iter().enumerate() {
             let Some(r) = region(it) else {
                 return i;
             };
             let (addr, end) = (r.addr(), r.end());
-            // `addr < end` also rules out null, whose extents reach at most
-            // `len` and are never pinned: `addr == 0` goes to the general
-            // loop, which refuses it.
-            if addr == 0 || addr >= end || !self.covers_whole(addr, end, &mut hint) {
+            // `addr < end` also rules out empty extents; null is never
+            // pinned. Both are the general question's.
+            if addr == 0 || addr >= end {
                 return i;
+            }
+            match k.checked_sub(1).and_then(|last| pins.get(last)) {
+                Some(p) if !starts_by(p, addr) => {
+                    k = pins[..k].partition_point(|p| starts_by(p, addr));
+                }
+                _ => {
+                    let mut steps = 0;
+                    while let Some(p) = pins.get(k) {
+                        if !starts_by(p, addr) {
+                            break;
+                        }
+                        k += 1;
+                        steps += 1;
+                        if steps == 2 {
+                            k += pins[k..].partition_point(|p| starts_by(p, addr));
+                            break;
+                        }
+                    }
+                }
+            }
+            // The pin reaching furthest among those starting by `addr`
+            // covers `[addr, end)` if any one of them does.
+            match k.checked_sub(1).and_then(|last| reach.get(last)) {
+                Some(&furthest) if furthest >= end => {}
+                _ => return i,
             }
         }
         items.len()
