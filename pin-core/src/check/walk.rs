@@ -476,6 +476,7 @@ fn check_from(
             return Ok(());
         }
         s.clear();
+        count(&NAMED_WALKS);
         visit_root(&mut Collector {
             path: &mut s.path,
             out: &mut s.current,
@@ -634,10 +635,11 @@ fn quick(s: &mut Scratch, trust: Trust, gather_root: impl FnOnce(&mut Gather<'_>
         // promise, only pinned memory is vouched for: a level is asked
         // about before anything below it is read, as `run` does.
         if trust == Trust::Caller || s.follows.is_empty() {
-            if !s.extents.is_empty()
-                && registry::first_uncovered(&s.extents, |r| Some(*r)).is_some()
-            {
-                return false;
+            if !s.extents.is_empty() {
+                count(&QUESTIONS);
+                if registry::first_uncovered(&s.extents, |r| Some(*r)).is_some() {
+                    return false;
+                }
             }
             s.extents.clear();
         }
@@ -848,5 +850,151 @@ fn failure(
         cause,
         depth,
         root: root.kind,
+    }
+}
+
+#[cfg(test)]
+std::thread_local! {
+    /// Named walks run on this thread: only a check the quick walk could
+    /// not pass runs one.
+    static NAMED_WALKS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// Questions the quick walk asked the registry on this thread.
+    static QUESTIONS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+#[cfg(not(test))]
+struct Uncounted;
+#[cfg(not(test))]
+const NAMED_WALKS: Uncounted = Uncounted;
+#[cfg(not(test))]
+const QUESTIONS: Uncounted = Uncounted;
+
+#[cfg(not(test))]
+#[inline(always)]
+fn count(_: &Uncounted) {}
+
+#[cfg(test)]
+fn count(counter: &'static std::thread::LocalKey<core::cell::Cell<usize>>) {
+    counter.with(|c| c.set(c.get() + 1));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NAMED_WALKS, QUESTIONS};
+    use crate::check::{try_check_referents, try_check_referents_through_raw, FailureCause};
+    use crate::referents::{Referents, Via, Visitor};
+    use crate::Pinner;
+
+    fn counted<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
+        NAMED_WALKS.with(|c| c.set(0));
+        QUESTIONS.with(|c| c.set(0));
+        let r = f();
+        (
+            r,
+            NAMED_WALKS.with(|c| c.get()),
+            QUESTIONS.with(|c| c.get()),
+        )
+    }
+
+    /// A passing check is settled by the quick walk alone: no path is
+    /// built, no named walk runs; a failing one runs the named walk once,
+    /// which names the failure as it always has.
+    #[test]
+    fn only_a_failing_check_names_its_referents() {
+        let bufs: Vec<Vec<u8>> = (0..16).map(|i| vec![i as u8; 64]).collect();
+        let mut pinner = Pinner::new();
+        pinner.pin_slice(&bufs);
+        for b in &bufs[..3] {
+            pinner.pin_slice(b);
+        }
+        for b in &bufs[4..] {
+            pinner.pin_slice(b);
+        }
+        let (failed, named, _) = counted(|| try_check_referents(&bufs));
+        let failure = failed.expect_err("bufs[3] is not pinned");
+        assert_eq!(named, 1, "the failure is named by one named walk");
+        assert_eq!(failure.path, "value[3]");
+        assert_eq!(failure.element, Some(3));
+        assert_eq!(failure.region.addr(), bufs[3].as_ptr() as usize);
+        assert_eq!(failure.cause, FailureCause::Unpinned);
+        pinner.pin_slice(&bufs[3]);
+        let (passed, named, _) = counted(|| try_check_referents(&bufs));
+        pinner.unpin();
+        assert!(passed.is_ok());
+        assert_eq!(named, 0, "a passing check names nothing");
+    }
+
+    /// On a borrow, what the walk reads is live whether pinned or not, so
+    /// all levels are asked about in one question: a three-level value is
+    /// one lock acquisition, not three.
+    #[test]
+    fn on_a_borrow_every_level_is_one_question() {
+        let tree: Vec<Vec<Vec<u8>>> = (0..4).map(|_| vec![vec![7u8; 32]; 4]).collect();
+        let mut pinner = Pinner::new();
+        pinner.pin_slice(&tree);
+        for mid in &tree {
+            pinner.pin_slice(mid);
+            for leaf in mid {
+                pinner.pin_slice(leaf);
+            }
+        }
+        let (passed, named, questions) = counted(|| try_check_referents(&tree));
+        pinner.unpin();
+        assert!(passed.is_ok());
+        assert_eq!((named, questions), (0, 1));
+    }
+
+    /// A C-style node: `next` points at one more node, on nobody's word.
+    #[repr(C)]
+    struct Node {
+        next: *const Node,
+    }
+
+    // SAFETY: `next` points at one `Node` whenever it is valid.
+    unsafe impl Referents for Node {
+        fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
+            visitor.pointer(self.next, 1, Via::Field("next"));
+        }
+    }
+
+    /// On a promise, only raw pointers that lead to pinned memory are
+    /// vouched for: each level is asked about before anything below it is
+    /// read, so an unpinned pointer that is not valid at all (here an
+    /// unmapped address: reading it would fault, and Miri would call it
+    /// undefined behaviour) is reported, never read.
+    #[test]
+    fn on_a_promise_a_level_is_asked_about_before_it_is_read() {
+        let last = Node {
+            next: core::ptr::null(),
+        };
+        let first = Node { next: &last };
+        let two = Node { next: &first };
+        let wild = Node {
+            next: 0x10 as *const Node,
+        };
+        let root = Node { next: &wild };
+        let mut pinner = Pinner::new();
+        pinner.pin(&last);
+        // SAFETY: `first.next` points at `last`, live and pinned.
+        let (passed, named, questions) =
+            counted(|| unsafe { try_check_referents_through_raw(&first) });
+        assert!(passed.is_ok());
+        assert_eq!((named, questions), (0, 1), "one level, one question");
+        pinner.pin(&first);
+        // SAFETY: as above, one level further.
+        let (passed, _, questions) = counted(|| unsafe { try_check_referents_through_raw(&two) });
+        assert!(passed.is_ok());
+        assert_eq!(questions, 2, "a question per level");
+        pinner.pin(&wild);
+        // SAFETY: every pointer that leads to pinned memory (`root.next`)
+        // is valid; `wild.next` leads to unpinned memory, which the promise
+        // does not cover and the walk must not read.
+        let (failed, named, _) = counted(|| unsafe { try_check_referents_through_raw(&root) });
+        pinner.unpin();
+        let failure = failed.expect_err("0x10 is not pinned");
+        assert_eq!(named, 1);
+        assert_eq!(failure.cause, FailureCause::Unpinned);
+        assert_eq!(failure.region.addr(), 0x10);
+        assert_eq!(failure.path, "value.next.next");
     }
 }
