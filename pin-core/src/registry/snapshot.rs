@@ -93,16 +93,16 @@ impl SortedPins<'_> {
     fn settle_prefix<T>(&self, items: &[T], region: impl Fn(&T) -> Option<Region>) -> usize {
         let n = self.pins.len().min(self.reach.len());
         let (pins, reach) = (&self.pins[..n], &self.reach[..n]);
-        let starts_by = |p: &Region, addr: usize| {
-            count_comparison();
-            p.addr() <= addr
-        };
+        let start_of = |k: usize| pins.get(k).map_or(usize::MAX, |p| p.addr());
         // `pins[..k]` are the pins starting at or before the last
-        // referent's start. Referents mostly come in address order, as
-        // pins do: then `k` moves forward a step or two per referent, a
-        // merge of the two sequences; a referent behind the last, or far
-        // ahead, is found by a binary search instead (O(log M), never M).
-        let mut k: usize = 0;
+        // referent's start; `first` is where `pins[k - 1]` starts (0 for
+        // none), `next` where `pins[k]` does (`usize::MAX` for none), and
+        // `furthest` the furthest end among `pins[..k]`. Referents mostly
+        // come in address order, as pins do: then `k` moves forward a step
+        // or two per referent, a merge of the two sequences. A referent
+        // behind the last, or far ahead, is found by a binary search
+        // instead (O(log M), never M).
+        let (mut k, mut first, mut next, mut furthest) = (0, 0, start_of(0), 0);
         for (i, it) in items.iter().enumerate() {
             let Some(r) = region(it) else {
                 return i;
@@ -113,33 +113,51 @@ impl SortedPins<'_> {
             if addr == 0 || addr >= end {
                 return i;
             }
-            match k.checked_sub(1).and_then(|last| pins.get(last)) {
-                Some(p) if !starts_by(p, addr) => {
-                    k = pins[..k].partition_point(|p| starts_by(p, addr));
+            // Compared with the two pins around the last referent's start.
+            count_comparison();
+            if addr >= next {
+                k += 1;
+                next = start_of(k);
+                count_comparison();
+                if addr >= next {
+                    k += 1 + pins.get(k + 1..).map_or(0, |rest| {
+                        rest.partition_point(|p| {
+                            count_comparison();
+                            p.addr() <= addr
+                        })
+                    });
+                    next = start_of(k);
                 }
-                _ => {
-                    let mut steps = 0;
-                    while let Some(p) = pins.get(k) {
-                        if !starts_by(p, addr) {
-                            break;
-                        }
-                        k += 1;
-                        steps += 1;
-                        if steps == 2 {
-                            k += pins[k..].partition_point(|p| starts_by(p, addr));
-                            break;
-                        }
-                    }
-                }
+                (first, furthest) = prefix_ends(pins, reach, k);
+            } else if addr < first {
+                k = pins.partition_point(|p| {
+                    count_comparison();
+                    p.addr() <= addr
+                });
+                next = start_of(k);
+                (first, furthest) = prefix_ends(pins, reach, k);
             }
             // The pin reaching furthest among those starting by `addr`
             // covers `[addr, end)` if any one of them does.
-            match k.checked_sub(1).and_then(|last| reach.get(last)) {
-                Some(&furthest) if furthest >= end => {}
-                _ => return i,
+            if furthest < end {
+                return i;
             }
         }
         items.len()
+    }
+}
+
+/// Where `pins[k - 1]` starts and the furthest end among `pins[..k]`
+/// (`(0, 0)` for `k == 0`: no pin starts by any address, and 0 reaches no
+/// non-empty extent's end).
+#[inline]
+fn prefix_ends(pins: &[Region], reach: &[usize], k: usize) -> (usize, usize) {
+    match k
+        .checked_sub(1)
+        .and_then(|last| Some((pins.get(last)?, reach.get(last)?)))
+    {
+        Some((p, &furthest)) => (p.addr(), furthest),
+        None => (0, 0),
     }
 }
 
@@ -434,6 +452,58 @@ mod tests {
         })
         .join()
         .expect("the check's thread");
+    }
+
+    /// The settling pass settles a referent only when one pin covers it
+    /// whole, and stops at the first it cannot settle, whatever the order
+    /// of referents and pins (ascending, descending, jumping, nested,
+    /// overlapping, empty): checked against asking every pin in turn.
+    #[test]
+    fn settling_stops_at_the_first_referent_no_single_pin_covers() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        let rounds = if cfg!(miri) { 20 } else { 2000 };
+        for round in 0..rounds {
+            let m = next(12);
+            let mut pins: Vec<Region> = (0..m)
+                .map(|_| r(0x1000 + next(64) * 8, next(40) * 8))
+                .collect();
+            let mut reach = vec![MaybeUninit::uninit(); m];
+            let reach = prefix_reach(&mut pins, &mut reach).to_vec();
+            let sorted = SortedPins {
+                pins: &pins,
+                reach: &reach,
+            };
+            let items: Vec<Region> = (0..next(24))
+                .map(|i| match next(8) {
+                    // Mostly ascending, sometimes behind or far ahead.
+                    0 => r(0x1000 + next(70) * 8, next(16)),
+                    1 => r(0, 8),
+                    _ => r(0x1000 + (i * 16 + next(8)) % 560, 1 + next(24)),
+                })
+                .collect();
+            let by_one_pin = |it: &Region| {
+                !it.is_null()
+                    && !it.is_empty()
+                    && pins
+                        .iter()
+                        .any(|p| p.addr() <= it.addr() && it.end() <= p.end())
+            };
+            let expected = items
+                .iter()
+                .position(|it| !by_one_pin(it))
+                .unwrap_or(items.len());
+            assert_eq!(
+                sorted.settle_prefix(&items, |it| Some(*it)),
+                expected,
+                "round {round}: pins {pins:?}, items {items:?}"
+            );
+        }
     }
 
     /// The sorted view answers as the one-by-one comparison did: only a
