@@ -165,6 +165,14 @@ fn prefix_ends(pins: &[Region], reach: &[usize], k: usize) -> (usize, usize) {
 /// stack when they fit, else in a `System` buffer: never the global
 /// allocator, as everywhere in the registry).
 pub(super) fn with_call_pins<R>(f: impl FnOnce(&SortedPins<'_>) -> R) -> R {
+    // The usual case outside `#[pointer_escapes]` calls: no call pin
+    // anywhere (one load while no thread ever made one), nothing to copy.
+    if !calls::any_published() {
+        return f(&SortedPins {
+            pins: &[],
+            reach: &[],
+        });
+    }
     let mut pins = [const { MaybeUninit::<Region>::uninit() }; STACK_PINS];
     let mut reach = [const { MaybeUninit::<usize>::uninit() }; STACK_PINS];
     match calls::copy_regions(&mut pins) {
