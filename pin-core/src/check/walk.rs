@@ -594,12 +594,17 @@ impl Visitor for Gather<'_> {
 /// `ptr` must point at `count` initialised values of `T`.
 unsafe fn gather_elements<T: Referents>(ptr: *const u8, count: usize, g: &mut Gather<'_>) {
     let base = ptr.cast::<T>();
+    count_by(&READ, count);
     for i in 0..count {
         // SAFETY: the caller guarantees `count` valid values at `ptr`.
         let value = unsafe { &*base.add(i) };
         value.visit_referents(g);
     }
 }
+
+/// Values to read below the gathered levels past which the quick walk on
+/// a borrow asks about those levels first (see [`quick`]).
+const ASK_AFTER: usize = 64;
 
 /// The quick walk: whether every referent reachable from the root (as
 /// `gather_root` reports them) is pinned, level by level as [`run`] walks,
@@ -630,11 +635,22 @@ fn quick(s: &mut Scratch, trust: Trust, gather_root: impl FnOnce(&mut Gather<'_>
     }
     loop {
         // On a borrow, what the walk reads is live whether or not it is
-        // pinned, so every level is gathered first and asked about in one
-        // question (one lock acquisition, one copy of the call pins). On a
+        // pinned, so levels are gathered first and asked about in one
+        // question (one lock acquisition, one copy of the call pins)...
+        // while that saves more than it risks: past `ASK_AFTER` values to
+        // read below, the question comes first, so that a check failing
+        // here does not first read a big level it will not need. On a
         // promise, only pinned memory is vouched for: a level is asked
         // about before anything below it is read, as `run` does.
-        if trust == Trust::Caller || s.follows.is_empty() {
+        let ask = trust == Trust::Caller
+            || s.follows.is_empty()
+            || s.follows
+                .iter()
+                .try_fold(0usize, |sum, f| {
+                    sum.checked_add(f.count).filter(|&n| n <= ASK_AFTER)
+                })
+                .is_none();
+        if ask {
             if !s.extents.is_empty() {
                 count(&QUESTIONS);
                 if registry::first_uncovered(&s.extents, |r| Some(*r)).is_some() {
@@ -860,6 +876,8 @@ std::thread_local! {
     static NAMED_WALKS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
     /// Questions the quick walk asked the registry on this thread.
     static QUESTIONS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// Values the quick walk read below its root on this thread.
+    static READ: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
 }
 
 #[cfg(not(test))]
@@ -868,6 +886,17 @@ struct Uncounted;
 const NAMED_WALKS: Uncounted = Uncounted;
 #[cfg(not(test))]
 const QUESTIONS: Uncounted = Uncounted;
+#[cfg(not(test))]
+const READ: Uncounted = Uncounted;
+
+#[cfg(not(test))]
+#[inline(always)]
+fn count_by(_: &Uncounted, _: usize) {}
+
+#[cfg(test)]
+fn count_by(counter: &'static std::thread::LocalKey<core::cell::Cell<usize>>, n: usize) {
+    counter.with(|c| c.set(c.get() + n));
+}
 
 #[cfg(not(test))]
 #[inline(always)]
@@ -875,12 +904,12 @@ fn count(_: &Uncounted) {}
 
 #[cfg(test)]
 fn count(counter: &'static std::thread::LocalKey<core::cell::Cell<usize>>) {
-    counter.with(|c| c.set(c.get() + 1));
+    count_by(counter, 1);
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{NAMED_WALKS, QUESTIONS};
+    use super::{ASK_AFTER, NAMED_WALKS, QUESTIONS, READ};
     use crate::check::{try_check_referents, try_check_referents_through_raw, FailureCause};
     use crate::referents::{Referents, Via, Visitor};
     use crate::Pinner;
@@ -942,6 +971,34 @@ mod tests {
         pinner.unpin();
         assert!(passed.is_ok());
         assert_eq!((named, questions), (0, 1));
+    }
+
+    /// The quick walk gathers levels on a borrow before asking about them,
+    /// but not past a few values: a check whose first level is unpinned
+    /// reads none of the ten thousand values below it (the named walk
+    /// stops at that level too), where reading them all before asking
+    /// would make the failing check cost the whole graph.
+    #[test]
+    fn a_failing_check_on_a_borrow_reads_nothing_big_below_the_failure() {
+        let n = if cfg!(miri) { 200 } else { 10_000 };
+        let bufs: Vec<Vec<u8>> = (0..n).map(|_| vec![1u8; 8]).collect();
+        READ.with(|c| c.set(0));
+        let (failed, named, questions) = counted(|| try_check_referents(&bufs));
+        let read = READ.with(|c| c.get());
+        assert_eq!(failed.expect_err("nothing is pinned").path, "value");
+        assert_eq!((named, questions), (1, 1));
+        assert_eq!(read, 0, "no value below the unpinned level was read");
+        // A few values below are read before asking: one question.
+        let few: Vec<Vec<u8>> = (0..ASK_AFTER).map(|_| vec![2u8; 8]).collect();
+        let mut pinner = Pinner::new();
+        pinner.pin_slice(&few);
+        for b in &few {
+            pinner.pin_slice(b);
+        }
+        let (passed, _, questions) = counted(|| try_check_referents(&few));
+        pinner.unpin();
+        assert!(passed.is_ok());
+        assert_eq!(questions, 1);
     }
 
     /// A C-style node: `next` points at one more node, on nobody's word.
