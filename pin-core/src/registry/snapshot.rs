@@ -116,7 +116,8 @@ impl SortedPins<'_> {
             // Compared with the two pins around the last referent's start.
             count_comparison();
             if addr >= next {
-                k += 1;
+                // One step: `pins[k]` joins the prefix, its last pin now.
+                (first, k) = (next, k + 1);
                 next = start_of(k);
                 count_comparison();
                 if addr >= next {
@@ -127,8 +128,10 @@ impl SortedPins<'_> {
                         })
                     });
                     next = start_of(k);
+                    (first, furthest) = prefix_ends(pins, reach, k);
+                } else {
+                    furthest = reach.get(k - 1).copied().unwrap_or(0);
                 }
-                (first, furthest) = prefix_ends(pins, reach, k);
             } else if addr < first {
                 k = pins.partition_point(|p| {
                     count_comparison();
@@ -257,7 +260,12 @@ fn with_shared_pins<R>(
     let ran = SHARED.try_with(|cell| {
         // Busy only if `f` itself asked again (it does not): be safe.
         let mut snapshot = cell.try_borrow_mut().ok()?;
-        if snapshot.generation != Some(generation) {
+        // Compared word by word, inline: a call to `memcmp` costs more
+        // than the few words.
+        let current = snapshot
+            .generation
+            .is_some_and(|g| g.iter().zip(&generation).all(|(a, b)| a == b));
+        if !current {
             let worth = table.live_entries() <= asks.saturating_mul(2).saturating_add(16);
             if !worth || table.live_entries() > SNAPSHOT_MAX {
                 return None;
