@@ -43,6 +43,15 @@
 //! followed once (the count matters: a pointer to one element and a pointer
 //! to ten at the same address are different extents to follow).
 //!
+//! # Two walks: quick, then named
+//! Most checks pass, and a passing check needs no names. The quick walk
+//! ([`quick`]) keeps per referent only its extent, and what to follow;
+//! on a borrow it asks about several levels in one question. Only when it
+//! cannot say "all pinned" does the named walk ([`run`]) go again from the
+//! root, building each referent's path (`value[3].iov_base`), to find the
+//! failure and name it: failure messages are exactly what the named walk
+//! alone always gave. Both read only on a borrow or a promise, as above.
+//!
 //! The walk's scratch buffers come from `System`, not the global allocator:
 //! the library's own allocations must never be quarantined or reported as
 //! "moved while pinned" when a user's pin happens to cover them.

@@ -21,6 +21,13 @@
 //!   it replaces would, so a check next to 10 000 unrelated pins probes the
 //!   index instead of copying it, and a thread keeps at most a few dozen KiB.
 //!
+//! When all the pins are of one kind (a `Pinner`'s, with no call pins; or
+//! a call's, with no shared pins), the referents one pin covers whole are
+//! first settled by one tight pass that merges them with the sorted pins
+//! (a step or two per referent when both come in address order, a binary
+//! search otherwise); the general loop starts at the first it cannot
+//! settle.
+//!
 //! What those do not settle (a zero-length extent, one covered only by several
 //! pins together or by static memory, or none) is answered by the general
 //! piece-by-piece walk, which reads the same copy of the call pins.
