@@ -43,6 +43,15 @@
 //! followed once (the count matters: a pointer to one element and a pointer
 //! to ten at the same address are different extents to follow).
 //!
+//! # Two walks: quick, then named
+//! Most checks pass, and a passing check needs no names. The quick walk
+//! ([`quick`]) keeps per referent only its extent, and what to follow;
+//! on a borrow it asks about several levels in one question. Only when it
+//! cannot say "all pinned" does the named walk ([`run`]) go again from the
+//! root, building each referent's path (`value[3].iov_base`), to find the
+//! failure and name it: failure messages are exactly what the named walk
+//! alone always gave. Both read only on a borrow or a promise, as above.
+//!
 //! The walk's scratch buffers come from `System`, not the global allocator:
 //! the library's own allocations must never be quarantined or reported as
 //! "moved while pinned" when a user's pin happens to cover them.
@@ -122,6 +131,12 @@ struct Scratch {
     next: SysVec<Pending>,
     followed: SysVec<FollowKey>,
     followed_set: hashbrown::HashSet<FollowKey, RandomState, System>,
+    /// The quick walk's level: every referent's extent...
+    extents: SysVec<Region>,
+    /// ...and what it follows below the level (see [`quick`]).
+    follows: SysVec<QuickFollow>,
+    /// The level being followed while the next is gathered.
+    following: SysVec<QuickFollow>,
 }
 
 impl Default for Scratch {
@@ -132,6 +147,9 @@ impl Default for Scratch {
             next: SysVec::new_in(System),
             followed: SysVec::new_in(System),
             followed_set: hashbrown::HashSet::with_hasher_in(RandomState::new(), System),
+            extents: SysVec::new_in(System),
+            follows: SysVec::new_in(System),
+            following: SysVec::new_in(System),
         }
     }
 }
@@ -141,26 +159,45 @@ impl Scratch {
         self.path.clear();
         self.current.clear();
         self.next.clear();
+        self.clear_followed();
+        self.extents.clear();
+        self.follows.clear();
+        self.following.clear();
+    }
+
+    fn clear_followed(&mut self) {
         self.followed.clear();
-        self.followed_set.clear();
+        if !self.followed_set.is_empty() {
+            self.followed_set.clear();
+        }
     }
 
     /// Records that `(addr, visit, count)` is being followed; false if it
     /// already was.
     fn first_visit(&mut self, key: FollowKey) -> bool {
-        const LINEAR_LIMIT: usize = 32;
-        if self.followed.len() < LINEAR_LIMIT {
-            if self.followed.contains(&key) {
-                return false;
-            }
-            self.followed.push(key);
-            return true;
-        }
-        if self.followed_set.is_empty() {
-            self.followed_set.extend(self.followed.iter().copied());
-        }
-        self.followed_set.insert(key)
+        first_visit(&mut self.followed, &mut self.followed_set, key)
     }
+}
+
+/// Records `key` as followed, in `followed` (a short list, searched
+/// linearly) or, past 32 keys, `set`; false if it already was.
+fn first_visit(
+    followed: &mut SysVec<FollowKey>,
+    set: &mut hashbrown::HashSet<FollowKey, RandomState, System>,
+    key: FollowKey,
+) -> bool {
+    const LINEAR_LIMIT: usize = 32;
+    if followed.len() < LINEAR_LIMIT {
+        if followed.contains(&key) {
+            return false;
+        }
+        followed.push(key);
+        return true;
+    }
+    if set.is_empty() {
+        set.extend(followed.iter().copied());
+    }
+    set.insert(key)
 }
 
 thread_local! {
@@ -388,9 +425,14 @@ pub(crate) unsafe fn check_elements<T: Referents>(
         }
     }
     // SAFETY: forwarded from the caller.
-    check_from(root, trust, |c| unsafe {
-        visit_elements::<T>(ptr.cast(), count, c)
-    })
+    check_from(
+        root,
+        trust,
+        // SAFETY: forwarded from the caller.
+        |g| unsafe { gather_elements::<T>(ptr.cast(), count, g) },
+        // SAFETY: forwarded from the caller.
+        |c| unsafe { visit_elements::<T>(ptr.cast(), count, c) },
+    )
 }
 
 /// Checks the referents of one borrowed value, reading only what the borrow
@@ -399,7 +441,12 @@ pub(crate) fn check_value<T: Referents + ?Sized>(
     root: &Root<'_>,
     value: &T,
 ) -> Result<(), Box<CheckFailure>> {
-    check_from(root, Trust::Borrows, |c| value.visit_referents(c))
+    check_from(
+        root,
+        Trust::Borrows,
+        |g| value.visit_referents(g),
+        |c| value.visit_referents(c),
+    )
 }
 
 /// Checks the referents of one borrowed value, reading through every raw
@@ -412,17 +459,33 @@ pub(crate) unsafe fn check_value_trusted<T: Referents + ?Sized>(
     root: &Root<'_>,
     value: &T,
 ) -> Result<(), Box<CheckFailure>> {
-    check_from(root, Trust::Caller, |c| value.visit_referents(c))
+    check_from(
+        root,
+        Trust::Caller,
+        |g| value.visit_referents(g),
+        |c| value.visit_referents(c),
+    )
 }
 
 /// Collects the root's referents with `visit_root`, then walks from them.
 /// Callers of `check_from` with [`Trust::Caller`] hold the promise it needs.
+///
+/// The quick walk runs first (`quick_root` reports the same referents as
+/// `visit_root`, to a [`Gather`]); only when it cannot say "all pinned"
+/// does the named walk run, from the root again, to find and name what is
+/// wrong (see [`quick`]).
 fn check_from(
     root: &Root<'_>,
     trust: Trust,
+    quick_root: impl FnOnce(&mut Gather<'_>),
     visit_root: impl FnOnce(&mut Collector<'_>),
 ) -> Result<(), Box<CheckFailure>> {
     with_scratch(|s| {
+        if quick(s, trust, quick_root) {
+            return Ok(());
+        }
+        s.clear();
+        count(&NAMED_WALKS);
         visit_root(&mut Collector {
             path: &mut s.path,
             out: &mut s.current,
@@ -451,6 +514,191 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
             Some(f) => f(&mut Scratch::default()),
             None => unreachable!("the closure ran but returned nothing"),
         },
+    }
+}
+
+/// Gathers the referents `count` values of a type-erased type report.
+type GatherErased = unsafe fn(*const u8, usize, &mut Gather<'_>);
+
+/// A vouched referent whose pointee holds pointers: followed below its
+/// level once the level is known to be pinned.
+#[derive(Clone, Copy)]
+struct QuickFollow {
+    ptr: *const u8,
+    count: usize,
+    gather: GatherErased,
+}
+
+/// The quick walk's visitor: each referent's extent, and what to follow,
+/// with nothing that names it (no path, no pointee's name). Anything the
+/// named walk would report as a failure, or would have to look at more
+/// closely, sets `doubt` instead: then the named walk decides.
+pub(crate) struct Gather<'s> {
+    extents: &'s mut SysVec<Region>,
+    follows: &'s mut SysVec<QuickFollow>,
+    trust: Trust,
+    doubt: bool,
+}
+
+impl Gather<'_> {
+    /// As [`Collector::queue`], keeping only what a passing check needs.
+    #[inline]
+    fn queue<T: Referents>(&mut self, ptr: *const T, count: usize, vouched: bool, promised: bool) {
+        if ptr.is_null() || count == 0 || core::mem::size_of::<T>() == 0 {
+            return;
+        }
+        let Ok(region) = Region::of_elements(ptr, count) else {
+            // An extent past the address space: a failure to name.
+            self.doubt = true;
+            return;
+        };
+        self.extents.push(region);
+        if !T::HOLDS_POINTERS {
+            return;
+        }
+        let vouched = vouched && (ptr as usize) % core::mem::align_of::<T>() == 0;
+        // Not readable (the named walk stops there and says so), or read on
+        // a promise that may run past its memory: the named walk's to say.
+        if !vouched || (promised && past_its_memory(region).is_some()) {
+            self.doubt = true;
+            return;
+        }
+        self.follows.push(QuickFollow {
+            ptr: ptr.cast(),
+            count,
+            gather: gather_elements::<T>,
+        });
+    }
+}
+
+impl Visitor for Gather<'_> {
+    #[inline]
+    fn pointer<T: Referents>(&mut self, ptr: *const T, count: usize, _via: Via) {
+        let vouched = self.trust == Trust::Caller;
+        self.queue(ptr, count, vouched, vouched);
+    }
+
+    #[inline]
+    fn borrowed<T: Referents>(&mut self, values: &[T], _via: Via) {
+        // As `Collector::borrowed`: live for as long as the root is borrowed.
+        self.queue(values.as_ptr(), values.len(), true, false);
+    }
+
+    #[inline]
+    fn bytes(&mut self, ptr: *const u8, len: usize, _via: Via) {
+        if ptr.is_null() || len == 0 {
+            return;
+        }
+        match Region::new(ptr, len) {
+            Ok(region) => self.extents.push(region),
+            Err(_) => self.doubt = true,
+        }
+    }
+
+    // `inline` and `copied`: the defaults (in place; through `FromCopy`,
+    // as raw pointers), as `Collector` does without its path steps.
+}
+
+/// # Safety
+/// `ptr` must point at `count` initialised values of `T`.
+unsafe fn gather_elements<T: Referents>(ptr: *const u8, count: usize, g: &mut Gather<'_>) {
+    let base = ptr.cast::<T>();
+    count_by(&READ, count);
+    for i in 0..count {
+        // SAFETY: the caller guarantees `count` valid values at `ptr`.
+        let value = unsafe { &*base.add(i) };
+        value.visit_referents(g);
+    }
+}
+
+/// Values to read below the gathered levels past which the quick walk on
+/// a borrow asks about those levels first (see [`quick`]).
+const ASK_AFTER: usize = 64;
+
+/// The quick walk: whether every referent reachable from the root (as
+/// `gather_root` reports them) is pinned, level by level as [`run`] walks,
+/// following the same referents (each `(address, type, count)` once) on
+/// the same promises, and reading nothing `run` would not read. On a
+/// borrow ([`Trust::Borrows`]) the levels are asked about together, once
+/// all are gathered: a borrow, not a pin, is what lets the walk read them.
+///
+/// It records, per referent, only its extent (16 bytes) and, for those it
+/// follows, where and how: no path, no pointee's name, no flags. A passing
+/// check, the usual one, needs nothing more. Where `run` would report a
+/// failure (unpinned, past the address space, past its memory, not
+/// vouched for) this gives up (`false`) and `run` walks again from the
+/// root: it finds the failure and names it exactly as it always has (or,
+/// if a pin came meanwhile, passes: as if the check had run a moment
+/// later). Values reached by a borrow cannot change during the check, so
+/// the second walk meets the same referents.
+fn quick(s: &mut Scratch, trust: Trust, gather_root: impl FnOnce(&mut Gather<'_>)) -> bool {
+    let mut g = Gather {
+        extents: &mut s.extents,
+        follows: &mut s.follows,
+        trust,
+        doubt: false,
+    };
+    gather_root(&mut g);
+    if g.doubt {
+        return false;
+    }
+    loop {
+        // On a borrow, what the walk reads is live whether or not it is
+        // pinned, so levels are gathered first and asked about in one
+        // question (one lock acquisition, one copy of the call pins)...
+        // while that saves more than it risks: past `ASK_AFTER` values to
+        // read below, the question comes first, so that a check failing
+        // here does not first read a big level it will not need. On a
+        // promise, only pinned memory is vouched for: a level is asked
+        // about before anything below it is read, as `run` does.
+        let ask = trust == Trust::Caller
+            || s.follows.is_empty()
+            || s.follows
+                .iter()
+                .try_fold(0usize, |sum, f| {
+                    sum.checked_add(f.count).filter(|&n| n <= ASK_AFTER)
+                })
+                .is_none();
+        if ask {
+            if !s.extents.is_empty() {
+                count(&QUESTIONS);
+                if registry::first_uncovered(&s.extents, |r| Some(*r)).is_some() {
+                    return false;
+                }
+            }
+            s.extents.clear();
+        }
+        if s.follows.is_empty() {
+            return true;
+        }
+        std::mem::swap(&mut s.follows, &mut s.following);
+        let mut g = Gather {
+            extents: &mut s.extents,
+            follows: &mut s.follows,
+            trust,
+            doubt: false,
+        };
+        for f in s.following.iter() {
+            if !first_visit(
+                &mut s.followed,
+                &mut s.followed_set,
+                (f.ptr as usize, f.gather as usize, f.count),
+            ) {
+                continue;
+            }
+            // SAFETY: queued only when vouched for, as `run` follows: a
+            // borrow reached from the root owns these `count` values, or
+            // the check's caller promised that every raw pointer reachable
+            // from the root is valid for the extent its `Referents` impl
+            // reported, which is `count` values of the erased type at
+            // `ptr` (and an extent read on that promise alone does not run
+            // past its memory's known end).
+            unsafe { (f.gather)(f.ptr, f.count, &mut g) };
+        }
+        if g.doubt {
+            return false;
+        }
+        s.following.clear();
     }
 }
 
@@ -627,5 +875,192 @@ fn failure(
         cause,
         depth,
         root: root.kind,
+    }
+}
+
+#[cfg(test)]
+std::thread_local! {
+    /// Named walks run on this thread: only a check the quick walk could
+    /// not pass runs one.
+    static NAMED_WALKS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// Questions the quick walk asked the registry on this thread.
+    static QUESTIONS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// Values the quick walk read below its root on this thread.
+    static READ: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+#[cfg(not(test))]
+struct Uncounted;
+#[cfg(not(test))]
+const NAMED_WALKS: Uncounted = Uncounted;
+#[cfg(not(test))]
+const QUESTIONS: Uncounted = Uncounted;
+#[cfg(not(test))]
+const READ: Uncounted = Uncounted;
+
+#[cfg(not(test))]
+#[inline(always)]
+fn count_by(_: &Uncounted, _: usize) {}
+
+#[cfg(test)]
+fn count_by(counter: &'static std::thread::LocalKey<core::cell::Cell<usize>>, n: usize) {
+    counter.with(|c| c.set(c.get() + n));
+}
+
+#[cfg(not(test))]
+#[inline(always)]
+fn count(_: &Uncounted) {}
+
+#[cfg(test)]
+fn count(counter: &'static std::thread::LocalKey<core::cell::Cell<usize>>) {
+    count_by(counter, 1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ASK_AFTER, NAMED_WALKS, QUESTIONS, READ};
+    use crate::check::{try_check_referents, try_check_referents_through_raw, FailureCause};
+    use crate::referents::{Referents, Via, Visitor};
+    use crate::Pinner;
+
+    fn counted<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
+        NAMED_WALKS.with(|c| c.set(0));
+        QUESTIONS.with(|c| c.set(0));
+        let r = f();
+        (
+            r,
+            NAMED_WALKS.with(|c| c.get()),
+            QUESTIONS.with(|c| c.get()),
+        )
+    }
+
+    /// A passing check is settled by the quick walk alone: no path is
+    /// built, no named walk runs; a failing one runs the named walk once,
+    /// which names the failure as it always has.
+    #[test]
+    fn only_a_failing_check_names_its_referents() {
+        let bufs: Vec<Vec<u8>> = (0..16).map(|i| vec![i as u8; 64]).collect();
+        let mut pinner = Pinner::new();
+        pinner.pin_slice(&bufs);
+        for b in &bufs[..3] {
+            pinner.pin_slice(b);
+        }
+        for b in &bufs[4..] {
+            pinner.pin_slice(b);
+        }
+        let (failed, named, _) = counted(|| try_check_referents(&bufs));
+        let failure = failed.expect_err("bufs[3] is not pinned");
+        assert_eq!(named, 1, "the failure is named by one named walk");
+        assert_eq!(failure.path, "value[3]");
+        assert_eq!(failure.element, Some(3));
+        assert_eq!(failure.region.addr(), bufs[3].as_ptr() as usize);
+        assert_eq!(failure.cause, FailureCause::Unpinned);
+        pinner.pin_slice(&bufs[3]);
+        let (passed, named, _) = counted(|| try_check_referents(&bufs));
+        pinner.unpin();
+        assert!(passed.is_ok());
+        assert_eq!(named, 0, "a passing check names nothing");
+    }
+
+    /// On a borrow, what the walk reads is live whether pinned or not, so
+    /// all levels are asked about in one question: a three-level value is
+    /// one lock acquisition, not three.
+    #[test]
+    fn on_a_borrow_every_level_is_one_question() {
+        let tree: Vec<Vec<Vec<u8>>> = (0..4).map(|_| vec![vec![7u8; 32]; 4]).collect();
+        let mut pinner = Pinner::new();
+        pinner.pin_slice(&tree);
+        for mid in &tree {
+            pinner.pin_slice(mid);
+            for leaf in mid {
+                pinner.pin_slice(leaf);
+            }
+        }
+        let (passed, named, questions) = counted(|| try_check_referents(&tree));
+        pinner.unpin();
+        assert!(passed.is_ok());
+        assert_eq!((named, questions), (0, 1));
+    }
+
+    /// The quick walk gathers levels on a borrow before asking about them,
+    /// but not past a few values: a check whose first level is unpinned
+    /// reads none of the ten thousand values below it (the named walk
+    /// stops at that level too), where reading them all before asking
+    /// would make the failing check cost the whole graph.
+    #[test]
+    fn a_failing_check_on_a_borrow_reads_nothing_big_below_the_failure() {
+        let n = if cfg!(miri) { 200 } else { 10_000 };
+        let bufs: Vec<Vec<u8>> = (0..n).map(|_| vec![1u8; 8]).collect();
+        READ.with(|c| c.set(0));
+        let (failed, named, questions) = counted(|| try_check_referents(&bufs));
+        let read = READ.with(|c| c.get());
+        assert_eq!(failed.expect_err("nothing is pinned").path, "value");
+        assert_eq!((named, questions), (1, 1));
+        assert_eq!(read, 0, "no value below the unpinned level was read");
+        // A few values below are read before asking: one question.
+        let few: Vec<Vec<u8>> = (0..ASK_AFTER).map(|_| vec![2u8; 8]).collect();
+        let mut pinner = Pinner::new();
+        pinner.pin_slice(&few);
+        for b in &few {
+            pinner.pin_slice(b);
+        }
+        let (passed, _, questions) = counted(|| try_check_referents(&few));
+        pinner.unpin();
+        assert!(passed.is_ok());
+        assert_eq!(questions, 1);
+    }
+
+    /// A C-style node: `next` points at one more node, on nobody's word.
+    #[repr(C)]
+    struct Node {
+        next: *const Node,
+    }
+
+    // SAFETY: `next` points at one `Node` whenever it is valid.
+    unsafe impl Referents for Node {
+        fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
+            visitor.pointer(self.next, 1, Via::Field("next"));
+        }
+    }
+
+    /// On a promise, only raw pointers that lead to pinned memory are
+    /// vouched for: each level is asked about before anything below it is
+    /// read, so an unpinned pointer that is not valid at all (here an
+    /// unmapped address: reading it would fault, and Miri would call it
+    /// undefined behaviour) is reported, never read.
+    #[test]
+    fn on_a_promise_a_level_is_asked_about_before_it_is_read() {
+        let last = Node {
+            next: core::ptr::null(),
+        };
+        let first = Node { next: &last };
+        let two = Node { next: &first };
+        let wild = Node {
+            next: 0x10 as *const Node,
+        };
+        let root = Node { next: &wild };
+        let mut pinner = Pinner::new();
+        pinner.pin(&last);
+        // SAFETY: `first.next` points at `last`, live and pinned.
+        let (passed, named, questions) =
+            counted(|| unsafe { try_check_referents_through_raw(&first) });
+        assert!(passed.is_ok());
+        assert_eq!((named, questions), (0, 1), "one level, one question");
+        pinner.pin(&first);
+        // SAFETY: as above, one level further.
+        let (passed, _, questions) = counted(|| unsafe { try_check_referents_through_raw(&two) });
+        assert!(passed.is_ok());
+        assert_eq!(questions, 2, "a question per level");
+        pinner.pin(&wild);
+        // SAFETY: every pointer that leads to pinned memory (`root.next`)
+        // is valid; `wild.next` leads to unpinned memory, which the promise
+        // does not cover and the walk must not read.
+        let (failed, named, _) = counted(|| unsafe { try_check_referents_through_raw(&root) });
+        pinner.unpin();
+        let failure = failed.expect_err("0x10 is not pinned");
+        assert_eq!(named, 1);
+        assert_eq!(failure.cause, FailureCause::Unpinned);
+        assert_eq!(failure.region.addr(), 0x10);
+        assert_eq!(failure.path, "value.next.next");
     }
 }

@@ -21,6 +21,13 @@
 //!   it replaces would, so a check next to 10 000 unrelated pins probes the
 //!   index instead of copying it, and a thread keeps at most a few dozen KiB.
 //!
+//! When all the pins are of one kind (a `Pinner`'s, with no call pins; or
+//! a call's, with no shared pins), the referents one pin covers whole are
+//! first settled by one tight pass that merges them with the sorted pins
+//! (a step or two per referent when both come in address order, a binary
+//! search otherwise); the general loop starts at the first it cannot
+//! settle.
+//!
 //! What those do not settle (a zero-length extent, one covered only by several
 //! pins together or by static memory, or none) is answered by the general
 //! piece-by-piece walk, which reads the same copy of the call pins.
@@ -83,10 +90,99 @@ impl SortedPins<'_> {
     }
 }
 
+impl SortedPins<'_> {
+    /// How many of `items`, from the first, one of these pins covers whole:
+    /// the index of the first item it does not settle (null, empty, past
+    /// the address space, or not covered by a single one of these pins),
+    /// or `items.len()`. What it settles is covered; what it does not is
+    /// left to the general question, which may still find it covered.
+    #[inline]
+    fn settle_prefix<T>(&self, items: &[T], region: impl Fn(&T) -> Option<Region>) -> usize {
+        let n = self.pins.len().min(self.reach.len());
+        let (pins, reach) = (&self.pins[..n], &self.reach[..n]);
+        let start_of = |k: usize| pins.get(k).map_or(usize::MAX, |p| p.addr());
+        // `pins[..k]` are the pins starting at or before the last
+        // referent's start; `first` is where `pins[k - 1]` starts (0 for
+        // none), `next` where `pins[k]` does (`usize::MAX` for none), and
+        // `furthest` the furthest end among `pins[..k]`. Referents mostly
+        // come in address order, as pins do: then `k` moves forward a step
+        // or two per referent, a merge of the two sequences. A referent
+        // behind the last, or far ahead, is found by a binary search
+        // instead (O(log M), never M).
+        let (mut k, mut first, mut next, mut furthest) = (0, 0, start_of(0), 0);
+        for (i, it) in items.iter().enumerate() {
+            let Some(r) = region(it) else {
+                return i;
+            };
+            let (addr, end) = (r.addr(), r.end());
+            // `addr < end` also rules out empty extents; null is never
+            // pinned. Both are the general question's.
+            if addr == 0 || addr >= end {
+                return i;
+            }
+            // Compared with the two pins around the last referent's start.
+            count_comparison();
+            if addr >= next {
+                // One step: `pins[k]` joins the prefix, its last pin now.
+                (first, k) = (next, k + 1);
+                next = start_of(k);
+                count_comparison();
+                if addr >= next {
+                    k += 1 + pins.get(k + 1..).map_or(0, |rest| {
+                        rest.partition_point(|p| {
+                            count_comparison();
+                            p.addr() <= addr
+                        })
+                    });
+                    next = start_of(k);
+                    (first, furthest) = prefix_ends(pins, reach, k);
+                } else {
+                    furthest = reach.get(k - 1).copied().unwrap_or(0);
+                }
+            } else if addr < first {
+                k = pins.partition_point(|p| {
+                    count_comparison();
+                    p.addr() <= addr
+                });
+                next = start_of(k);
+                (first, furthest) = prefix_ends(pins, reach, k);
+            }
+            // The pin reaching furthest among those starting by `addr`
+            // covers `[addr, end)` if any one of them does.
+            if furthest < end {
+                return i;
+            }
+        }
+        items.len()
+    }
+}
+
+/// Where `pins[k - 1]` starts and the furthest end among `pins[..k]`
+/// (`(0, 0)` for `k == 0`: no pin starts by any address, and 0 reaches no
+/// non-empty extent's end).
+#[inline]
+fn prefix_ends(pins: &[Region], reach: &[usize], k: usize) -> (usize, usize) {
+    match k
+        .checked_sub(1)
+        .and_then(|last| Some((pins.get(last)?, reach.get(last)?)))
+    {
+        Some((p, &furthest)) => (p.addr(), furthest),
+        None => (0, 0),
+    }
+}
+
 /// Runs `f` with the published call pins, copied once and sorted (on the
 /// stack when they fit, else in a `System` buffer: never the global
 /// allocator, as everywhere in the registry).
 pub(super) fn with_call_pins<R>(f: impl FnOnce(&SortedPins<'_>) -> R) -> R {
+    // The usual case outside `#[pointer_escapes]` calls: no call pin
+    // anywhere (one load while no thread ever made one), nothing to copy.
+    if !calls::any_published() {
+        return f(&SortedPins {
+            pins: &[],
+            reach: &[],
+        });
+    }
     let mut pins = [const { MaybeUninit::<Region>::uninit() }; STACK_PINS];
     let mut reach = [const { MaybeUninit::<usize>::uninit() }; STACK_PINS];
     match calls::copy_regions(&mut pins) {
@@ -171,7 +267,12 @@ fn with_shared_pins<R>(
     let ran = SHARED.try_with(|cell| {
         // Busy only if `f` itself asked again (it does not): be safe.
         let mut snapshot = cell.try_borrow_mut().ok()?;
-        if snapshot.generation != Some(generation) {
+        // Compared word by word, inline: a call to `memcmp` costs more
+        // than the few words.
+        let current = snapshot
+            .generation
+            .is_some_and(|g| g.iter().zip(&generation).all(|(a, b)| a == b));
+        if !current {
             let worth = table.live_entries() <= asks.saturating_mul(2).saturating_add(16);
             if !worth || table.live_entries() > SNAPSHOT_MAX {
                 return None;
@@ -232,12 +333,29 @@ fn first_uncovered_with<T>(
     items: &[T],
     region: impl Fn(&T) -> Option<Region>,
 ) -> Option<usize> {
+    let any_calls = !calls.pins.is_empty();
+    // The usual check has its pins in one place: a `Pinner`'s in the shared
+    // table (and no call pins), or a `#[pointer_escapes]` call's own (and no
+    // shared pins). Then the referents one of those sorted pins covers
+    // whole are settled by one tight pass, a merge of two mostly ascending
+    // sequences; the general loop below takes over at the first referent
+    // that pass cannot settle, and answers from there as it always did.
+    let only = match (table, shared) {
+        (None, _) if any_calls => Some(calls),
+        (Some(_), Some(shared)) if !any_calls => Some(shared),
+        _ => None,
+    };
+    let settled = match only {
+        Some(pins) => pins.settle_prefix(items, &region),
+        None => 0,
+    };
+    // All settled: none uncovered.
+    let rest = items.get(settled..).filter(|rest| !rest.is_empty())?;
     // The extent of the last shared pin the index found covering a whole
     // referent: the table cannot change while its lock is held.
     let mut last_table_hit = (0usize, 0usize);
     let (mut call_hint, mut shared_hint) = (0, 0);
-    let any_calls = !calls.pins.is_empty();
-    for (i, it) in items.iter().enumerate() {
+    for (i, it) in rest.iter().enumerate().map(|(i, it)| (settled + i, it)) {
         // An extent past the address space, or at null, is never pinned.
         let Some(r) = region(it).filter(|r| !r.is_null()) else {
             return Some(i);
@@ -357,6 +475,58 @@ mod tests {
         })
         .join()
         .expect("the check's thread");
+    }
+
+    /// The settling pass settles a referent only when one pin covers it
+    /// whole, and stops at the first it cannot settle, whatever the order
+    /// of referents and pins (ascending, descending, jumping, nested,
+    /// overlapping, empty): checked against asking every pin in turn.
+    #[test]
+    fn settling_stops_at_the_first_referent_no_single_pin_covers() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        let rounds = if cfg!(miri) { 20 } else { 2000 };
+        for round in 0..rounds {
+            let m = next(12);
+            let mut pins: Vec<Region> = (0..m)
+                .map(|_| r(0x1000 + next(64) * 8, next(40) * 8))
+                .collect();
+            let mut reach = vec![MaybeUninit::uninit(); m];
+            let reach = prefix_reach(&mut pins, &mut reach).to_vec();
+            let sorted = SortedPins {
+                pins: &pins,
+                reach: &reach,
+            };
+            let items: Vec<Region> = (0..next(24))
+                .map(|i| match next(8) {
+                    // Mostly ascending, sometimes behind or far ahead.
+                    0 => r(0x1000 + next(70) * 8, next(16)),
+                    1 => r(0, 8),
+                    _ => r(0x1000 + (i * 16 + next(8)) % 560, 1 + next(24)),
+                })
+                .collect();
+            let by_one_pin = |it: &Region| {
+                !it.is_null()
+                    && !it.is_empty()
+                    && pins
+                        .iter()
+                        .any(|p| p.addr() <= it.addr() && it.end() <= p.end())
+            };
+            let expected = items
+                .iter()
+                .position(|it| !by_one_pin(it))
+                .unwrap_or(items.len());
+            assert_eq!(
+                sorted.settle_prefix(&items, |it| Some(*it)),
+                expected,
+                "round {round}: pins {pins:?}, items {items:?}"
+            );
+        }
     }
 
     /// The sorted view answers as the one-by-one comparison did: only a
