@@ -611,8 +611,9 @@ unsafe fn gather_elements<T: Referents>(ptr: *const u8, count: usize, g: &mut Ga
     }
 }
 
-/// Values to read below the gathered levels past which the quick walk on
-/// a borrow asks about those levels first (see [`quick`]).
+/// Values to read below the gathered levels, in all since the last
+/// question, past which the quick walk on a borrow asks about those levels
+/// first (see [`quick`]).
 const ASK_AFTER: usize = 64;
 
 /// The quick walk: whether every referent reachable from the root (as
@@ -642,31 +643,36 @@ fn quick(s: &mut Scratch, trust: Trust, gather_root: impl FnOnce(&mut Gather<'_>
     if g.doubt {
         return false;
     }
+    // Values read below levels gathered but not yet asked about, over all
+    // those levels: bounded in all, not per level, so that a long chain of
+    // small levels (a linked list) is not read whole before the question
+    // that fails at its head.
+    let mut read_unasked = 0usize;
     loop {
         // On a borrow, what the walk reads is live whether or not it is
         // pinned, so levels are gathered first and asked about in one
         // question (one lock acquisition, one copy of the call pins)...
         // while that saves more than it risks: past `ASK_AFTER` values to
         // read below, the question comes first, so that a check failing
-        // here does not first read a big level it will not need. On a
-        // promise, only pinned memory is vouched for: a level is asked
-        // about before anything below it is read, as `run` does.
-        let ask = trust == Trust::Caller
-            || s.follows.is_empty()
-            || s.follows
-                .iter()
-                .try_fold(0usize, |sum, f| {
-                    sum.checked_add(f.count).filter(|&n| n <= ASK_AFTER)
-                })
-                .is_none();
-        if ask {
-            if !s.extents.is_empty() {
-                count(&QUESTIONS);
-                if registry::first_uncovered(&s.extents, |r| Some(*r)).is_some() {
-                    return false;
+        // here does not first read a big level (or many small ones) it
+        // will not need. On a promise, only pinned memory is vouched for:
+        // a level is asked about before anything below it is read, as
+        // `run` does.
+        let read_after = s.follows.iter().try_fold(read_unasked, |sum, f| {
+            sum.checked_add(f.count).filter(|&n| n <= ASK_AFTER)
+        });
+        match read_after {
+            Some(n) if trust == Trust::Borrows && !s.follows.is_empty() => read_unasked = n,
+            _ => {
+                if !s.extents.is_empty() {
+                    count(&QUESTIONS);
+                    if registry::first_uncovered(&s.extents, |r| Some(*r)).is_some() {
+                        return false;
+                    }
                 }
+                s.extents.clear();
+                read_unasked = 0;
             }
-            s.extents.clear();
         }
         if s.follows.is_empty() {
             return true;
@@ -1008,6 +1014,49 @@ mod tests {
         pinner.unpin();
         assert!(passed.is_ok());
         assert_eq!(questions, 1);
+    }
+
+    /// A linked list owned link by link (`Box`): each level is one value.
+    struct Link {
+        next: Option<Box<Link>>,
+    }
+
+    // SAFETY: `next` owns what it points at.
+    unsafe impl Referents for Link {
+        fn visit_referents<V: Visitor>(&self, visitor: &mut V) {
+            self.next.visit_referents(visitor);
+        }
+    }
+
+    /// What the quick walk reads on a borrow before asking about what it
+    /// gathered is bounded in all, not per level: a long chain of small
+    /// levels (a linked list) whose head is unpinned is not read whole
+    /// before the question that fails it (the named walk stops at the
+    /// head), however many levels of at most `ASK_AFTER` values it has.
+    #[test]
+    fn a_failing_check_on_a_borrow_reads_nothing_big_below_the_failure_however_deep() {
+        let depth = if cfg!(miri) { 300 } else { 5_000 };
+        let mut list = Link { next: None };
+        for _ in 0..depth {
+            list = Link {
+                next: Some(Box::new(list)),
+            };
+        }
+        READ.with(|c| c.set(0));
+        let (failed, named, _) = counted(|| try_check_referents(&list));
+        let read = READ.with(|c| c.get());
+        assert_eq!(failed.expect_err("nothing is pinned").path, "value");
+        assert_eq!(named, 1);
+        assert!(
+            read <= ASK_AFTER,
+            "{read} values read below an unpinned head before asking"
+        );
+        // Dropped link by link: a recursive drop this deep could run out
+        // of stack.
+        let mut next = list.next.take();
+        while let Some(mut link) = next {
+            next = link.next.take();
+        }
     }
 
     /// A C-style node: `next` points at one more node, on nobody's word.
