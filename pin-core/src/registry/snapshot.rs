@@ -537,7 +537,9 @@ mod tests {
     /// referent is settled only when one pin covers it whole.
     #[test]
     fn settling_needs_one_pin_covering_the_whole_referent_in_every_small_case() {
-        let span = if cfg!(miri) { 4 } else { 7 };
+        // Under Miri (pure arithmetic but for `prefix_reach`'s slice) a
+        // smaller space: up to two pins over three addresses.
+        let (span, most_pins) = if cfg!(miri) { (3, 2) } else { (7, 3) };
         for base in [0, usize::MAX - span] {
             let options: Vec<Region> = (0..span)
                 .flat_map(|a| (0..=3.min(span - a)).map(move |len| r(base + a, len)))
@@ -548,7 +550,7 @@ mod tests {
                 sets.push(vec![options[i]]);
                 for j in i..n {
                     sets.push(vec![options[i], options[j]]);
-                    for k in j..n {
+                    for k in (j..n).filter(|_| most_pins >= 3) {
                         sets.push(vec![options[i], options[j], options[k]]);
                     }
                 }
