@@ -924,7 +924,11 @@ fn count(counter: &'static std::thread::LocalKey<core::cell::Cell<usize>>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{ASK_AFTER, NAMED_WALKS, QUESTIONS, READ};
+    use super::{
+        quick, run, Collector, Root, Scratch, Trust, ASK_AFTER, NAMED_WALKS, NO_ELEMENT, QUESTIONS,
+        READ, ROOT,
+    };
+    use crate::check::failure::RootKind;
     use crate::check::{try_check_referents, try_check_referents_through_raw, FailureCause};
     use crate::referents::{Referents, Via, Visitor};
     use crate::Pinner;
@@ -1057,6 +1061,154 @@ mod tests {
         while let Some(mut link) = next {
             next = link.next.take();
         }
+    }
+
+    /// A node of a random graph: inline children (a `Vec`, read on its
+    /// borrow), a raw pointer to another node (read only on a promise),
+    /// untyped bytes, and a boxed leaf.
+    struct Graph {
+        kids: Vec<Graph>,
+        next: *const Graph,
+        bytes: *const u8,
+        len: usize,
+        leaf: Option<Box<[u8; 24]>>,
+    }
+
+    // SAFETY: `kids` and `leaf` own what they report; `next` and `bytes`
+    // are reported as raw pointers, on nobody's word.
+    unsafe impl Referents for Graph {
+        fn visit_referents<V: Visitor>(&self, v: &mut V) {
+            self.kids.visit_referents(v);
+            v.pointer(self.next, 1, Via::Field("next"));
+            v.bytes(self.bytes, self.len, Via::Field("bytes"));
+            self.leaf.visit_referents(v);
+        }
+    }
+
+    /// The quick walk's verdict and the named walk's, each alone, on
+    /// `value` read as `trust` allows.
+    fn both_walks(value: &Graph, trust: Trust) -> (bool, bool) {
+        let mut s = Scratch::default();
+        let quick_passed = quick(&mut s, trust, |g| value.visit_referents(g));
+        s.clear();
+        value.visit_referents(&mut Collector {
+            path: &mut s.path,
+            out: &mut s.current,
+            trust,
+            at: ROOT,
+            elem: NO_ELEMENT,
+        });
+        let context = String::new;
+        let root = Root {
+            name: "value",
+            kind: RootKind::Value,
+            context: &context,
+        };
+        (quick_passed, run(&mut s, &root, trust).is_ok())
+    }
+
+    /// Rule: the quick walk says "all pinned" exactly when the named walk
+    /// passes, so that no failure the named walk finds (unpinned, partly
+    /// pinned, not vouched for, ...) is skipped by the quick one. Random
+    /// graphs (cycles through raw pointers, shared children, bytes, boxed
+    /// leaves), random pins (whole, partial, none), read on a borrow and
+    /// on a promise (every raw pointer here is valid: the promise holds).
+    #[test]
+    fn the_quick_walk_passes_exactly_when_the_named_walk_does() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        let rounds = if cfg!(miri) { 12 } else { 400 };
+        let (mut passed, mut failed) = (0, 0);
+        for round in 0..rounds {
+            let n = 1 + next(6);
+            let buffers: Vec<Vec<u8>> = (0..n).map(|i| vec![i as u8; 8 + next(24)]).collect();
+            let mut arena: Vec<Box<Graph>> = (0..n)
+                .map(|i| {
+                    let kids = (0..next(3))
+                        .map(|_| Graph {
+                            kids: Vec::new(),
+                            next: core::ptr::null(),
+                            bytes: core::ptr::null(),
+                            len: 0,
+                            leaf: (next(2) == 0).then(|| Box::new([7u8; 24])),
+                        })
+                        .collect();
+                    Box::new(Graph {
+                        kids,
+                        next: core::ptr::null(),
+                        bytes: buffers[i].as_ptr(),
+                        len: if next(3) == 0 { 0 } else { buffers[i].len() },
+                        leaf: None,
+                    })
+                })
+                .collect();
+            let addrs: Vec<*const Graph> = arena.iter().map(|b| &**b as *const Graph).collect();
+            // Raw links, cycles included; sometimes none (then a borrow can
+            // pass).
+            let linked = next(3) != 0;
+            for node in arena.iter_mut() {
+                if linked && next(2) == 0 {
+                    node.next = addrs[next(n)];
+                }
+                for kid in node.kids.iter_mut() {
+                    if linked && next(3) == 0 {
+                        kid.next = addrs[next(n)];
+                    }
+                }
+            }
+            // Pins: each extent whole (mostly), half, or not at all.
+            let mut extents: Vec<(*const u8, usize)> = Vec::new();
+            for (node, buf) in arena.iter().zip(&buffers) {
+                extents.push((
+                    (&**node as *const Graph).cast(),
+                    core::mem::size_of::<Graph>(),
+                ));
+                extents.push((buf.as_ptr(), buf.len()));
+                if !node.kids.is_empty() {
+                    let size = node.kids.len() * core::mem::size_of::<Graph>();
+                    extents.push((node.kids.as_ptr().cast(), size));
+                }
+                for kid in &node.kids {
+                    if let Some(leaf) = &kid.leaf {
+                        extents.push((leaf.as_ptr(), leaf.len()));
+                    }
+                }
+            }
+            let mut pinner = Pinner::new();
+            let all = next(3) == 0;
+            for &(ptr, len) in &extents {
+                let len = match next(10) {
+                    _ if all => len,
+                    0 => 0,
+                    1 => len / 2,
+                    _ => len,
+                };
+                if len > 0 {
+                    // SAFETY: every extent here outlives the pinner.
+                    unsafe { pinner.pin_raw(ptr, len) };
+                }
+            }
+            for trust in [Trust::Borrows, Trust::Caller] {
+                let (quick_passed, run_passed) = both_walks(&arena[0], trust);
+                assert_eq!(
+                    quick_passed, run_passed,
+                    "round {round}, {trust:?}: the quick walk said {quick_passed}, the named walk {run_passed}"
+                );
+                if run_passed {
+                    passed += 1;
+                } else {
+                    failed += 1;
+                }
+            }
+            pinner.unpin();
+        }
+        // Both verdicts were met: the comparison was not one-sided.
+        assert!(passed > 0 && failed > 0, "passed {passed}, failed {failed}");
     }
 
     /// A C-style node: `next` points at one more node, on nobody's word.
