@@ -1147,17 +1147,23 @@ mod tests {
                     })
                 })
                 .collect();
-            let addrs: Vec<*const Graph> = arena.iter().map(|b| &**b as *const Graph).collect();
+            // Raw pointers from unique borrows, and the links written
+            // through them: writing through the boxes afterwards would
+            // invalidate the pointers (Stacked Borrows).
+            let nodes: Vec<*mut Graph> = arena.iter_mut().map(|b| &mut **b as *mut Graph).collect();
             // Raw links, cycles included; sometimes none (then a borrow can
             // pass).
             let linked = next(3) != 0;
-            for node in arena.iter_mut() {
+            for &node in &nodes {
+                // SAFETY: `node` points at a live node of `arena`, which
+                // nothing else borrows while the links are written.
+                let node = unsafe { &mut *node };
                 if linked && next(2) == 0 {
-                    node.next = addrs[next(n)];
+                    node.next = nodes[next(n)];
                 }
                 for kid in node.kids.iter_mut() {
                     if linked && next(3) == 0 {
-                        kid.next = addrs[next(n)];
+                        kid.next = nodes[next(n)];
                     }
                 }
             }
