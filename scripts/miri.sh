@@ -87,7 +87,8 @@ FACADE_TESTS=(bad_input panic_safety model stress soundness soundness_forgotten_
 
 # Two lanes at once (MIRI_LANES=1: one after the other). Miri interprets a
 # test binary on one host thread, so on CI's two cores two lanes take about
-# half the time; each lane's output is kept and printed when it ends.
+# half the time; each lane's output is kept and printed when it ends
+# (lane 2's after lane 1's), or when the script is stopped.
 # Balanced by measurement (a warm build, 2 cores, one other job): pin-core's
 # unit tests, the seeds and most facade tests took 375 s, model and stress
 # 243 s; pinner_go and owned_pin_side_alloc then moved to lane 2.
@@ -174,7 +175,9 @@ start_lane() {
     local n=$1
     (
         t0=$SECONDS
-        if "$SELF" --lane "$n" >"$logs/$n" 2>&1; then
+        # Through bash: the script need not be executable (`bash
+        # scripts/miri.sh` on a checkout that lost the mode bit).
+        if bash "$SELF" --lane "$n" >"$logs/$n" 2>&1; then
             echo "miri lane $n: passed in $((SECONDS - t0))s" >>"$logs/$n"
         else
             echo "miri lane $n: FAILED after $((SECONDS - t0))s" >>"$logs/$n"
@@ -184,18 +187,44 @@ start_lane() {
 }
 
 logs=$(mktemp -d)
-trap 'rm -rf "$logs"' EXIT
+shown=""
+# Prints lane N's output (once).
+show_lane() {
+    case " $shown " in *" $1 "*) return ;; esac
+    shown="$shown $1"
+    cat "$logs/$1"
+}
+# Also when the script is stopped (a CI timeout, ^C): what the lanes
+# printed so far, most often the failure that made them slow, is shown
+# before their files go.
+on_exit() {
+    for n in 1 2; do
+        case " $shown " in *" $n "*) continue ;; esac
+        if [ -f "$logs/$n" ]; then
+            echo "--- miri lane $n, unfinished:"
+            cat "$logs/$n"
+        fi
+    done
+    rm -rf "$logs"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 status=0
 if [ "${MIRI_LANES:-2}" = 1 ]; then
     start_lane 1; wait $! || status=1
+    show_lane 1
     start_lane 2; wait $! || status=1
+    show_lane 2
 else
     start_lane 1; lane1=$!
     start_lane 2; lane2=$!
+    # Lane 1's output as soon as it ends, lane 2's when it does.
     wait "$lane1" || status=1
+    show_lane 1
     wait "$lane2" || status=1
+    show_lane 2
 fi
-cat "$logs/1" "$logs/2"
 echo
 if [ "$status" != 0 ]; then
     echo "miri: a lane failed (see its output above)"
