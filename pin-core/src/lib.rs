@@ -33,6 +33,8 @@ mod report;
 mod settings;
 mod statics;
 mod sys_vec;
+#[cfg(test)]
+mod test_rng;
 
 pub use alloc::PinAwareAlloc;
 pub use check::{

@@ -429,6 +429,29 @@ mod tests {
         Region::from_parts(addr, len)
     }
 
+    /// `pins` sorted as the checker sorts them, and the furthest end of
+    /// each prefix (what `SortedPins` reads).
+    fn sorted_with_reach(pins: &mut [Region]) -> Vec<usize> {
+        let mut reach = vec![MaybeUninit::uninit(); pins.len()];
+        prefix_reach(pins, &mut reach).to_vec()
+    }
+
+    /// What `settle_prefix` must answer, by asking each pin: how many of
+    /// `items`, from the first, one pin of `pins` covers whole.
+    fn settled_by_asking_each_pin(pins: &[Region], items: &[Region]) -> usize {
+        let by_one_pin = |it: &Region| {
+            !it.is_null()
+                && !it.is_empty()
+                && pins
+                    .iter()
+                    .any(|p| p.addr() <= it.addr() && it.end() <= p.end())
+        };
+        items
+            .iter()
+            .position(|it| !by_one_pin(it))
+            .unwrap_or(items.len())
+    }
+
     /// A check of N referents against the M call pins of the current call
     /// compares each referent with O(log M) of them, not all M: the
     /// `readv`-shaped check (16 buffers, each its own call pin) no longer
@@ -483,21 +506,14 @@ mod tests {
     /// overlapping, empty): checked against asking every pin in turn.
     #[test]
     fn settling_stops_at_the_first_referent_no_single_pin_covers() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |bound: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % bound as u64) as usize
-        };
+        let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15u64);
         let rounds = if cfg!(miri) { 20 } else { 2000 };
         for round in 0..rounds {
             let m = next(12);
             let mut pins: Vec<Region> = (0..m)
                 .map(|_| r(0x1000 + next(64) * 8, next(40) * 8))
                 .collect();
-            let mut reach = vec![MaybeUninit::uninit(); m];
-            let reach = prefix_reach(&mut pins, &mut reach).to_vec();
+            let reach = sorted_with_reach(&mut pins);
             let sorted = SortedPins {
                 pins: &pins,
                 reach: &reach,
@@ -510,20 +526,9 @@ mod tests {
                     _ => r(0x1000 + (i * 16 + next(8)) % 560, 1 + next(24)),
                 })
                 .collect();
-            let by_one_pin = |it: &Region| {
-                !it.is_null()
-                    && !it.is_empty()
-                    && pins
-                        .iter()
-                        .any(|p| p.addr() <= it.addr() && it.end() <= p.end())
-            };
-            let expected = items
-                .iter()
-                .position(|it| !by_one_pin(it))
-                .unwrap_or(items.len());
             assert_eq!(
                 sorted.settle_prefix(&items, |it| Some(*it)),
-                expected,
+                settled_by_asking_each_pin(&pins, &items),
                 "round {round}: pins {pins:?}, items {items:?}"
             );
         }
@@ -556,27 +561,15 @@ mod tests {
                 }
             }
             for mut pins in sets {
-                let mut reach = vec![MaybeUninit::uninit(); pins.len()];
-                let reach = prefix_reach(&mut pins, &mut reach).to_vec();
+                let reach = sorted_with_reach(&mut pins);
                 let sorted = SortedPins {
                     pins: &pins,
                     reach: &reach,
                 };
-                let by_one_pin = |it: &Region| {
-                    !it.is_null()
-                        && !it.is_empty()
-                        && pins
-                            .iter()
-                            .any(|p| p.addr() <= it.addr() && it.end() <= p.end())
-                };
                 let check = |items: &[Region]| {
-                    let expected = items
-                        .iter()
-                        .position(|it| !by_one_pin(it))
-                        .unwrap_or(items.len());
                     assert_eq!(
                         sorted.settle_prefix(items, |it| Some(*it)),
-                        expected,
+                        settled_by_asking_each_pin(&pins, items),
                         "pins {pins:?}, items {items:?}"
                     );
                 };
