@@ -268,20 +268,16 @@ impl Collector<'_> {
         vouched: bool,
         promised: bool,
     ) {
-        // Zero-sized values occupy no memory C could read: nothing to check
-        // (their address is dangling and never pinned).
-        if ptr.is_null() || count == 0 || core::mem::size_of::<T>() == 0 {
+        if nothing_to_check(ptr, count) {
             return;
         }
         let (region, overflow) = match Region::of_elements(ptr, count) {
             Ok(r) => (r, false),
             Err(_) => (Region::from_parts(ptr as usize, 0), true),
         };
-        // A misaligned pointer is never read (a reference made from it
-        // would be undefined behaviour): a packed field's copy re-reported
-        // at its real place can be one. Unvouched, the walk stops there and
-        // says so if there was anything to follow.
-        let vouched = vouched && (ptr as usize) % core::mem::align_of::<T>() == 0;
+        // Unvouched, the walk stops there and says so if there was anything
+        // to follow.
+        let vouched = readable(ptr, vouched);
         // Values that hold no pointers have nothing to follow: their extent
         // being pinned is the whole check.
         let follow = T::HOLDS_POINTERS.then_some(Follow {
@@ -301,6 +297,23 @@ impl Collector<'_> {
             promised,
         });
     }
+}
+
+/// Whether `count` values of `T` at `ptr` leave nothing to check: null,
+/// none, or zero-sized (zero-sized values occupy no memory C could read;
+/// their address is dangling and never pinned). One rule for both walks.
+#[inline(always)]
+fn nothing_to_check<T>(ptr: *const T, count: usize) -> bool {
+    ptr.is_null() || count == 0 || core::mem::size_of::<T>() == 0
+}
+
+/// Whether the walk may read the values at `ptr`: vouched for, and
+/// aligned. A misaligned pointer is never read (a reference made from it
+/// would be undefined behaviour): a packed field's copy re-reported at its
+/// real place can be one. One rule for both walks.
+#[inline(always)]
+fn readable<T>(ptr: *const T, vouched: bool) -> bool {
+    vouched && (ptr as usize) % core::mem::align_of::<T>() == 0
 }
 
 impl Visitor for Collector<'_> {
@@ -544,7 +557,7 @@ impl Gather<'_> {
     /// As [`Collector::queue`], keeping only what a passing check needs.
     #[inline]
     fn queue<T: Referents>(&mut self, ptr: *const T, count: usize, vouched: bool, promised: bool) {
-        if ptr.is_null() || count == 0 || core::mem::size_of::<T>() == 0 {
+        if nothing_to_check(ptr, count) {
             return;
         }
         let Ok(region) = Region::of_elements(ptr, count) else {
@@ -556,7 +569,7 @@ impl Gather<'_> {
         if !T::HOLDS_POINTERS {
             return;
         }
-        let vouched = vouched && (ptr as usize) % core::mem::align_of::<T>() == 0;
+        let vouched = readable(ptr, vouched);
         // Not readable (the named walk stops there and says so), or read on
         // a promise that may run past its memory: the named walk's to say.
         if !vouched || (promised && past_its_memory(region).is_some()) {
@@ -1115,13 +1128,7 @@ mod tests {
     /// on a promise (every raw pointer here is valid: the promise holds).
     #[test]
     fn the_quick_walk_passes_exactly_when_the_named_walk_does() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |bound: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % bound as u64) as usize
-        };
+        let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1du64);
         let rounds = if cfg!(miri) { 12 } else { 400 };
         let (mut passed, mut failed) = (0, 0);
         for round in 0..rounds {
