@@ -96,12 +96,12 @@ lane_1() {
     step "pin-core unit tests"
     cargo +nightly miri test -p pointer-escapes-core --lib
 
-    step "spin lock and check mode under 8 scheduling seeds"
+    step "spin lock, mirror and check mode under 8 scheduling seeds"
     # The seeds run in parallel and interleave their output: keep it for a
     # failure, print one line otherwise.
     local seeds_log
     seeds_log=$(mktemp)
-    for filter in registry::lock check::mode::tests::mode_and_call_pins_wanted_change_together; do
+    for filter in registry::lock registry::mirror::tests::a_racing_reader check::mode::tests::mode_and_call_pins_wanted_change_together; do
         if MIRIFLAGS="$MIRIFLAGS -Zmiri-many-seeds=0..8" \
             cargo +nightly miri test -p pointer-escapes-core --lib "$filter" >"$seeds_log" 2>&1; then
             echo "$filter: 8 of 8 seeds passed"

@@ -9,11 +9,14 @@ use std::alloc::System;
 const INLINE_IDS: usize = 4;
 
 pub(crate) struct PinIds {
+    /// The handles while there are at most `INLINE_IDS`.
     inline: [PinId; INLINE_IDS],
-    /// Handles in `inline` while `spill` is empty.
+    /// Handles held: all in `inline` while at most `INLINE_IDS`, else all
+    /// in `spill`. One word decides where they are, so that the one-pin
+    /// pinner's push and release read nothing else.
     len: usize,
-    /// Every handle, once there are more than fit inline (from `System`:
-    /// see `sys_vec`).
+    /// Every handle, once there are more than fit inline, else empty (from
+    /// `System`: see `sys_vec`).
     spill: SysVec<PinId>,
 }
 
@@ -30,56 +33,48 @@ impl PinIds {
     /// follow (made under the registry's lock) do not allocate.
     #[inline]
     pub(crate) fn reserve(&mut self, additional: usize) {
-        let room = if self.spill.is_empty() {
-            INLINE_IDS - self.len
-        } else {
-            self.spill.capacity() - self.spill.len()
-        };
-        if additional > room {
-            self.reserve_heap(additional);
+        let wanted = self.len + additional;
+        if wanted > INLINE_IDS && wanted > self.spill.capacity() {
+            self.reserve_heap(wanted);
         }
     }
 
+    /// Room for `wanted` handles in `spill`, growing it at least twofold
+    /// so that a pinner pinning one by one reserves O(log n) times.
     #[cold]
-    fn reserve_heap(&mut self, additional: usize) {
-        if self.spill.is_empty() {
-            let mut spill =
-                SysVec::with_capacity_in((self.len + additional).max(2 * INLINE_IDS), System);
-            spill.extend_from_slice(&self.inline[..self.len]);
-            self.spill = spill;
-        } else {
-            self.spill.reserve(additional);
-        }
+    fn reserve_heap(&mut self, wanted: usize) {
+        let room = wanted.max(2 * INLINE_IDS).max(2 * self.spill.capacity());
+        self.spill.reserve_exact(room - self.spill.len());
     }
 
     /// Adds a handle; call `reserve` first.
     #[inline]
     pub(crate) fn push(&mut self, id: PinId) {
-        if self.spill.is_empty() && self.len < INLINE_IDS {
+        if self.len < INLINE_IDS {
             self.inline[self.len] = id;
-            self.len += 1;
         } else {
-            if self.spill.is_empty() {
-                self.spill.extend_from_slice(&self.inline[..self.len]);
+            if self.len == INLINE_IDS {
+                self.spill.extend_from_slice(&self.inline);
             }
             self.spill.push(id);
         }
+        self.len += 1;
     }
 
+    #[inline]
     pub(crate) fn as_slice(&self) -> &[PinId] {
-        if self.spill.is_empty() {
-            &self.inline[..self.len]
-        } else {
-            &self.spill
+        match self.inline.get(..self.len) {
+            Some(inline) => inline,
+            None => &self.spill,
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.as_slice().len()
+        self.len
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 
     /// Forgets every handle, keeping any heap room for reuse.
@@ -107,5 +102,34 @@ mod tests {
         ids.push(PinId(7));
         ids.push(PinId(8));
         assert_eq!(ids.as_slice(), [PinId(7), PinId(8)]);
+        for i in 0..20 {
+            ids.reserve(1);
+            ids.push(PinId(i));
+        }
+        assert_eq!(ids.len(), 22);
+        assert_eq!(ids.as_slice()[..3], [PinId(7), PinId(8), PinId(0)]);
+        assert_eq!(ids.as_slice()[21], PinId(19));
+    }
+
+    /// The pushes after a `reserve` never allocate (they run under the
+    /// registry's lock, which the allocator's path also takes).
+    #[test]
+    fn pushes_after_reserve_fit_the_room_reserved() {
+        let mut ids = PinIds::new();
+        for round in 0..3 {
+            for batch in [1usize, 3, 4, 5, 17] {
+                ids.reserve(batch);
+                let capacity = ids.spill.capacity();
+                for i in 0..batch {
+                    ids.push(PinId(i as u32));
+                }
+                assert_eq!(
+                    ids.spill.capacity(),
+                    capacity,
+                    "round {round} batch {batch}"
+                );
+            }
+        }
+        assert_eq!(ids.len(), 3 * 30);
     }
 }

@@ -39,6 +39,7 @@ mod fork;
 mod hints;
 mod ids;
 mod lock;
+mod mirror;
 mod quarantine;
 mod quarantine_hints;
 mod shards;
@@ -71,11 +72,9 @@ use table::Span;
 
 /// Pins `region` once on behalf of the calling thread, in its shard.
 pub(crate) fn pin(region: Region, kind: PinKind, site: Site) -> PinId {
-    crate::memory::register_thread();
-    let thread = ThreadNumber::current();
+    let thread = pinning_thread();
     let s = thread.0 as usize % SHARDS;
     let born = coarse_now_ms();
-    use_shard(s);
     let mut table = lock_shard(s);
     let id = table.pin(region, kind, site, thread, born);
     publish_live(s, &table);
@@ -89,12 +88,10 @@ pub(crate) fn pin_all(regions: &[Region], kind: PinKind, site: Site, out: &mut P
     if regions.is_empty() {
         return;
     }
-    crate::memory::register_thread();
-    let thread = ThreadNumber::current();
+    let thread = pinning_thread();
     let s = thread.0 as usize % SHARDS;
     let born = coarse_now_ms();
     out.reserve(regions.len());
-    use_shard(s);
     let mut table = lock_shard(s);
     // A null region pins nothing (see `Region::new`).
     for &region in regions.iter().filter(|r| !r.is_null()) {
@@ -250,8 +247,7 @@ pub fn is_pinned<T: ?Sized>(ptr: *const T) -> bool {
     if addr == 0 {
         return false;
     }
-    (SHARDS_IN_USE.load(Ordering::Relaxed) != 0
-        && any_live_shard(|h| h.may_cover(addr), |t| t.covers_point(addr)))
+    (SHARDS_IN_USE.load(Ordering::Relaxed) != 0 && any_shard_covers_point(addr))
         || calls::covers_point(addr)
         || statics::is_static(addr)
 }
@@ -704,6 +700,7 @@ mod tests {
             ("hints.rs", include_str!("hints.rs")),
             ("ids.rs", include_str!("ids.rs")),
             ("lock.rs", include_str!("lock.rs")),
+            ("mirror.rs", include_str!("mirror.rs")),
             ("quarantine.rs", include_str!("quarantine.rs")),
             ("quarantine_hints.rs", include_str!("quarantine_hints.rs")),
             ("shards.rs", include_str!("shards.rs")),

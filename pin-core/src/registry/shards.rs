@@ -1,6 +1,7 @@
 //! The shared tables of lasting pins, in `SHARDS` shards: each shard's
-//! table under its own spin lock with its live count, generation and
-//! lock-free hints beside it; the word saying which shards (and whether
+//! table under its own spin lock with its live count, its mirror of a few
+//! pins (whose sequence word is its generation) and lock-free hints beside
+//! it; the word saying which shards (and whether
 //! any thread's call record) ever held a pin; and `Tables`, several shards
 //! locked together in the lock order for questions whose answer may
 //! combine pins of several shards. `docs/registry.md` says why the table
@@ -9,10 +10,12 @@
 use super::fork;
 use super::hints::Hints;
 use super::lock::{SpinGuard, SpinLock};
+use super::mirror::{Mirror, MIRROR_MAX};
 use super::slab;
 use super::table::{self, Hit, PinId, Table};
+use crate::origin::ThreadNumber;
 use crate::region::Region;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 /// Bits of a `PinId` naming its shard (the top ones; the rest is the
 /// entry's id in that shard's slab, `slab::ID_BITS`).
@@ -34,11 +37,13 @@ pub(super) struct Shard {
     /// Live entries in `table`, stored under its lock (Release) after
     /// every change: readers skip a shard whose count is 0 without its lock.
     live: AtomicUsize,
-    /// Changes of `table`'s pins, bumped under its lock by every pin and
-    /// unpin (`publish_live`): a checker's sorted copy of the shard's pins
-    /// (`snapshot`) is current while this has not moved. Per shard, so that
-    /// pinning threads never write one shared counter.
-    generation: AtomicU64,
+    /// The table's pins while they are few, for point questions without
+    /// the lock (`mirror`). Its sequence word is the shard's generation:
+    /// it moves under the lock on every pin and unpin (`publish_live`), and
+    /// a checker's sorted copy of the shard's pins (`snapshot`) is current
+    /// while it has not. Per shard, so that pinning threads never write one
+    /// shared counter.
+    mirror: Mirror,
 }
 
 /// Each shard's lock-free hints (see `hints`): its own set, written only
@@ -51,7 +56,7 @@ pub(super) const fn shard(s: usize) -> Shard {
     Shard {
         table: SpinLock::new(Table::new(&SHARD_HINTS[s])),
         live: AtomicUsize::new(0),
-        generation: AtomicU64::new(0),
+        mirror: Mirror::new(),
     }
 }
 
@@ -162,12 +167,12 @@ pub(super) fn lock_shard(s: usize) -> SpinGuard<'static, Table> {
 }
 
 /// Every change of a shard's pins ends here, under its lock.
+#[inline]
 pub(super) fn publish_live(s: usize, table: &Table) {
     let shard = &SHARD_TABLES[s];
-    // Written only under the shard's lock: a load and a store, no
+    // Written only under the shard's lock: loads and stores, no
     // read-modify-write.
-    let generation = shard.generation.load(Ordering::Relaxed).wrapping_add(1);
-    shard.generation.store(generation, Ordering::Relaxed);
+    shard.mirror.publish(table.few_pins(MIRROR_MAX));
     shard.live.store(table.live_entries(), Ordering::Release);
 }
 
@@ -201,23 +206,26 @@ pub(super) fn shared_pins() -> bool {
     false
 }
 
-/// Whether `f` says yes for some shard holding pins whose hints do not rule
-/// it out (`hinted`, lock-free), each asked under its own lock, one at a
-/// time: for questions about one address, which one pin answers (no pin
-/// spans two shards).
+/// Whether a shared pin covers `addr`. Each shard holding pins answers
+/// from its mirror when that holds all of them (no lock), else, when its
+/// hints do not rule `addr` out, from its table under its lock; one shard
+/// at a time, as one pin answers a point question (no pin spans two
+/// shards).
 #[inline]
-pub(super) fn any_live_shard(
-    mut hinted: impl FnMut(&'static Hints) -> bool,
-    mut f: impl FnMut(&Table) -> bool,
-) -> bool {
+pub(super) fn any_shard_covers_point(addr: usize) -> bool {
     let mut used = shards_in_use();
     while used != 0 {
         let s = used.trailing_zeros() as usize % SHARDS;
         used &= used - 1;
-        if SHARD_TABLES[s].live.load(Ordering::Acquire) != 0
-            && hinted(&SHARD_HINTS[s])
-            && f(&lock_shard(s))
-        {
+        let shard = &SHARD_TABLES[s];
+        if shard.live.load(Ordering::Acquire) == 0 {
+            continue;
+        }
+        let covered = match shard.mirror.covers_point(addr) {
+            Some(answer) => answer,
+            None => SHARD_HINTS[s].may_cover(addr) && lock_shard(s).covers_point(addr),
+        };
+        if covered {
             return true;
         }
     }
@@ -366,7 +374,7 @@ impl Tables {
     /// equal pins.
     pub(super) fn generations(&self) -> [u64; SHARDS] {
         core::array::from_fn(|s| match self.guards[s] {
-            Some(_) => SHARD_TABLES[s].generation.load(Ordering::Relaxed),
+            Some(_) => SHARD_TABLES[s].mirror.generation(),
             None => u64::MAX,
         })
     }
@@ -381,6 +389,36 @@ pub(super) static GUARDED_FREES: AtomicBool = AtomicBool::new(false);
 /// guarded from now on, so lock-free hints are worth keeping.
 pub(crate) fn note_guarded_frees() {
     GUARDED_FREES.store(true, Ordering::Relaxed);
+}
+
+std::thread_local! {
+    /// The calling thread's number once it has done what its first lasting
+    /// pin needs (`first_pin_on_this_thread`), else 0. A `const`
+    /// thread-local without a destructor: read from inside the allocator
+    /// too, it never registers anything or allocates.
+    static PINNING_THREAD: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+}
+
+/// The calling thread's number, for a pin into its shard: one thread-local
+/// load once the thread has pinned before. The first time it registers the
+/// thread (its stack's bounds, for `memory`), numbers it and marks its
+/// shard in use (`use_shard`): a thread's shard never changes and the bit
+/// is never cleared, so once per thread is enough.
+#[inline]
+pub(super) fn pinning_thread() -> ThreadNumber {
+    match PINNING_THREAD.with(core::cell::Cell::get) {
+        0 => first_pin_on_this_thread(),
+        n => ThreadNumber(n),
+    }
+}
+
+#[cold]
+fn first_pin_on_this_thread() -> ThreadNumber {
+    crate::memory::register_thread();
+    let thread = ThreadNumber::current();
+    use_shard(thread.0 as usize % SHARDS);
+    PINNING_THREAD.with(|t| t.set(thread.0));
+    thread
 }
 
 /// Marks shard `s` as in use before its first pin (see `SHARDS_IN_USE` and

@@ -226,12 +226,12 @@ impl Span {
 
 /// A scan-list entry: the extent of a live entry, and its id.
 #[derive(Clone, Copy)]
-struct ScanItem {
-    start: usize,
+pub(crate) struct ScanItem {
+    pub(crate) start: usize,
     len: usize,
     /// `len`, or 1 for a zero-length pin (which covers its own address), so
     /// that the point test is one subtraction and one comparison.
-    reach: usize,
+    pub(crate) reach: usize,
     id: u32,
 }
 
@@ -383,7 +383,7 @@ impl Table {
     /// A table outside the registry (unit tests): no lock-free hints, so
     /// its set is never written.
     #[cfg(test)]
-    fn private() -> Table {
+    pub(super) fn private() -> Table {
         Table {
             hints: HintsMode::Off,
             ..Table::new(&UNUSED_HINTS)
@@ -644,6 +644,15 @@ impl Table {
         self.index
             .shrink_to(0, |&i| entries[i as usize].bucket_hash());
         self.scan.shrink_to(SCAN_CALL_MAX);
+    }
+
+    /// Every live pin's region when the scan list holds them all (nothing
+    /// is indexed) and there are at most `max`, else `None`: what the
+    /// shard mirrors for point questions asked without its lock
+    /// (`mirror`). A group's regions count one each.
+    #[inline]
+    pub(crate) fn few_pins(&self, max: usize) -> Option<&[ScanItem]> {
+        (self.index.is_empty() && self.scan.len() <= max).then_some(&self.scan[..])
     }
 
     /// Calls `f` with every live pin covering `addr`; stops when `f`
