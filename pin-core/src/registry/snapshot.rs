@@ -24,7 +24,7 @@
 //! When all the pins are of one kind (a `Pinner`'s, with no call pins; or
 //! a call's, with no shared pins), the referents one pin covers whole are
 //! first settled by one tight pass that merges them with the sorted pins
-//! (a step or two per referent when both come in address order, a binary
+//! (one step per referent when both come in address order, a binary
 //! search otherwise); the general loop starts at the first it cannot
 //! settle.
 //!
@@ -43,10 +43,20 @@ use std::alloc::System;
 const STACK_PINS: usize = 64;
 
 /// Pins sorted by start, with the furthest end among each prefix:
-/// `reach[i]` is the largest end of `pins[..=i]`.
+/// `reach[i]` is where `pins[i]` starts and the largest end of
+/// `pins[..=i]`.
 pub(super) struct SortedPins<'a> {
     pins: &'a [Region],
-    reach: &'a [usize],
+    reach: &'a [Reach],
+}
+
+/// A sorted pin's start, and the furthest end among it and the pins
+/// sorted before it: the two words the coverage question reads per pin,
+/// side by side (one bound check, one cache line for both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Reach {
+    start: usize,
+    furthest: usize,
 }
 
 impl SortedPins<'_> {
@@ -57,10 +67,10 @@ impl SortedPins<'_> {
     /// one or two pins further on, and otherwise found by a binary search.
     #[inline]
     fn covers_whole(&self, addr: usize, end: usize, hint: &mut usize) -> bool {
-        let pins = self.pins;
-        let starts_by = |p: &Region| {
+        let pins = self.reach;
+        let starts_by = |p: &Reach| {
             count_comparison();
-            p.addr() <= addr
+            p.start <= addr
         };
         // The pins starting at or before `addr` are `pins[..k]`.
         let mut k = (*hint).min(pins.len());
@@ -84,7 +94,7 @@ impl SortedPins<'_> {
         // Every pin of the prefix starts at or before `addr`, so the one
         // reaching furthest covers `[addr, end)` if any of them does.
         match k.checked_sub(1) {
-            Some(last) => self.reach.get(last).is_some_and(|&r| r >= end),
+            Some(last) => pins.get(last).is_some_and(|r| r.furthest >= end),
             None => false,
         }
     }
@@ -98,18 +108,20 @@ impl SortedPins<'_> {
     /// left to the general question, which may still find it covered.
     #[inline]
     fn settle_prefix<T>(&self, items: &[T], region: impl Fn(&T) -> Option<Region>) -> usize {
-        let n = self.pins.len().min(self.reach.len());
-        let (pins, reach) = (&self.pins[..n], &self.reach[..n]);
-        let start_of = |k: usize| pins.get(k).map_or(usize::MAX, |p| p.addr());
-        // `pins[..k]` are the pins starting at or before the last
-        // referent's start; `first` is where `pins[k - 1]` starts (0 for
-        // none), `next` where `pins[k]` does (`usize::MAX` for none), and
-        // `furthest` the furthest end among `pins[..k]`. Referents mostly
-        // come in address order, as pins do: then `k` moves forward a step
-        // or two per referent, a merge of the two sequences. A referent
-        // behind the last, or far ahead, is found by a binary search
-        // instead (O(log M), never M).
-        let (mut k, mut first, mut next, mut furthest) = (0, 0, start_of(0), 0);
+        let all = self.reach;
+        // `rest` are the pins not yet known to start by the referents seen
+        // so far; `first` is where the last pin before them starts and
+        // `furthest` the furthest end among those before them (0 and 0 for
+        // none). Referents mostly come in address order, as pins do: then
+        // each referent moves one pin from `rest` into the prefix, a merge
+        // of the two sequences that reads each pin once. The prefix may lag
+        // (a pin starting by `addr` still in `rest`): its furthest end then
+        // understates the answer, never overstates it, and a referent it
+        // does not reach moves the prefix to exactly the pins starting by
+        // its start (a binary search, O(log M)) before it is given up. A
+        // referent behind the prefix is placed by a binary search too.
+        let mut rest = all;
+        let (mut first, mut furthest) = (0, 0);
         for (i, it) in items.iter().enumerate() {
             let Some(r) = region(it) else {
                 return i;
@@ -120,54 +132,47 @@ impl SortedPins<'_> {
             if addr == 0 || addr >= end {
                 return i;
             }
-            // Compared with the two pins around the last referent's start.
             count_comparison();
-            if addr >= next {
-                // One step: `pins[k]` joins the prefix, its last pin now.
-                (first, k) = (next, k + 1);
-                next = start_of(k);
-                count_comparison();
-                if addr >= next {
-                    k += 1 + pins.get(k + 1..).map_or(0, |rest| {
-                        rest.partition_point(|p| {
-                            count_comparison();
-                            p.addr() <= addr
-                        })
-                    });
-                    next = start_of(k);
-                    (first, furthest) = prefix_ends(pins, reach, k);
-                } else {
-                    furthest = reach.get(k - 1).copied().unwrap_or(0);
+            match rest.split_first() {
+                // The next pin starts by `addr`: one step.
+                Some((next, after)) if next.start <= addr => {
+                    (first, furthest, rest) = (next.start, next.furthest, after);
                 }
-            } else if addr < first {
-                k = pins.partition_point(|p| {
-                    count_comparison();
-                    p.addr() <= addr
-                });
-                next = start_of(k);
-                (first, furthest) = prefix_ends(pins, reach, k);
+                // Behind the prefix's last pin: placed again.
+                _ if addr < first => (first, furthest, rest) = prefix_by(all, addr),
+                _ => {}
             }
             // The pin reaching furthest among those starting by `addr`
             // covers `[addr, end)` if any one of them does.
             if furthest < end {
-                return i;
+                // The prefix may lag behind `addr`: catch up, then ask again.
+                if rest.first().is_none_or(|next| next.start > addr) {
+                    return i;
+                }
+                (first, furthest, rest) = prefix_by(all, addr);
+                if furthest < end {
+                    return i;
+                }
             }
         }
         items.len()
     }
 }
 
-/// Where `pins[k - 1]` starts and the furthest end among `pins[..k]`
-/// (`(0, 0)` for `k == 0`: no pin starts by any address, and 0 reaches no
-/// non-empty extent's end).
+/// The prefix of `all` (sorted by start) of the pins starting at or
+/// before `addr`: where its last pin starts, the furthest end among its
+/// pins (`(0, 0)` for none: no pin starts by any address, and 0 reaches
+/// no non-empty extent's end), and the pins after it. A binary search.
 #[inline]
-fn prefix_ends(pins: &[Region], reach: &[usize], k: usize) -> (usize, usize) {
-    match k
-        .checked_sub(1)
-        .and_then(|last| Some((pins.get(last)?, reach.get(last)?)))
-    {
-        Some((p, &furthest)) => (p.addr(), furthest),
-        None => (0, 0),
+fn prefix_by(all: &[Reach], addr: usize) -> (usize, usize, &[Reach]) {
+    let k = all.partition_point(|p| {
+        count_comparison();
+        p.start <= addr
+    });
+    let (prefix, rest) = all.split_at(k.min(all.len()));
+    match prefix.last() {
+        Some(last) => (last.start, last.furthest, rest),
+        None => (0, 0, rest),
     }
 }
 
@@ -184,7 +189,7 @@ pub(super) fn with_call_pins<R>(f: impl FnOnce(&SortedPins<'_>) -> R) -> R {
         });
     }
     let mut pins = [const { MaybeUninit::<Region>::uninit() }; STACK_PINS];
-    let mut reach = [const { MaybeUninit::<usize>::uninit() }; STACK_PINS];
+    let mut reach = [const { MaybeUninit::<Reach>::uninit() }; STACK_PINS];
     match calls::copy_regions(&mut pins) {
         Some(copied) => {
             let reach = prefix_reach(copied, &mut reach);
@@ -207,9 +212,10 @@ pub(super) fn with_call_pins<R>(f: impl FnOnce(&SortedPins<'_>) -> R) -> R {
     }
 }
 
-/// Sorts `pins` by start and fills `out` (at least as long) with the
-/// running maximum of their ends; returns that prefix of `out`.
-fn prefix_reach<'o>(pins: &mut [Region], out: &'o mut [MaybeUninit<usize>]) -> &'o [usize] {
+/// Sorts `pins` by start and fills `out` (at least as long) with their
+/// starts and the running maximum of their ends; returns that prefix of
+/// `out`.
+fn prefix_reach<'o>(pins: &mut [Region], out: &'o mut [MaybeUninit<Reach>]) -> &'o [Reach] {
     // `sort_unstable` allocates nothing; call pins usually arrive in
     // address order (a call's buffers, allocated in turn), which it
     // recognises in one pass.
@@ -217,11 +223,14 @@ fn prefix_reach<'o>(pins: &mut [Region], out: &'o mut [MaybeUninit<usize>]) -> &
     let mut furthest = 0;
     for (slot, p) in out.iter_mut().zip(pins.iter()) {
         furthest = furthest.max(p.end());
-        slot.write(furthest);
+        slot.write(Reach {
+            start: p.addr(),
+            furthest,
+        });
     }
     // SAFETY: the first `pins.len()` elements were written just above (`out`
-    // is at least that long), and `MaybeUninit<usize>` has `usize`'s layout.
-    unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<usize>(), pins.len()) }
+    // is at least that long), and `MaybeUninit<Reach>` has `Reach`'s layout.
+    unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<Reach>(), pins.len()) }
 }
 
 /// The shared table's pins, sorted, as of `generation`.
@@ -230,11 +239,11 @@ struct SharedSnapshot {
     /// (`Tables::generations`); `None` before the first copy.
     generation: Option<[u64; SHARDS]>,
     pins: SysVec<Region>,
-    reach: SysVec<MaybeUninit<usize>>,
+    reach: SysVec<MaybeUninit<Reach>>,
 }
 
 /// Shared table entries past which no snapshot is built, whatever the
-/// check: 1024 regions and their ends are 24 KiB per thread.
+/// check: 1024 regions and their starts and reaches are 32 KiB per thread.
 const SNAPSHOT_MAX: usize = 1024;
 
 std::thread_local! {
@@ -282,8 +291,8 @@ fn with_shared_pins<R>(
         let s = &mut *snapshot;
         let n = s.pins.len();
         // SAFETY: `rebuild` initialised the first `pins.len()` ends, and
-        // `MaybeUninit<usize>` has `usize`'s layout.
-        let reach = unsafe { core::slice::from_raw_parts(s.reach.as_ptr().cast::<usize>(), n) };
+        // `MaybeUninit<Reach>` has `Reach`'s layout.
+        let reach = unsafe { core::slice::from_raw_parts(s.reach.as_ptr().cast::<Reach>(), n) };
         let f = f.take()?;
         Some(f(Some(&SortedPins {
             pins: &s.pins,
@@ -431,7 +440,7 @@ mod tests {
 
     /// `pins` sorted as the checker sorts them, and the furthest end of
     /// each prefix (what `SortedPins` reads).
-    fn sorted_with_reach(pins: &mut [Region]) -> Vec<usize> {
+    fn sorted_with_reach(pins: &mut [Region]) -> Vec<Reach> {
         let mut reach = vec![MaybeUninit::uninit(); pins.len()];
         prefix_reach(pins, &mut reach).to_vec()
     }
