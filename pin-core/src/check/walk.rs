@@ -181,6 +181,10 @@ impl Scratch {
 
 /// Records `key` as followed, in `followed` (a short list, searched
 /// linearly) or, past 32 keys, `set`; false if it already was.
+///
+/// Inline: most checks follow a few values, and the call would cost more
+/// than the short list's search; the set is out of line.
+#[inline]
 fn first_visit(
     followed: &mut SysVec<FollowKey>,
     set: &mut hashbrown::HashSet<FollowKey, RandomState, System>,
@@ -194,6 +198,15 @@ fn first_visit(
         followed.push(key);
         return true;
     }
+    first_visit_in_set(followed, set, key)
+}
+
+#[inline(never)]
+fn first_visit_in_set(
+    followed: &SysVec<FollowKey>,
+    set: &mut hashbrown::HashSet<FollowKey, RandomState, System>,
+    key: FollowKey,
+) -> bool {
     if set.is_empty() {
         set.extend(followed.iter().copied());
     }
