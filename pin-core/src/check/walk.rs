@@ -578,6 +578,20 @@ impl Gather<'_> {
             self.doubt = true;
             return;
         };
+        self.queue_region(ptr, count, region, vouched, promised);
+    }
+
+    /// [`Gather::queue`] once `region`, the extent of `count` values of `T`
+    /// at `ptr` (at least one, not null, not zero-sized), is known.
+    #[inline]
+    fn queue_region<T: Referents>(
+        &mut self,
+        ptr: *const T,
+        count: usize,
+        region: Region,
+        vouched: bool,
+        promised: bool,
+    ) {
         self.extents.push(region);
         if !T::HOLDS_POINTERS {
             return;
@@ -607,7 +621,13 @@ impl Visitor for Gather<'_> {
     #[inline]
     fn borrowed<T: Referents>(&mut self, values: &[T], _via: Via) {
         // As `Collector::borrowed`: live for as long as the root is borrowed.
-        self.queue(values.as_ptr(), values.len(), true, false);
+        let (ptr, count) = (values.as_ptr(), values.len());
+        if nothing_to_check(ptr, count) {
+            return;
+        }
+        // A slice's extent never runs past the address space (no allocation
+        // wraps it): nothing to check there, unlike a raw pointer's.
+        self.queue_region(ptr, count, Region::of_slice(values), true, false);
     }
 
     #[inline]

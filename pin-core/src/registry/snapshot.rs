@@ -110,9 +110,8 @@ impl SortedPins<'_> {
     fn settle_prefix<T>(&self, items: &[T], region: impl Fn(&T) -> Option<Region>) -> usize {
         let all = self.reach;
         // `rest` are the pins not yet known to start by the referents seen
-        // so far; `first` is where the last pin before them starts and
-        // `furthest` the furthest end among those before them (0 and 0 for
-        // none). Referents mostly come in address order, as pins do: then
+        // so far, and `furthest` the furthest end among those before them
+        // (the prefix; 0 for none). Referents mostly come in address order, as pins do: then
         // each referent moves one pin from `rest` into the prefix, a merge
         // of the two sequences that reads each pin once. The prefix may lag
         // (a pin starting by `addr` still in `rest`): its furthest end then
@@ -120,60 +119,73 @@ impl SortedPins<'_> {
         // does not reach moves the prefix to exactly the pins starting by
         // its start (a binary search, O(log M)) before it is given up. A
         // referent behind the prefix is placed by a binary search too.
-        let mut rest = all;
-        let (mut first, mut furthest) = (0, 0);
-        for (i, it) in items.iter().enumerate() {
+        let mut rest = all.iter();
+        let mut furthest = 0;
+        // The referents not yet settled: their count at the end says where
+        // the first of them is.
+        let mut left = items;
+        while let [it, more @ ..] = left {
             let Some(r) = region(it) else {
-                return i;
+                break;
             };
             let (addr, end) = (r.addr(), r.end());
             // `addr < end` also rules out empty extents; null is never
             // pinned. Both are the general question's.
             if addr == 0 || addr >= end {
-                return i;
+                break;
             }
             count_comparison();
-            match rest.split_first() {
+            match rest.as_slice().first() {
                 // The next pin starts by `addr`: one step.
-                Some((next, after)) if next.start <= addr => {
-                    (first, furthest, rest) = (next.start, next.furthest, after);
+                Some(next) if next.start <= addr => {
+                    furthest = next.furthest;
+                    rest.next();
                 }
                 // Behind the prefix's last pin: placed again.
-                _ if addr < first => (first, furthest, rest) = prefix_by(all, addr),
+                _ if addr < last_start(all, rest.as_slice()) => {
+                    (furthest, rest) = prefix_by(all, addr);
+                }
                 _ => {}
             }
             // The pin reaching furthest among those starting by `addr`
             // covers `[addr, end)` if any one of them does.
             if furthest < end {
                 // The prefix may lag behind `addr`: catch up, then ask again.
-                if rest.first().is_none_or(|next| next.start > addr) {
-                    return i;
+                if rest.as_slice().first().is_none_or(|next| next.start > addr) {
+                    break;
                 }
-                (first, furthest, rest) = prefix_by(all, addr);
+                (furthest, rest) = prefix_by(all, addr);
                 if furthest < end {
-                    return i;
+                    break;
                 }
             }
+            left = more;
         }
-        items.len()
+        items.len() - left.len()
     }
 }
 
 /// The prefix of `all` (sorted by start) of the pins starting at or
-/// before `addr`: where its last pin starts, the furthest end among its
-/// pins (`(0, 0)` for none: no pin starts by any address, and 0 reaches
+/// before `addr`: the furthest end among its pins (0 for none: 0 reaches
 /// no non-empty extent's end), and the pins after it. A binary search.
 #[inline]
-fn prefix_by(all: &[Reach], addr: usize) -> (usize, usize, &[Reach]) {
+fn prefix_by(all: &[Reach], addr: usize) -> (usize, core::slice::Iter<'_, Reach>) {
     let k = all.partition_point(|p| {
         count_comparison();
         p.start <= addr
     });
     let (prefix, rest) = all.split_at(k.min(all.len()));
-    match prefix.last() {
-        Some(last) => (last.start, last.furthest, rest),
-        None => (0, 0, rest),
-    }
+    (prefix.last().map_or(0, |last| last.furthest), rest.iter())
+}
+
+/// Where the last pin of `all` before `rest` (a suffix of `all`) starts;
+/// 0 if none is.
+#[inline]
+fn last_start(all: &[Reach], rest: &[Reach]) -> usize {
+    let k = all.len() - rest.len();
+    k.checked_sub(1)
+        .and_then(|last| all.get(last))
+        .map_or(0, |p| p.start)
 }
 
 /// Runs `f` with the published call pins, copied once and sorted (on the
