@@ -44,6 +44,7 @@ mod quarantine_hints;
 mod shards;
 mod slab;
 mod snapshot;
+pub(crate) use snapshot::Extent;
 mod table;
 
 pub use events::{AllocEvent, AllocEventKind};
@@ -301,11 +302,24 @@ pub(crate) fn first_uncovered<T>(
     items: &[T],
     region: impl Fn(&T) -> Option<Region>,
 ) -> Option<usize> {
+    first_uncovered_by::<T, false>(items, region)
+}
+
+/// [`first_uncovered`] of extents known to be neither null nor empty.
+#[inline]
+pub(crate) fn first_uncovered_extents(extents: &[snapshot::Extent]) -> Option<usize> {
+    first_uncovered_by::<_, true>(extents, |e| Some(e.region()))
+}
+
+fn first_uncovered_by<T, const NONEMPTY: bool>(
+    items: &[T],
+    region: impl Fn(&T) -> Option<Region>,
+) -> Option<usize> {
     // Every published call pin read once for all the items, and sorted:
     // O(log M) per item against M call pins (see `snapshot`).
     snapshot::with_call_pins(|calls| {
         if !shared_pins() {
-            return snapshot::first_uncovered_in(None, calls, items, &region);
+            return snapshot::first_uncovered_in::<T, NONEMPTY>(None, calls, items, &region);
         }
         // The snapshot's thread-local is first touched here, outside any
         // lock: registering its destructor may allocate, and an allocation
@@ -313,7 +327,7 @@ pub(crate) fn first_uncovered<T>(
         // takes that lock.
         snapshot::touch_thread_local();
         let tables = Tables::lock_live();
-        snapshot::first_uncovered_in(Some(&tables), calls, items, &region)
+        snapshot::first_uncovered_in::<T, NONEMPTY>(Some(&tables), calls, items, &region)
     })
 }
 

@@ -39,6 +39,26 @@ use core::cell::RefCell;
 use core::mem::MaybeUninit;
 use std::alloc::System;
 
+/// A referent's extent that is neither null nor empty: what the checker's
+/// quick walk asks about (it skips null and empty extents as it gathers
+/// them), so that the settling pass need not check each again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Extent(Region);
+
+impl Extent {
+    /// `region` as an extent, or `None` if it is null or empty.
+    #[inline]
+    pub(crate) fn new(region: Region) -> Option<Extent> {
+        (!region.is_null() && !region.is_empty()).then_some(Extent(region))
+    }
+
+    /// The extent's memory.
+    #[inline]
+    pub(crate) fn region(self) -> Region {
+        self.0
+    }
+}
+
 /// Call pins copied onto the stack at most; more go to a `System` buffer.
 const STACK_PINS: usize = 64;
 
@@ -107,7 +127,14 @@ impl SortedPins<'_> {
     /// or `items.len()`. What it settles is covered; what it does not is
     /// left to the general question, which may still find it covered.
     #[inline]
-    fn settle_prefix<T>(&self, items: &[T], region: impl Fn(&T) -> Option<Region>) -> usize {
+    ///
+    /// With `NONEMPTY`, every item's extent is known not to be null or
+    /// empty (an [`Extent`]), and is not checked for it again.
+    fn settle_prefix<T, const NONEMPTY: bool>(
+        &self,
+        items: &[T],
+        region: impl Fn(&T) -> Option<Region>,
+    ) -> usize {
         let all = self.reach;
         // `rest` are the pins not yet known to start by the referents seen
         // so far, and `furthest` the furthest end among those before them
@@ -131,7 +158,7 @@ impl SortedPins<'_> {
             let (addr, end) = (r.addr(), r.end());
             // `addr < end` also rules out empty extents; null is never
             // pinned. Both are the general question's.
-            if addr == 0 || addr >= end {
+            if !NONEMPTY && (addr == 0 || addr >= end) {
                 break;
             }
             count_comparison();
@@ -333,21 +360,21 @@ fn rebuild(s: &mut SharedSnapshot, table: &Tables, generation: [u64; SHARDS]) {
 /// The index of the first item whose region is not entirely pinned (or
 /// static): see `registry::first_uncovered`, which holds the locks of the
 /// shards holding pins in `table` (when any shard holds a pin).
-pub(super) fn first_uncovered_in<T>(
+pub(super) fn first_uncovered_in<T, const NONEMPTY: bool>(
     table: Option<&Tables>,
     calls: &SortedPins<'_>,
     items: &[T],
     region: impl Fn(&T) -> Option<Region>,
 ) -> Option<usize> {
     match table {
-        None => first_uncovered_with(None, None, calls, items, region),
+        None => first_uncovered_with::<T, NONEMPTY>(None, None, calls, items, region),
         Some(t) => with_shared_pins(t, items.len(), |shared| {
-            first_uncovered_with(Some(t), shared, calls, items, region)
+            first_uncovered_with::<T, NONEMPTY>(Some(t), shared, calls, items, region)
         }),
     }
 }
 
-fn first_uncovered_with<T>(
+fn first_uncovered_with<T, const NONEMPTY: bool>(
     table: Option<&Tables>,
     shared: Option<&SortedPins<'_>>,
     calls: &SortedPins<'_>,
@@ -367,7 +394,7 @@ fn first_uncovered_with<T>(
         _ => None,
     };
     let settled = match only {
-        Some(pins) => pins.settle_prefix(items, &region),
+        Some(pins) => pins.settle_prefix::<T, NONEMPTY>(items, &region),
         None => 0,
     };
     // All settled: none uncovered.
@@ -548,11 +575,32 @@ mod tests {
                 })
                 .collect();
             assert_eq!(
-                sorted.settle_prefix(&items, |it| Some(*it)),
+                sorted.settle_prefix::<_, false>(&items, |it| Some(*it)),
                 settled_by_asking_each_pin(&pins, &items),
                 "round {round}: pins {pins:?}, items {items:?}"
             );
+            // The same referents as extents (the quick walk's: the null and
+            // empty ones left out, as it leaves them out), which the pass
+            // does not check for being null or empty: the same answer.
+            let extents: Vec<Extent> = items.iter().filter_map(|&it| Extent::new(it)).collect();
+            let regions: Vec<Region> = extents.iter().map(|e| e.region()).collect();
+            assert_eq!(
+                sorted.settle_prefix::<_, true>(&extents, |e| Some(e.region())),
+                settled_by_asking_each_pin(&pins, &regions),
+                "round {round}: pins {pins:?}, extents {regions:?}"
+            );
         }
+    }
+
+    /// An extent is never null or empty: those are refused, so that the
+    /// settling pass may skip checking them.
+    #[test]
+    fn an_extent_is_neither_null_nor_empty() {
+        assert_eq!(Extent::new(r(0, 8)), None);
+        assert_eq!(Extent::new(r(0x1000, 0)), None);
+        assert_eq!(Extent::new(r(0, 0)), None);
+        let extent = Extent::new(r(0x1000, 8)).map(Extent::region);
+        assert_eq!(extent, Some(r(0x1000, 8)));
     }
 
     /// The settling pass, against asking each pin, over every small case:
@@ -589,7 +637,7 @@ mod tests {
                 };
                 let check = |items: &[Region]| {
                     assert_eq!(
-                        sorted.settle_prefix(items, |it| Some(*it)),
+                        sorted.settle_prefix::<_, false>(items, |it| Some(*it)),
                         settled_by_asking_each_pin(&pins, items),
                         "pins {pins:?}, items {items:?}"
                     );
