@@ -155,6 +155,7 @@ impl Default for Scratch {
 }
 
 impl Scratch {
+    #[inline]
     fn clear(&mut self) {
         self.path.clear();
         self.current.clear();
