@@ -315,11 +315,15 @@ fn with_shared_pins<R>(
     let ran = SHARED.try_with(|cell| {
         // Busy only if `f` itself asked again (it does not): be safe.
         let mut snapshot = cell.try_borrow_mut().ok()?;
-        // Compared word by word, inline: a call to `memcmp` costs more
-        // than the few words.
-        let current = snapshot
-            .generation
-            .is_some_and(|g| g.iter().zip(&generation).all(|(a, b)| a == b));
+        // Compared inline, all words at once (their differences or-ed
+        // together, which the compiler vectorises): a call to `memcmp`, or
+        // a branch per word, costs more than the few words.
+        let current = snapshot.generation.is_some_and(|g| {
+            g.iter()
+                .zip(&generation)
+                .fold(0, |differ, (a, b)| differ | (a ^ b))
+                == 0
+        });
         if !current {
             let worth = table.live_entries() <= asks.saturating_mul(2).saturating_add(16);
             if !worth || table.live_entries() > SNAPSHOT_MAX {
