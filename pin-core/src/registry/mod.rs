@@ -44,11 +44,11 @@ mod quarantine_hints;
 mod shards;
 mod slab;
 mod snapshot;
-pub(crate) use snapshot::Extent;
 mod table;
 
 pub use events::{AllocEvent, AllocEventKind};
 pub(crate) use ids::PinIds;
+pub(crate) use snapshot::Extent;
 pub(crate) use table::PinId;
 use table::{Hit, GROUP_MAX};
 
@@ -311,6 +311,8 @@ pub(crate) fn first_uncovered_extents(extents: &[snapshot::Extent]) -> Option<us
     first_uncovered_by::<_, true>(extents, |e| Some(e.region()))
 }
 
+/// [`first_uncovered`]; with `NONEMPTY`, every item's extent is known to be
+/// neither null nor empty, and is not checked for it again.
 fn first_uncovered_by<T, const NONEMPTY: bool>(
     items: &[T],
     region: impl Fn(&T) -> Option<Region>,

@@ -138,9 +138,10 @@ impl SortedPins<'_> {
         let all = self.reach;
         // `rest` are the pins not yet known to start by the referents seen
         // so far, and `furthest` the furthest end among those before them
-        // (the prefix; 0 for none). Referents mostly come in address order, as pins do: then
-        // each referent moves one pin from `rest` into the prefix, a merge
-        // of the two sequences that reads each pin once. The prefix may lag
+        // (the prefix; 0 for none). Referents mostly come in address order,
+        // as pins do: then each referent moves one pin from `rest` into the
+        // prefix, a merge of the two sequences that reads each pin once, and
+        // compares it once with the referent. The prefix may lag
         // (a pin starting by `addr` still in `rest`): its furthest end then
         // understates the answer, never overstates it, and a referent it
         // does not reach moves the prefix to exactly the pins starting by
