@@ -210,7 +210,7 @@ fn prefix_by(all: &[Reach], addr: usize) -> (usize, core::slice::Iter<'_, Reach>
 /// 0 if none is.
 #[inline]
 fn last_start(all: &[Reach], rest: &[Reach]) -> usize {
-    let k = all.len() - rest.len();
+    let k = all.len().saturating_sub(rest.len());
     k.checked_sub(1)
         .and_then(|last| all.get(last))
         .map_or(0, |p| p.start)
