@@ -60,7 +60,7 @@ use super::failure::{CheckFailure, FailureCause, PathStep, RootKind};
 use crate::memory::{self, MemoryKind};
 use crate::referents::{FromCopy, Referents, Via, Visitor};
 use crate::region::Region;
-use crate::registry;
+use crate::registry::{self, Extent};
 use crate::sys_vec::SysVec;
 use std::alloc::System;
 use std::cell::RefCell;
@@ -132,7 +132,7 @@ struct Scratch {
     followed: SysVec<FollowKey>,
     followed_set: hashbrown::HashSet<FollowKey, RandomState, System>,
     /// The quick walk's level: every referent's extent...
-    extents: SysVec<Region>,
+    extents: SysVec<Extent>,
     /// ...and what it follows below the level (see [`quick`]).
     follows: SysVec<QuickFollow>,
     /// The level being followed while the next is gathered.
@@ -155,6 +155,7 @@ impl Default for Scratch {
 }
 
 impl Scratch {
+    #[inline]
     fn clear(&mut self) {
         self.path.clear();
         self.current.clear();
@@ -181,6 +182,10 @@ impl Scratch {
 
 /// Records `key` as followed, in `followed` (a short list, searched
 /// linearly) or, past 32 keys, `set`; false if it already was.
+///
+/// Inline: most checks follow a few values, and the call would cost more
+/// than the short list's search; the set is out of line.
+#[inline]
 fn first_visit(
     followed: &mut SysVec<FollowKey>,
     set: &mut hashbrown::HashSet<FollowKey, RandomState, System>,
@@ -194,6 +199,15 @@ fn first_visit(
         followed.push(key);
         return true;
     }
+    first_visit_in_set(followed, set, key)
+}
+
+#[inline(never)]
+fn first_visit_in_set(
+    followed: &SysVec<FollowKey>,
+    set: &mut hashbrown::HashSet<FollowKey, RandomState, System>,
+    key: FollowKey,
+) -> bool {
     if set.is_empty() {
         set.extend(followed.iter().copied());
     }
@@ -547,7 +561,7 @@ struct QuickFollow {
 /// named walk would report as a failure, or would have to look at more
 /// closely, sets `doubt` instead: then the named walk decides.
 pub(crate) struct Gather<'s> {
-    extents: &'s mut SysVec<Region>,
+    extents: &'s mut SysVec<Extent>,
     follows: &'s mut SysVec<QuickFollow>,
     trust: Trust,
     doubt: bool,
@@ -565,7 +579,26 @@ impl Gather<'_> {
             self.doubt = true;
             return;
         };
-        self.extents.push(region);
+        // Never `None`: not null, and at least one value of a type with a
+        // size (the same conditions as above, which the compiler merges).
+        if let Some(extent) = Extent::new(region) {
+            self.queue_extent(ptr, count, extent, vouched, promised);
+        }
+    }
+
+    /// [`Gather::queue`] once `extent`, the extent of `count` values of `T`
+    /// at `ptr`, is known.
+    #[inline]
+    fn queue_extent<T: Referents>(
+        &mut self,
+        ptr: *const T,
+        count: usize,
+        extent: Extent,
+        vouched: bool,
+        promised: bool,
+    ) {
+        self.extents.push(extent);
+        let region = extent.region();
         if !T::HOLDS_POINTERS {
             return;
         }
@@ -594,7 +627,16 @@ impl Visitor for Gather<'_> {
     #[inline]
     fn borrowed<T: Referents>(&mut self, values: &[T], _via: Via) {
         // As `Collector::borrowed`: live for as long as the root is borrowed.
-        self.queue(values.as_ptr(), values.len(), true, false);
+        let (ptr, count) = (values.as_ptr(), values.len());
+        if nothing_to_check(ptr, count) {
+            return;
+        }
+        // A slice's extent never runs past the address space (no allocation
+        // wraps it): nothing to check there, unlike a raw pointer's. Never
+        // `None`, as in `queue`.
+        if let Some(extent) = Extent::new(Region::of_slice(values)) {
+            self.queue_extent(ptr, count, extent, true, false);
+        }
     }
 
     #[inline]
@@ -602,8 +644,10 @@ impl Visitor for Gather<'_> {
         if ptr.is_null() || len == 0 {
             return;
         }
-        match Region::new(ptr, len) {
-            Ok(region) => self.extents.push(region),
+        match Region::new(ptr, len).map(Extent::new) {
+            Ok(Some(extent)) => self.extents.push(extent),
+            // Never: not null, not empty (checked above).
+            Ok(None) => {}
             Err(_) => self.doubt = true,
         }
     }
@@ -679,7 +723,7 @@ fn quick(s: &mut Scratch, trust: Trust, gather_root: impl FnOnce(&mut Gather<'_>
             _ => {
                 if !s.extents.is_empty() {
                     count(&QUESTIONS);
-                    if registry::first_uncovered(&s.extents, |r| Some(*r)).is_some() {
+                    if registry::first_uncovered_extents(&s.extents).is_some() {
                         return false;
                     }
                 }

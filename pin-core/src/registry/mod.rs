@@ -49,6 +49,7 @@ mod table;
 
 pub use events::{AllocEvent, AllocEventKind};
 pub(crate) use ids::PinIds;
+pub(crate) use snapshot::Extent;
 pub(crate) use table::PinId;
 use table::{Hit, GROUP_MAX};
 
@@ -302,11 +303,26 @@ pub(crate) fn first_uncovered<T>(
     items: &[T],
     region: impl Fn(&T) -> Option<Region>,
 ) -> Option<usize> {
+    first_uncovered_by::<T, false>(items, region)
+}
+
+/// [`first_uncovered`] of extents known to be neither null nor empty.
+#[inline]
+pub(crate) fn first_uncovered_extents(extents: &[snapshot::Extent]) -> Option<usize> {
+    first_uncovered_by::<_, true>(extents, |e| Some(e.region()))
+}
+
+/// [`first_uncovered`]; with `NONEMPTY`, every item's extent is known to be
+/// neither null nor empty, and is not checked for it again.
+fn first_uncovered_by<T, const NONEMPTY: bool>(
+    items: &[T],
+    region: impl Fn(&T) -> Option<Region>,
+) -> Option<usize> {
     // Every published call pin read once for all the items, and sorted:
     // O(log M) per item against M call pins (see `snapshot`).
     snapshot::with_call_pins(|calls| {
         if !shared_pins() {
-            return snapshot::first_uncovered_in(None, calls, items, &region);
+            return snapshot::first_uncovered_in::<T, NONEMPTY>(None, calls, items, &region);
         }
         // The snapshot's thread-local is first touched here, outside any
         // lock: registering its destructor may allocate, and an allocation
@@ -314,7 +330,7 @@ pub(crate) fn first_uncovered<T>(
         // takes that lock.
         snapshot::touch_thread_local();
         let tables = Tables::lock_live();
-        snapshot::first_uncovered_in(Some(&tables), calls, items, &region)
+        snapshot::first_uncovered_in::<T, NONEMPTY>(Some(&tables), calls, items, &region)
     })
 }
 

@@ -24,7 +24,7 @@
 //! When all the pins are of one kind (a `Pinner`'s, with no call pins; or
 //! a call's, with no shared pins), the referents one pin covers whole are
 //! first settled by one tight pass that merges them with the sorted pins
-//! (a step or two per referent when both come in address order, a binary
+//! (one step per referent when both come in address order, a binary
 //! search otherwise); the general loop starts at the first it cannot
 //! settle.
 //!
@@ -39,14 +39,44 @@ use core::cell::RefCell;
 use core::mem::MaybeUninit;
 use std::alloc::System;
 
+/// A referent's extent that is neither null nor empty: what the checker's
+/// quick walk asks about (it skips null and empty extents as it gathers
+/// them), so that the settling pass need not check each again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Extent(Region);
+
+impl Extent {
+    /// `region` as an extent, or `None` if it is null or empty.
+    #[inline]
+    pub(crate) fn new(region: Region) -> Option<Extent> {
+        (!region.is_null() && !region.is_empty()).then_some(Extent(region))
+    }
+
+    /// The extent's memory.
+    #[inline]
+    pub(crate) fn region(self) -> Region {
+        self.0
+    }
+}
+
 /// Call pins copied onto the stack at most; more go to a `System` buffer.
 const STACK_PINS: usize = 64;
 
 /// Pins sorted by start, with the furthest end among each prefix:
-/// `reach[i]` is the largest end of `pins[..=i]`.
+/// `reach[i]` is where `pins[i]` starts and the largest end of
+/// `pins[..=i]`.
 pub(super) struct SortedPins<'a> {
     pins: &'a [Region],
-    reach: &'a [usize],
+    reach: &'a [Reach],
+}
+
+/// A sorted pin's start, and the furthest end among it and the pins
+/// sorted before it: the two words the coverage question reads per pin,
+/// side by side (one bound check, one cache line for both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Reach {
+    start: usize,
+    furthest: usize,
 }
 
 impl SortedPins<'_> {
@@ -57,10 +87,10 @@ impl SortedPins<'_> {
     /// one or two pins further on, and otherwise found by a binary search.
     #[inline]
     fn covers_whole(&self, addr: usize, end: usize, hint: &mut usize) -> bool {
-        let pins = self.pins;
-        let starts_by = |p: &Region| {
+        let pins = self.reach;
+        let starts_by = |p: &Reach| {
             count_comparison();
-            p.addr() <= addr
+            p.start <= addr
         };
         // The pins starting at or before `addr` are `pins[..k]`.
         let mut k = (*hint).min(pins.len());
@@ -84,7 +114,7 @@ impl SortedPins<'_> {
         // Every pin of the prefix starts at or before `addr`, so the one
         // reaching furthest covers `[addr, end)` if any of them does.
         match k.checked_sub(1) {
-            Some(last) => self.reach.get(last).is_some_and(|&r| r >= end),
+            Some(last) => pins.get(last).is_some_and(|r| r.furthest >= end),
             None => false,
         }
     }
@@ -97,78 +127,93 @@ impl SortedPins<'_> {
     /// or `items.len()`. What it settles is covered; what it does not is
     /// left to the general question, which may still find it covered.
     #[inline]
-    fn settle_prefix<T>(&self, items: &[T], region: impl Fn(&T) -> Option<Region>) -> usize {
-        let n = self.pins.len().min(self.reach.len());
-        let (pins, reach) = (&self.pins[..n], &self.reach[..n]);
-        let start_of = |k: usize| pins.get(k).map_or(usize::MAX, |p| p.addr());
-        // `pins[..k]` are the pins starting at or before the last
-        // referent's start; `first` is where `pins[k - 1]` starts (0 for
-        // none), `next` where `pins[k]` does (`usize::MAX` for none), and
-        // `furthest` the furthest end among `pins[..k]`. Referents mostly
-        // come in address order, as pins do: then `k` moves forward a step
-        // or two per referent, a merge of the two sequences. A referent
-        // behind the last, or far ahead, is found by a binary search
-        // instead (O(log M), never M).
-        let (mut k, mut first, mut next, mut furthest) = (0, 0, start_of(0), 0);
-        for (i, it) in items.iter().enumerate() {
+    ///
+    /// With `NONEMPTY`, every item's extent is known not to be null or
+    /// empty (an [`Extent`]), and is not checked for it again.
+    fn settle_prefix<T, const NONEMPTY: bool>(
+        &self,
+        items: &[T],
+        region: impl Fn(&T) -> Option<Region>,
+    ) -> usize {
+        let all = self.reach;
+        // `rest` are the pins not yet known to start by the referents seen
+        // so far, and `furthest` the furthest end among those before them
+        // (the prefix; 0 for none). Referents mostly come in address order,
+        // as pins do: then each referent moves one pin from `rest` into the
+        // prefix, a merge of the two sequences that reads each pin once, and
+        // compares it once with the referent. The prefix may lag
+        // (a pin starting by `addr` still in `rest`): its furthest end then
+        // understates the answer, never overstates it, and a referent it
+        // does not reach moves the prefix to exactly the pins starting by
+        // its start (a binary search, O(log M)) before it is given up. A
+        // referent behind the prefix is placed by a binary search too.
+        let mut rest = all.iter();
+        let mut furthest = 0;
+        // The referents not yet settled: their count at the end says where
+        // the first of them is.
+        let mut left = items;
+        while let [it, more @ ..] = left {
             let Some(r) = region(it) else {
-                return i;
+                break;
             };
             let (addr, end) = (r.addr(), r.end());
             // `addr < end` also rules out empty extents; null is never
             // pinned. Both are the general question's.
-            if addr == 0 || addr >= end {
-                return i;
+            if !NONEMPTY && (addr == 0 || addr >= end) {
+                break;
             }
-            // Compared with the two pins around the last referent's start.
             count_comparison();
-            if addr >= next {
-                // One step: `pins[k]` joins the prefix, its last pin now.
-                (first, k) = (next, k + 1);
-                next = start_of(k);
-                count_comparison();
-                if addr >= next {
-                    k += 1 + pins.get(k + 1..).map_or(0, |rest| {
-                        rest.partition_point(|p| {
-                            count_comparison();
-                            p.addr() <= addr
-                        })
-                    });
-                    next = start_of(k);
-                    (first, furthest) = prefix_ends(pins, reach, k);
-                } else {
-                    furthest = reach.get(k - 1).copied().unwrap_or(0);
+            match rest.as_slice().first() {
+                // The next pin starts by `addr`: one step.
+                Some(next) if next.start <= addr => {
+                    furthest = next.furthest;
+                    rest.next();
                 }
-            } else if addr < first {
-                k = pins.partition_point(|p| {
-                    count_comparison();
-                    p.addr() <= addr
-                });
-                next = start_of(k);
-                (first, furthest) = prefix_ends(pins, reach, k);
+                // Behind the prefix's last pin: placed again.
+                _ if addr < last_start(all, rest.as_slice()) => {
+                    (furthest, rest) = prefix_by(all, addr);
+                }
+                _ => {}
             }
             // The pin reaching furthest among those starting by `addr`
             // covers `[addr, end)` if any one of them does.
             if furthest < end {
-                return i;
+                // The prefix may lag behind `addr`: catch up, then ask again.
+                if rest.as_slice().first().is_none_or(|next| next.start > addr) {
+                    break;
+                }
+                (furthest, rest) = prefix_by(all, addr);
+                if furthest < end {
+                    break;
+                }
             }
+            left = more;
         }
-        items.len()
+        items.len() - left.len()
     }
 }
 
-/// Where `pins[k - 1]` starts and the furthest end among `pins[..k]`
-/// (`(0, 0)` for `k == 0`: no pin starts by any address, and 0 reaches no
-/// non-empty extent's end).
+/// The prefix of `all` (sorted by start) of the pins starting at or
+/// before `addr`: the furthest end among its pins (0 for none: 0 reaches
+/// no non-empty extent's end), and the pins after it. A binary search.
 #[inline]
-fn prefix_ends(pins: &[Region], reach: &[usize], k: usize) -> (usize, usize) {
-    match k
-        .checked_sub(1)
-        .and_then(|last| Some((pins.get(last)?, reach.get(last)?)))
-    {
-        Some((p, &furthest)) => (p.addr(), furthest),
-        None => (0, 0),
-    }
+fn prefix_by(all: &[Reach], addr: usize) -> (usize, core::slice::Iter<'_, Reach>) {
+    let k = all.partition_point(|p| {
+        count_comparison();
+        p.start <= addr
+    });
+    let (prefix, rest) = all.split_at(k.min(all.len()));
+    (prefix.last().map_or(0, |last| last.furthest), rest.iter())
+}
+
+/// Where the last pin of `all` before `rest` (a suffix of `all`) starts;
+/// 0 if none is.
+#[inline]
+fn last_start(all: &[Reach], rest: &[Reach]) -> usize {
+    let k = all.len().saturating_sub(rest.len());
+    k.checked_sub(1)
+        .and_then(|last| all.get(last))
+        .map_or(0, |p| p.start)
 }
 
 /// Runs `f` with the published call pins, copied once and sorted (on the
@@ -184,7 +229,7 @@ pub(super) fn with_call_pins<R>(f: impl FnOnce(&SortedPins<'_>) -> R) -> R {
         });
     }
     let mut pins = [const { MaybeUninit::<Region>::uninit() }; STACK_PINS];
-    let mut reach = [const { MaybeUninit::<usize>::uninit() }; STACK_PINS];
+    let mut reach = [const { MaybeUninit::<Reach>::uninit() }; STACK_PINS];
     match calls::copy_regions(&mut pins) {
         Some(copied) => {
             let reach = prefix_reach(copied, &mut reach);
@@ -207,9 +252,10 @@ pub(super) fn with_call_pins<R>(f: impl FnOnce(&SortedPins<'_>) -> R) -> R {
     }
 }
 
-/// Sorts `pins` by start and fills `out` (at least as long) with the
-/// running maximum of their ends; returns that prefix of `out`.
-fn prefix_reach<'o>(pins: &mut [Region], out: &'o mut [MaybeUninit<usize>]) -> &'o [usize] {
+/// Sorts `pins` by start and fills `out` (at least as long) with their
+/// starts and the running maximum of their ends; returns that prefix of
+/// `out`.
+fn prefix_reach<'o>(pins: &mut [Region], out: &'o mut [MaybeUninit<Reach>]) -> &'o [Reach] {
     // `sort_unstable` allocates nothing; call pins usually arrive in
     // address order (a call's buffers, allocated in turn), which it
     // recognises in one pass.
@@ -217,11 +263,14 @@ fn prefix_reach<'o>(pins: &mut [Region], out: &'o mut [MaybeUninit<usize>]) -> &
     let mut furthest = 0;
     for (slot, p) in out.iter_mut().zip(pins.iter()) {
         furthest = furthest.max(p.end());
-        slot.write(furthest);
+        slot.write(Reach {
+            start: p.addr(),
+            furthest,
+        });
     }
     // SAFETY: the first `pins.len()` elements were written just above (`out`
-    // is at least that long), and `MaybeUninit<usize>` has `usize`'s layout.
-    unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<usize>(), pins.len()) }
+    // is at least that long), and `MaybeUninit<Reach>` has `Reach`'s layout.
+    unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<Reach>(), pins.len()) }
 }
 
 /// The shared table's pins, sorted, as of `generation`.
@@ -230,11 +279,11 @@ struct SharedSnapshot {
     /// (`Tables::generations`); `None` before the first copy.
     generation: Option<[u64; SHARDS]>,
     pins: SysVec<Region>,
-    reach: SysVec<MaybeUninit<usize>>,
+    reach: SysVec<MaybeUninit<Reach>>,
 }
 
 /// Shared table entries past which no snapshot is built, whatever the
-/// check: 1024 regions and their ends are 24 KiB per thread.
+/// check: 1024 regions and their starts and reaches are 32 KiB per thread.
 const SNAPSHOT_MAX: usize = 1024;
 
 std::thread_local! {
@@ -267,11 +316,15 @@ fn with_shared_pins<R>(
     let ran = SHARED.try_with(|cell| {
         // Busy only if `f` itself asked again (it does not): be safe.
         let mut snapshot = cell.try_borrow_mut().ok()?;
-        // Compared word by word, inline: a call to `memcmp` costs more
-        // than the few words.
-        let current = snapshot
-            .generation
-            .is_some_and(|g| g.iter().zip(&generation).all(|(a, b)| a == b));
+        // Compared inline, all words at once (their differences or-ed
+        // together, which the compiler vectorises): a call to `memcmp`, or
+        // a branch per word, costs more than the few words.
+        let current = snapshot.generation.is_some_and(|g| {
+            g.iter()
+                .zip(&generation)
+                .fold(0, |differ, (a, b)| differ | (a ^ b))
+                == 0
+        });
         if !current {
             let worth = table.live_entries() <= asks.saturating_mul(2).saturating_add(16);
             if !worth || table.live_entries() > SNAPSHOT_MAX {
@@ -282,8 +335,8 @@ fn with_shared_pins<R>(
         let s = &mut *snapshot;
         let n = s.pins.len();
         // SAFETY: `rebuild` initialised the first `pins.len()` ends, and
-        // `MaybeUninit<usize>` has `usize`'s layout.
-        let reach = unsafe { core::slice::from_raw_parts(s.reach.as_ptr().cast::<usize>(), n) };
+        // `MaybeUninit<Reach>` has `Reach`'s layout.
+        let reach = unsafe { core::slice::from_raw_parts(s.reach.as_ptr().cast::<Reach>(), n) };
         let f = f.take()?;
         Some(f(Some(&SortedPins {
             pins: &s.pins,
@@ -312,21 +365,21 @@ fn rebuild(s: &mut SharedSnapshot, table: &Tables, generation: [u64; SHARDS]) {
 /// The index of the first item whose region is not entirely pinned (or
 /// static): see `registry::first_uncovered`, which holds the locks of the
 /// shards holding pins in `table` (when any shard holds a pin).
-pub(super) fn first_uncovered_in<T>(
+pub(super) fn first_uncovered_in<T, const NONEMPTY: bool>(
     table: Option<&Tables>,
     calls: &SortedPins<'_>,
     items: &[T],
     region: impl Fn(&T) -> Option<Region>,
 ) -> Option<usize> {
     match table {
-        None => first_uncovered_with(None, None, calls, items, region),
+        None => first_uncovered_with::<T, NONEMPTY>(None, None, calls, items, region),
         Some(t) => with_shared_pins(t, items.len(), |shared| {
-            first_uncovered_with(Some(t), shared, calls, items, region)
+            first_uncovered_with::<T, NONEMPTY>(Some(t), shared, calls, items, region)
         }),
     }
 }
 
-fn first_uncovered_with<T>(
+fn first_uncovered_with<T, const NONEMPTY: bool>(
     table: Option<&Tables>,
     shared: Option<&SortedPins<'_>>,
     calls: &SortedPins<'_>,
@@ -346,7 +399,7 @@ fn first_uncovered_with<T>(
         _ => None,
     };
     let settled = match only {
-        Some(pins) => pins.settle_prefix(items, &region),
+        Some(pins) => pins.settle_prefix::<T, NONEMPTY>(items, &region),
         None => 0,
     };
     // All settled: none uncovered.
@@ -431,7 +484,7 @@ mod tests {
 
     /// `pins` sorted as the checker sorts them, and the furthest end of
     /// each prefix (what `SortedPins` reads).
-    fn sorted_with_reach(pins: &mut [Region]) -> Vec<usize> {
+    fn sorted_with_reach(pins: &mut [Region]) -> Vec<Reach> {
         let mut reach = vec![MaybeUninit::uninit(); pins.len()];
         prefix_reach(pins, &mut reach).to_vec()
     }
@@ -527,11 +580,32 @@ mod tests {
                 })
                 .collect();
             assert_eq!(
-                sorted.settle_prefix(&items, |it| Some(*it)),
+                sorted.settle_prefix::<_, false>(&items, |it| Some(*it)),
                 settled_by_asking_each_pin(&pins, &items),
                 "round {round}: pins {pins:?}, items {items:?}"
             );
+            // The same referents as extents (the quick walk's: the null and
+            // empty ones left out, as it leaves them out), which the pass
+            // does not check for being null or empty: the same answer.
+            let extents: Vec<Extent> = items.iter().filter_map(|&it| Extent::new(it)).collect();
+            let regions: Vec<Region> = extents.iter().map(|e| e.region()).collect();
+            assert_eq!(
+                sorted.settle_prefix::<_, true>(&extents, |e| Some(e.region())),
+                settled_by_asking_each_pin(&pins, &regions),
+                "round {round}: pins {pins:?}, extents {regions:?}"
+            );
         }
+    }
+
+    /// An extent is never null or empty: those are refused, so that the
+    /// settling pass may skip checking them.
+    #[test]
+    fn an_extent_is_neither_null_nor_empty() {
+        assert_eq!(Extent::new(r(0, 8)), None);
+        assert_eq!(Extent::new(r(0x1000, 0)), None);
+        assert_eq!(Extent::new(r(0, 0)), None);
+        let extent = Extent::new(r(0x1000, 8)).map(Extent::region);
+        assert_eq!(extent, Some(r(0x1000, 8)));
     }
 
     /// The settling pass, against asking each pin, over every small case:
@@ -568,7 +642,7 @@ mod tests {
                 };
                 let check = |items: &[Region]| {
                     assert_eq!(
-                        sorted.settle_prefix(items, |it| Some(*it)),
+                        sorted.settle_prefix::<_, false>(items, |it| Some(*it)),
                         settled_by_asking_each_pin(&pins, items),
                         "pins {pins:?}, items {items:?}"
                     );
