@@ -20,7 +20,19 @@
 //! *scan list* that every query also reads: call pins (made and released
 //! together around one call) go to the scan list up to `SCAN_CALL_MAX`, and
 //! other pins go there while the table holds at most `SCAN_SMALL` of them
-//! and nothing is indexed yet. Past that they are indexed.
+//! and nothing is filed for the index yet. Past that they are filed for
+//! the index.
+//!
+//! Filing is lazy. Only queries need the index, and a batch of pins made
+//! and released with no question asked in between (a `Pinner` pinning a
+//! thousand objects for one call) would pay a hash-table insert and remove
+//! per pin for nothing. So a new entry is first *pending*: its id is
+//! pushed on a list, and the slab notes its position there (a single
+//! release swaps it out in O(1)). A query under the lock reads at most
+//! `PENDING_READ` pending entries one by one; when more are pending it
+//! first folds them all into the index (each entry is folded at most once,
+//! so the fold costs what filing at pin time did). A pin that finds
+//! `PENDING_MAX` pending folds them too, which bounds the list's memory.
 //!
 //! One call's pins form a *group*: one slab entry (kind, site, thread, age)
 //! and one scan item per region, released together by truncating the scan
@@ -40,6 +52,7 @@ use crate::origin::{PinKind, Site, ThreadNumber};
 use crate::region::Region;
 use allocator_api2::vec::Vec as SysVec;
 use core::alloc::Layout;
+use core::cell::RefCell;
 use core::sync::atomic::{AtomicU8, Ordering};
 use hashbrown::HashTable;
 use std::alloc::System;
@@ -54,8 +67,15 @@ const SHIFT_STEP: u32 = 3;
 /// scans the slab instead.
 const MAX_GRANULE_WALK: usize = 64;
 /// Non-call pins stay in the scan list while there are at most this many
-/// entries there and the index is empty.
+/// entries there and nothing is filed for the index.
 const SCAN_SMALL: usize = 8;
+/// A query reads up to this many pending entries one by one; with more
+/// pending it folds them into the index first.
+const PENDING_READ: usize = 16;
+/// A pin that finds this many entries pending folds them into the index:
+/// a pending id costs 4 bytes plus its note in the slab, so a million
+/// pins never asked about stay in the index's smaller footprint.
+const PENDING_MAX: usize = 4096;
 /// Call pins stay in the scan list while it is shorter than this.
 const SCAN_CALL_MAX: usize = 48;
 /// An index with room for at most this many entries is kept when the last
@@ -66,14 +86,15 @@ pub(crate) const GROUP_MAX: usize = 256;
 
 // `Entry::meta` packs, from the low bits: the pin count (9 bits: 1, or a
 // group's regions, at most `GROUP_MAX`), the kind (2), the level (5), the
-// in-index and group flags, and the thread number (14 bits). Packing keeps
+// filed and group flags, and the thread number (14 bits). Packing keeps
 // an entry at 32 bytes, half a cache line.
 const COUNT_BITS: u32 = 9;
 const COUNT_MASK: u32 = (1 << COUNT_BITS) - 1;
 const KIND_SHIFT: u32 = 9;
 const LEVEL_SHIFT: u32 = 11;
-/// The entry is in the index, not the scan list.
-const IN_INDEX: u32 = 1 << 16;
+/// The entry is filed for the index (in it, or pending), not in the scan
+/// list.
+const FILED: u32 = 1 << 16;
 /// The entry is a call group: it stands for `count` regions, each a scan
 /// item carrying the entry's id.
 const GROUP: u32 = 1 << 17;
@@ -167,8 +188,8 @@ impl Entry {
     }
 
     #[inline]
-    fn indexed(&self) -> bool {
-        self.meta & IN_INDEX != 0
+    fn filed(&self) -> bool {
+        self.meta & FILED != 0
     }
 
     fn bucket_hash(&self) -> u64 {
@@ -272,10 +293,56 @@ enum HintsMode {
     Off = 2,
 }
 
-pub(crate) struct Table {
-    entries: Slab,
+/// The entries filed for the index: in it, or pending. In a `RefCell`
+/// because a query, which holds the table shared, folds the pending ones
+/// in (see the module doc); every other change comes through `&mut Table`.
+struct Filed {
     /// Indexed entries, filed by bucket hash.
     index: HashTable<u32, System>,
+    /// Ids of the entries filed but not yet in the index, each noted in
+    /// the slab (`Slab::pending_at`) with its position here.
+    pending: SysVec<u32, System>,
+    /// Indexed entries per level, and the levels with any.
+    level_counts: [u32; LEVELS],
+    level_mask: u32,
+}
+
+impl Filed {
+    /// Files every pending entry in the index.
+    #[cold]
+    #[inline(never)]
+    fn fold(&mut self, entries: &Slab) {
+        for &id in self.pending.iter() {
+            let e = &entries[id as usize];
+            self.index
+                .insert_unique(e.bucket_hash(), id, |&j| entries[j as usize].bucket_hash());
+            add_level(&mut self.level_counts, &mut self.level_mask, e.level());
+        }
+        self.pending.clear();
+    }
+
+    /// Whether live filed entry `id` is pending rather than indexed. Its
+    /// note is its position in `pending` while it is there; once folded,
+    /// the note may point past the list's end or at another id (the list
+    /// was emptied and refilled), never at `id` itself, which only a new
+    /// pin of this slot would push again.
+    #[inline]
+    fn pending_position(&self, entries: &Slab, id: u32) -> Option<usize> {
+        let at = entries.pending_at(id) as usize;
+        match self.pending.get(at) {
+            Some(&there) if there == id => Some(at),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) struct Table {
+    entries: Slab,
+    /// Entries filed for the index (see `Filed`).
+    filed: RefCell<Filed>,
+    /// How many live entries `filed` holds, pending or indexed (changed
+    /// only through `&mut self`: a fold moves entries within `filed`).
+    filed_entries: usize,
     /// Entries not in the index, with their extents copied so that reading
     /// them all is a tight loop; every query does.
     scan: SysVec<ScanItem, System>,
@@ -287,9 +354,6 @@ pub(crate) struct Table {
     hints: HintsMode,
     /// Where this table files its hints (its shard's own set).
     hint_set: &'static Hints,
-    /// Indexed entries per level, and the levels with any.
-    level_counts: [u32; LEVELS],
-    level_mask: u32,
     /// Levels of every live entry (indexed or not), for the hints.
     all_level_counts: [u32; LEVELS],
     all_level_mask: u32,
@@ -369,11 +433,15 @@ impl Table {
         Table {
             hint_set,
             entries: Slab::new(),
-            index: HashTable::new_in(System),
+            filed: RefCell::new(Filed {
+                index: HashTable::new_in(System),
+                pending: SysVec::new_in(System),
+                level_counts: [0; LEVELS],
+                level_mask: 0,
+            }),
+            filed_entries: 0,
             scan: SysVec::new_in(System),
             hints: HintsMode::Undecided,
-            level_counts: [0; LEVELS],
-            level_mask: 0,
             all_level_counts: [0; LEVELS],
             all_level_mask: 0,
             live_entries: 0,
@@ -417,16 +485,16 @@ impl Table {
         self.decide_hints();
         let level = level_of(region.len());
         let is_call = kind == PinKind::Call;
-        let to_index = if is_call {
+        let to_file = if is_call {
             self.scan.len() >= SCAN_CALL_MAX
         } else {
-            !self.index.is_empty() || self.scan.len() >= SCAN_SMALL
+            self.filed_entries != 0 || self.scan.len() >= SCAN_SMALL
         };
-        let flags = if to_index { IN_INDEX } else { 0 };
+        let flags = if to_file { FILED } else { 0 };
         let entry = Entry::new(region, site, born_ms, kind, level, flags, 1, thread);
         let id = self.alloc_slot(entry);
-        if to_index {
-            self.index_new(id, level, region);
+        if to_file {
+            self.file_new(id);
         } else {
             self.scan.push(ScanItem::new(region, id));
         }
@@ -435,18 +503,20 @@ impl Table {
         PinId(id)
     }
 
-    /// Files new entry `id` in the index (moving the scan list's pins there
-    /// too when it is the first).
-    #[inline(never)]
-    fn index_new(&mut self, id: u32, level: u8, region: Region) {
-        if self.index.is_empty() {
-            self.move_scan_items_to_index();
+    /// Files new entry `id` for the index: pending (moving the scan list's
+    /// single pins there too when it is the first filed).
+    #[inline(always)]
+    fn file_new(&mut self, id: u32) {
+        if self.filed_entries == 0 {
+            self.move_scan_items_to_pending();
         }
-        let hash = bucket_hash(level, granule(level, region.addr()));
-        let entries = &self.entries;
-        self.index
-            .insert_unique(hash, id, |&i| entries[i as usize].bucket_hash());
-        add_level(&mut self.level_counts, &mut self.level_mask, level);
+        let filed = self.filed.get_mut();
+        if filed.pending.len() >= PENDING_MAX {
+            filed.fold(&self.entries);
+        }
+        self.entries.set_pending_at(id, filed.pending.len() as u32);
+        filed.pending.push(id);
+        self.filed_entries += 1;
     }
 
     /// Pins all of `regions` (at least one, at most `GROUP_MAX`) as one
@@ -480,11 +550,12 @@ impl Table {
         PinId(id)
     }
 
-    /// The table outgrew scanning: file the scan list's single pins in the
+    /// The table outgrew scanning: file the scan list's single pins for the
     /// index too, so that queries on a big table are hash probes alone.
     /// Call groups stay (they leave together, by truncation).
     #[cold]
-    fn move_scan_items_to_index(&mut self) {
+    fn move_scan_items_to_pending(&mut self) {
+        let filed = self.filed.get_mut();
         let mut i = 0;
         while i < self.scan.len() {
             let id = self.scan[i].id;
@@ -493,13 +564,27 @@ impl Table {
                 i += 1;
                 continue;
             }
-            e.meta |= IN_INDEX;
-            let (hash, level) = (e.bucket_hash(), e.level());
-            let entries = &self.entries;
-            self.index
-                .insert_unique(hash, id, |&j| entries[j as usize].bucket_hash());
-            add_level(&mut self.level_counts, &mut self.level_mask, level);
+            e.meta |= FILED;
+            self.entries.set_pending_at(id, filed.pending.len() as u32);
+            filed.pending.push(id);
+            self.filed_entries += 1;
             self.scan.swap_remove(i);
+        }
+    }
+
+    /// Folds the pending entries into the index when more are pending than
+    /// a query reads one by one. Every query under the lock starts here.
+    #[inline]
+    fn settle(&self) {
+        let over = self.filed.borrow().pending.len() > PENDING_READ;
+        if over {
+            // A query's callback asking the table again finds it settled
+            // (nothing is pinned in between: that takes `&mut self`), so
+            // the cell is never borrowed here; if it were, the query would
+            // still be right, reading the pending entries one by one.
+            if let Ok(mut filed) = self.filed.try_borrow_mut() {
+                filed.fold(&self.entries);
+            }
         }
     }
 
@@ -590,18 +675,33 @@ impl Table {
         // A single pin's count is 1: this was its last pin.
         e.clear_count();
         let e = *e;
-        let level = e.level();
-        if e.indexed() {
-            if let Ok(found) = self.index.find_entry(e.bucket_hash(), |&i| i == id.0) {
-                found.remove();
-            }
-            remove_level(&mut self.level_counts, &mut self.level_mask, level);
+        if e.filed() {
+            self.unfile(id.0, &e);
         } else if let Some(pos) = self.scan.iter().rposition(|item| item.id == id.0) {
             self.scan.swap_remove(pos);
         }
         self.unfile_hint(e.region());
         self.release_slot(id.0);
         Some(e.region())
+    }
+
+    /// Takes live filed entry `id` (a copy of it in `e`) out of the
+    /// pending list or the index: O(1) either way.
+    #[inline(always)]
+    fn unfile(&mut self, id: u32, e: &Entry) {
+        self.filed_entries -= 1;
+        let filed = self.filed.get_mut();
+        if let Some(at) = filed.pending_position(&self.entries, id) {
+            filed.pending.swap_remove(at);
+            if let Some(&moved) = filed.pending.get(at) {
+                self.entries.set_pending_at(moved, at as u32);
+            }
+            return;
+        }
+        if let Ok(found) = filed.index.find_entry(e.bucket_hash(), |&i| i == id) {
+            found.remove();
+        }
+        remove_level(&mut filed.level_counts, &mut filed.level_mask, e.level());
     }
 
     #[inline(always)]
@@ -611,7 +711,9 @@ impl Table {
             self.entries.release(id);
             // A small table stays as it is (its free list is as good as
             // new): pins that come and go one at a time pay nothing here.
-            if self.entries.chunks_with_memory() > 1 || self.index.capacity() > SMALL_INDEX {
+            if self.entries.chunks_with_memory() > 1
+                || self.filed.get_mut().index.capacity() > SMALL_INDEX
+            {
                 self.shrink_when_empty();
             }
         } else if self.entries.release(id) {
@@ -624,10 +726,15 @@ impl Table {
     #[cold]
     fn shrink_when_empty(&mut self) {
         self.entries.clear();
-        // Every entry left the index one by one, so it is empty already;
-        // only a big allocation is worth giving back.
-        if self.index.capacity() > SMALL_INDEX {
-            self.index = HashTable::new_in(System);
+        // Every entry left the index and the pending list one by one, so
+        // they are empty already; only a big allocation is worth giving
+        // back.
+        let filed = self.filed.get_mut();
+        if filed.index.capacity() > SMALL_INDEX {
+            filed.index = HashTable::new_in(System);
+        }
+        if filed.pending.capacity() > PENDING_READ {
+            filed.pending = SysVec::new_in(System);
         }
         self.scan.clear();
         if self.scan.capacity() > SCAN_CALL_MAX {
@@ -641,8 +748,11 @@ impl Table {
     #[cold]
     fn shrink_to_live(&mut self) {
         let entries = &self.entries;
-        self.index
+        let filed = self.filed.get_mut();
+        filed
+            .index
             .shrink_to(0, |&i| entries[i as usize].bucket_hash());
+        filed.pending.shrink_to(PENDING_READ);
         self.scan.shrink_to(SCAN_CALL_MAX);
     }
 
@@ -677,16 +787,33 @@ impl Table {
                 }
             }
         }
-        let mut mask = self.level_mask & !((1u32 << level_of(min_len)) - 1);
+        if self.filed_entries == 0 {
+            return false;
+        }
+        self.settle();
+        let filed = self.filed.borrow();
+        for &id in filed.pending.iter() {
+            let e = &self.entries[id as usize];
+            if e.contains(addr)
+                && f(Hit {
+                    id: PinId(id),
+                    region: e.region(),
+                    count: e.count(),
+                })
+            {
+                return true;
+            }
+        }
+        let mut mask = filed.level_mask & !((1u32 << level_of(min_len)) - 1);
         while mask != 0 {
             let level = mask.trailing_zeros() as u8;
             mask &= mask - 1;
             let g = granule(level, addr);
             // Most regions start in the granule of the address asked about.
-            if self.probe(level, g, addr, &mut f) {
+            if self.probe(&filed.index, level, g, addr, &mut f) {
                 return true;
             }
-            if g > 0 && self.probe(level, g - 1, addr, &mut f) {
+            if g > 0 && self.probe(&filed.index, level, g - 1, addr, &mut f) {
                 return true;
             }
         }
@@ -696,10 +823,17 @@ impl Table {
     /// Indexed entries filed under `(level, g)` that cover `addr`, until `f`
     /// says stop.
     #[inline]
-    fn probe(&self, level: u8, g: usize, addr: usize, f: &mut impl FnMut(Hit) -> bool) -> bool {
+    fn probe(
+        &self,
+        index: &HashTable<u32, System>,
+        level: u8,
+        g: usize,
+        addr: usize,
+        f: &mut impl FnMut(Hit) -> bool,
+    ) -> bool {
         // `find` is hashbrown's tuned lookup; the predicate sees every
         // candidate with a matching tag and stops at the first `true`.
-        self.index
+        index
             .find(bucket_hash(level, g), |&id| {
                 let e = &self.entries[id as usize];
                 e.filed_under(level, g)
@@ -714,11 +848,12 @@ impl Table {
     }
 
     /// Whether a live pin covers `addr`. The scan list answers by itself
-    /// (no entry is read for a yes); the index only when it holds pins.
+    /// (no entry is read for a yes); the filed entries only when there
+    /// are any.
     #[inline]
     pub(crate) fn covers_point(&self, addr: usize) -> bool {
         self.scan.iter().any(|item| item.contains(addr))
-            || (self.level_mask != 0 && self.find_covering(addr, |_| true))
+            || (self.filed_entries != 0 && self.find_covering(addr, |_| true))
     }
 
     pub(crate) fn count_at(&self, addr: usize) -> usize {
@@ -754,12 +889,23 @@ impl Table {
                 });
             }
         }
+        if self.filed_entries == 0 {
+            return None;
+        }
         let hit = |id: u32, e: &Entry| Hit {
             id: PinId(id),
             region: e.region(),
             count: e.count(),
         };
-        let mut mask = self.level_mask;
+        self.settle();
+        let filed = self.filed.borrow();
+        for &id in filed.pending.iter() {
+            let e = &self.entries[id as usize];
+            if e.region().overlaps(&block) {
+                return Some(hit(id, e));
+            }
+        }
+        let mut mask = filed.level_mask;
         let last = block.end().saturating_sub(1).max(block.addr());
         let mut scan_levels = 0u32;
         while mask != 0 {
@@ -772,7 +918,7 @@ impl Table {
                 continue;
             }
             for g in first_g..=last_g {
-                let found = self.index.find(bucket_hash(level, g), |&id| {
+                let found = filed.index.find(bucket_hash(level, g), |&id| {
                     let e = &self.entries[id as usize];
                     e.filed_under(level, g) && e.region().overlaps(&block)
                 });
@@ -782,9 +928,12 @@ impl Table {
             }
         }
         if scan_levels != 0 {
+            // Pending entries were read above; reading them again here
+            // would find nothing new, and costs less than telling them
+            // apart.
             for (id, e) in self.entries.iter() {
                 if e.count() > 0
-                    && e.indexed()
+                    && e.filed()
                     && scan_levels & (1 << e.level()) != 0
                     && e.region().overlaps(&block)
                 {
@@ -825,8 +974,10 @@ impl Table {
 
     /// Bytes of storage the table holds (slab, index, scan list).
     pub(crate) fn heap_bytes(&self) -> usize {
+        let filed = self.filed.borrow();
         self.entries.heap_bytes()
-            + self.index.allocation_size()
+            + filed.index.allocation_size()
+            + filed.pending.capacity() * core::mem::size_of::<u32>()
             + self.scan.capacity() * core::mem::size_of::<ScanItem>()
     }
 }
@@ -877,14 +1028,14 @@ mod tests {
             7,
             PinKind::Owned,
             HUGE_LEVEL,
-            IN_INDEX | GROUP,
+            FILED | GROUP,
             GROUP_MAX as u32,
             ThreadNumber(MAX_THREAD_NUMBER + 5),
         );
         assert_eq!(e.count(), GROUP_MAX as u32);
         assert_eq!(e.kind(), PinKind::Owned);
         assert_eq!(e.level(), HUGE_LEVEL);
-        assert!(e.indexed() && e.is_group());
+        assert!(e.filed() && e.is_group());
         assert_eq!(e.thread(), ThreadNumber(MAX_THREAD_NUMBER));
     }
 
@@ -1028,7 +1179,7 @@ mod tests {
             t.scan.is_empty(),
             "the first pins move to the index with the rest"
         );
-        assert_eq!(t.index.len(), SCAN_SMALL + 8);
+        assert_eq!(t.filed_entries, SCAN_SMALL + 8);
         for (i, id) in ids.iter().enumerate() {
             let a = 0x10_0000 + i * 0x1000;
             assert!(t.covers_point(a) && t.covers_point(a + 15) && !t.covers_point(a + 16));
@@ -1042,7 +1193,9 @@ mod tests {
         for id in &ids[SCAN_SMALL + 4..] {
             t.unpin(*id);
         }
-        assert!(t.index.is_empty() && t.scan.is_empty() && t.live_entries() == 0);
+        let filed = t.filed.borrow();
+        assert!(filed.index.is_empty() && filed.pending.is_empty());
+        assert!(t.scan.is_empty() && t.live_entries() == 0);
     }
 
     #[test]
