@@ -101,7 +101,10 @@ const GROUP: u32 = 1 << 17;
 const THREAD_SHIFT: u32 = 18;
 /// Thread numbers above this are recorded as this (reports say so).
 pub(crate) const MAX_THREAD_NUMBER: u32 = (1 << (32 - THREAD_SHIFT)) - 1;
-const _: () = assert!(GROUP_MAX as u32 <= COUNT_MASK);
+/// The count of an entry a batch release has let go of but whose slot it
+/// has not freed yet (see `unpin_run`); never a live entry's count.
+const DETACHED: u32 = COUNT_MASK;
+const _: () = assert!((GROUP_MAX as u32) < DETACHED);
 
 /// A stable handle to one entry of the slab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,6 +157,10 @@ impl Entry {
 
     fn clear_count(&mut self) {
         self.meta &= !COUNT_MASK;
+    }
+
+    fn detach(&mut self) {
+        self.meta |= DETACHED;
     }
 
     pub(crate) fn kind(&self) -> PinKind {
@@ -312,6 +319,8 @@ impl Filed {
     #[cold]
     #[inline(never)]
     fn fold(&mut self, entries: &Slab) {
+        #[cfg(test)]
+        FOLDED.with(|f| f.set(f.get() + self.pending.len()));
         for &id in self.pending.iter() {
             let e = &entries[id as usize];
             self.index
@@ -420,6 +429,23 @@ fn remove_level(counts: &mut [u32; LEVELS], mask: &mut u32, level: u8) -> bool {
         *mask &= !(1 << level);
     }
     gone
+}
+
+#[cfg(test)]
+std::thread_local! {
+    /// Pending-list items this thread's table code read or moved (work,
+    /// not time: what the tests of the list's bounds count).
+    static PENDING_VISITS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// Pending entries this thread's table code folded into the index.
+    static FOLDED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+/// Counts `n` pending-list items visited (tests only).
+#[inline(always)]
+fn visited_pending(n: usize) {
+    #[cfg(test)]
+    PENDING_VISITS.with(|v| v.set(v.get() + n));
+    let _ = n;
 }
 
 /// The hint set of tables made by unit tests, which keep no hints.
@@ -692,6 +718,7 @@ impl Table {
         self.filed_entries -= 1;
         let filed = self.filed.get_mut();
         if let Some(at) = filed.pending_position(&self.entries, id) {
+            visited_pending(1);
             filed.pending.swap_remove(at);
             if let Some(&moved) = filed.pending.get(at) {
                 self.entries.set_pending_at(moved, at as u32);
@@ -702,6 +729,109 @@ impl Table {
             found.remove();
         }
         remove_level(&mut filed.level_counts, &mut filed.level_mask, e.level());
+    }
+
+    /// Releases one pin of each entry named in `ids` (a holder's handles:
+    /// each names a live entry once; a handle of a free or already
+    /// released entry is passed over), adding to `span` the region of
+    /// every entry that went.
+    ///
+    /// A batch (at least a quarter as many handles as there are pending
+    /// entries) does not take its pending entries out of the list one by
+    /// one: it marks them, then sweeps the list once, or empties it when
+    /// they are all of it, and frees the slots after the sweep (a slot
+    /// freed before could be given back with its chunk while the list
+    /// still names it). Either way the cost is O(1) per handle.
+    pub(crate) fn unpin_run<I>(&mut self, ids: I, span: &mut Span)
+    where
+        I: ExactSizeIterator<Item = PinId>,
+    {
+        let pending = self.filed.get_mut().pending.len();
+        if pending == 0 || ids.len().saturating_mul(4) < pending {
+            for id in ids {
+                if let Some(r) = self.unpin(id) {
+                    span.add(r);
+                }
+            }
+            return;
+        }
+        // Every filed entry is pending while the index is empty: no note
+        // to read.
+        let all_pending = self.filed.get_mut().index.is_empty();
+        let mut detached = 0usize;
+        for id in ids {
+            let e = &mut self.entries[id.0 as usize];
+            let count = e.count();
+            if count == 0 || count == DETACHED {
+                debug_assert!(count != 0, "unpin of a free registry slot");
+                continue;
+            }
+            let pending_here = e.filed()
+                && !e.is_group()
+                && (all_pending
+                    || self
+                        .filed
+                        .get_mut()
+                        .pending_position(&self.entries, id.0)
+                        .is_some());
+            if !pending_here {
+                // The index, the scan list or a group: one by one, as a
+                // single release (it never frees the slots marked here:
+                // their chunks still count them live, and so does
+                // `live_entries`).
+                if let Some(r) = self.unpin(id) {
+                    span.add(r);
+                }
+                continue;
+            }
+            let e = &mut self.entries[id.0 as usize];
+            e.clear_count();
+            e.detach();
+            let region = e.region();
+            span.add(region);
+            self.unfile_hint(region);
+            detached += 1;
+        }
+        if detached == 0 {
+            return;
+        }
+        self.filed_entries -= detached;
+        if detached == self.live_entries {
+            // Every live entry went: nothing is indexed or in the scan
+            // list, and every slot is free.
+            self.filed.get_mut().pending.clear();
+            self.live_entries = 0;
+            self.shrink_when_empty();
+            return;
+        }
+        self.sweep_pending();
+    }
+
+    /// Frees the slots of the detached entries of the pending list and
+    /// closes it up, noting each remaining entry's new position.
+    #[cold]
+    fn sweep_pending(&mut self) {
+        let mut pending =
+            core::mem::replace(&mut self.filed.get_mut().pending, SysVec::new_in(System));
+        let mut kept = 0;
+        visited_pending(pending.len());
+        for at in 0..pending.len() {
+            let id = pending[at];
+            let e = &mut self.entries[id as usize];
+            if e.count() == DETACHED {
+                e.clear_count();
+                // Chunks holding entries not yet visited count them live,
+                // so a compaction here leaves them in place; the table
+                // keeps a live entry until the last one.
+                self.release_slot(id);
+            } else {
+                pending[kept] = id;
+                self.entries.set_pending_at(id, kept as u32);
+                kept += 1;
+            }
+        }
+        pending.truncate(kept);
+        self.filed.get_mut().pending = pending;
     }
 
     #[inline(always)]
@@ -726,14 +856,16 @@ impl Table {
     #[cold]
     fn shrink_when_empty(&mut self) {
         self.entries.clear();
-        // Every entry left the index and the pending list one by one, so
-        // they are empty already; only a big allocation is worth giving
-        // back.
+        // Every entry left the index and the pending list (one by one, or
+        // all at once in `unpin_run`), so they are empty already; only a
+        // big allocation is worth giving back.
         let filed = self.filed.get_mut();
         if filed.index.capacity() > SMALL_INDEX {
             filed.index = HashTable::new_in(System);
         }
-        if filed.pending.capacity() > PENDING_READ {
+        // The pending list is kept up to its bound (16 KiB): a pinner
+        // pinning a batch again refills it without growing it again.
+        if filed.pending.capacity() > PENDING_MAX {
             filed.pending = SysVec::new_in(System);
         }
         self.scan.clear();
@@ -793,6 +925,7 @@ impl Table {
         self.settle();
         let filed = self.filed.borrow();
         for &id in filed.pending.iter() {
+            visited_pending(1);
             let e = &self.entries[id as usize];
             if e.contains(addr)
                 && f(Hit {
@@ -900,6 +1033,7 @@ impl Table {
         self.settle();
         let filed = self.filed.borrow();
         for &id in filed.pending.iter() {
+            visited_pending(1);
             let e = &self.entries[id as usize];
             if e.region().overlaps(&block) {
                 return Some(hit(id, e));
@@ -1294,5 +1428,197 @@ mod tests {
         pin(&mut t, 0x3000, 64);
         assert_eq!(t.covered_until(0x3008), Some(0x3040));
         assert_eq!(t.covered_until(0x3040), None);
+    }
+
+    /// The pending-list items and folds this thread's table code counted
+    /// while `f` ran.
+    fn counting<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
+        let before = (PENDING_VISITS.with(|v| v.get()), FOLDED.with(|f| f.get()));
+        let out = f();
+        let after = (PENDING_VISITS.with(|v| v.get()), FOLDED.with(|f| f.get()));
+        (out, after.0 - before.0, after.1 - before.1)
+    }
+
+    /// How many pins `n` the cliff tests make: past `PENDING_READ` and a
+    /// full pending list, fewer under Miri.
+    fn many() -> usize {
+        if cfg!(miri) {
+            4 * PENDING_READ
+        } else {
+            PENDING_MAX - 96
+        }
+    }
+
+    /// Rule: a question asked under the lock reads at most `PENDING_READ`
+    /// pins not yet in the index, however many are pending; more are
+    /// folded into the index first, each pin once.
+    #[test]
+    fn a_query_reads_at_most_pending_read_unindexed_pins() {
+        let mut t = Table::private();
+        let n = many();
+        let ids: Vec<PinId> = (0..n)
+            .map(|i| pin(&mut t, 0x100_0000 + i * 64, 16))
+            .collect();
+        let (found, visits, folded) = counting(|| t.covers_point(0x100_0000 + (n - 1) * 64));
+        assert!(found);
+        assert!(visits <= PENDING_READ, "{visits} pending pins read");
+        assert_eq!(folded, n, "every pending pin folded, once");
+        // Fewer than the bound are read one by one, not folded.
+        let more: Vec<PinId> = (0..PENDING_READ)
+            .map(|i| pin(&mut t, 0x900_0000 + i * 64, 16))
+            .collect();
+        let (count, visits, folded) = counting(|| t.count_at(0x900_0000));
+        assert_eq!((count, folded), (1, 0));
+        assert!(visits <= PENDING_READ);
+        let (hit, visits, _) = counting(|| t.overlapping(r(0x100_0000, 8)).map(|h| h.id));
+        assert_eq!(hit, Some(ids[0]));
+        assert!(visits <= PENDING_READ);
+        for id in ids.into_iter().chain(more) {
+            assert!(t.unpin(id).is_some());
+        }
+        assert_eq!(t.live_entries(), 0);
+    }
+
+    /// Rule: releasing one pin among many pending ones does O(1) work: no
+    /// search of the pending list, whether released alone or as a short
+    /// run, and every other pin stays found.
+    #[test]
+    fn an_unpin_among_many_pending_pins_does_constant_work() {
+        let mut t = Table::private();
+        let n = many();
+        let mut ids: Vec<PinId> = (0..n)
+            .map(|i| pin(&mut t, 0x100_0000 + i * 64, 16))
+            .collect();
+        let mut below = crate::test_rng::xorshift(15);
+        let mut live = n;
+        while ids.len() > n / 2 {
+            let k = below(ids.len());
+            let id = ids.swap_remove(k);
+            let (_, visits, folded) = if k % 2 == 0 {
+                counting(|| assert!(t.unpin(id).is_some()))
+            } else {
+                let mut span = Span::default();
+                let out = counting(|| t.unpin_run([id].into_iter(), &mut span));
+                assert!(!span.is_empty());
+                out
+            };
+            assert!(visits <= 1 && folded == 0, "{visits} pending pins visited");
+            live -= 1;
+            assert_eq!(t.live_entries(), live);
+        }
+        // Every pin left is still where the pending list says.
+        let mut rest: Vec<usize> = ids.iter().map(|id| t.entry(*id).start).collect();
+        rest.sort();
+        for a in rest {
+            assert_eq!(t.count_at(a), 1);
+        }
+        for id in ids {
+            assert!(t.unpin(id).is_some());
+        }
+        assert_eq!(t.live_entries(), 0);
+    }
+
+    /// Rule: a batch release sweeps the pending list at most once per run
+    /// (O(1) per released pin), frees each slot once (also when the slab
+    /// gives chunks back meanwhile), and leaves every other pin found.
+    #[test]
+    fn a_batch_release_sweeps_the_pending_list_once_and_frees_each_slot_once() {
+        let burst = if cfg!(miri) {
+            (super::super::slab::KEEP_CHUNKS + 2) * super::super::slab::CHUNK
+        } else {
+            PENDING_MAX - 96
+        };
+        let mut t = Table::private();
+        // One pin indexed (folded by a query), the rest pending.
+        let first = pin(&mut t, 0x10, 8);
+        for i in 0..SCAN_SMALL {
+            pin(&mut t, 0x20 + i, 1);
+        }
+        let _ = counting(|| t.covers_point(0x10));
+        let ids: Vec<PinId> = (0..burst)
+            .map(|i| pin(&mut t, 0x100_0000 + i * 32, 16))
+            .collect();
+        // Release all but every 37th of the first two chunks' worth,
+        // interleaved with the indexed pin: the sweep path, with the slab
+        // giving back the chunks that empty meanwhile.
+        let stays = |i: usize| i % 37 == 0 && i < 2 * super::super::slab::CHUNK;
+        let (stay, go): (Vec<_>, Vec<_>) = ids.iter().enumerate().partition(|(i, _)| stays(*i));
+        let run: Vec<PinId> = core::iter::once(first)
+            .chain(go.iter().map(|(_, id)| **id))
+            .collect();
+        let mut span = Span::default();
+        let peak = t.heap_bytes();
+        let (_, visits, _) = counting(|| t.unpin_run(run.iter().copied(), &mut span));
+        assert!(
+            visits <= 4 * run.len(),
+            "{visits} pending visits for {} pins",
+            run.len()
+        );
+        assert_eq!(span.region().addr(), 0x10);
+        assert!(t.heap_bytes() < peak, "chunks given back during the sweep");
+        assert_eq!(t.live_entries(), SCAN_SMALL + stay.len());
+        assert_eq!(t.count_at(0x10), 0);
+        for (i, _) in &go {
+            assert!(!t.covers_point(0x100_0000 + i * 32));
+        }
+        for (i, _) in &stay {
+            assert_eq!(t.count_at(0x100_0000 + i * 32), 1);
+        }
+        // Freed slots are reused once each: new ids are all distinct and
+        // none names a pin that stayed.
+        let again: Vec<PinId> = (0..go.len())
+            .map(|i| pin(&mut t, 0x800_0000 + i * 32, 16))
+            .collect();
+        let mut all: Vec<u32> = again.iter().map(|id| id.0).collect();
+        all.extend(stay.iter().map(|(_, id)| id.0));
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), go.len() + stay.len());
+        // A run releasing every pin left empties the table at once.
+        let everything: Vec<PinId> = again
+            .into_iter()
+            .chain(stay.iter().map(|(_, id)| **id))
+            .collect();
+        let mut span = Span::default();
+        t.unpin_run(everything.into_iter(), &mut span);
+        assert_eq!(t.live_entries(), SCAN_SMALL);
+        assert!(!t.covers_point(0x800_0000) && !t.covers_point(0x100_0000));
+        assert!(t.covers_point(0x20));
+    }
+
+    /// Rule: every reader under the lock sees a pin whether it is in the
+    /// scan list, pending or indexed: the same answers from each state.
+    #[test]
+    fn every_query_sees_pending_pins_as_it_sees_indexed_ones() {
+        for fold_first in [false, true] {
+            let mut t = Table::private();
+            t.fill_scan_list();
+            let zero = pin(&mut t, 0x90_0000, 0);
+            let wide = pin(&mut t, 0x5_0000, 1 << 20);
+            let small = pin(&mut t, 0x5_0100, 16);
+            if fold_first {
+                for i in 0..=PENDING_READ {
+                    pin(&mut t, 0x7100_0000_0000 + i * 64, 8);
+                }
+                let _ = counting(|| t.covers_point(0x10));
+                assert!(t.filed.borrow().pending.is_empty());
+            } else {
+                assert_eq!(t.filed.borrow().pending.len(), SCAN_SMALL + 3);
+            }
+            assert!(t.covers_point(0x90_0000) && !t.covers_point(0x90_0001));
+            assert_eq!(t.count_at(0x5_0100), 2);
+            assert_eq!(t.covered_until(0x5_0100), Some(0x5_0000 + (1 << 20)));
+            assert_eq!(t.overlapping(r(0x90_0000, 1)).map(|h| h.id), Some(zero));
+            assert_eq!(
+                t.overlapping(r(0x4_0000, 0x1_0001)).map(|h| h.id),
+                Some(wide)
+            );
+            let mut seen = Vec::new();
+            t.for_each_live(|region, count, _| seen.push((region.addr(), region.len(), count)));
+            assert!(seen.contains(&(0x5_0100, 16, 1)) && seen.contains(&(0x90_0000, 0, 1)));
+            assert_eq!(seen.len(), t.live_regions());
+            assert_eq!(t.unpin(small), Some(r(0x5_0100, 16)));
+            assert_eq!(t.count_at(0x5_0100), 1);
+        }
     }
 }
