@@ -742,6 +742,7 @@ impl Table {
     /// they are all of it, and frees the slots after the sweep (a slot
     /// freed before could be given back with its chunk while the list
     /// still names it). Either way the cost is O(1) per handle.
+    #[inline(always)]
     pub(crate) fn unpin_run<I>(&mut self, ids: I, span: &mut Span)
     where
         I: ExactSizeIterator<Item = PinId>,
@@ -755,6 +756,15 @@ impl Table {
             }
             return;
         }
+        self.unpin_batch(ids, span);
+    }
+
+    /// `unpin_run` for a batch.
+    #[inline(never)]
+    fn unpin_batch<I>(&mut self, ids: I, span: &mut Span)
+    where
+        I: ExactSizeIterator<Item = PinId>,
+    {
         // Every filed entry is pending while the index is empty: no note
         // to read.
         let all_pending = self.filed.get_mut().index.is_empty();
