@@ -209,11 +209,7 @@ fn unpin_many(ids: &[PinId]) {
         let s = split_id(first).0;
         let run = rest.iter().take_while(|&&id| split_id(id).0 == s).count();
         let mut table = lock_shard(s);
-        for &id in &rest[..run] {
-            if let Some(r) = table.unpin(split_id(id).1) {
-                released.add(r);
-            }
-        }
+        table.unpin_run(rest[..run].iter().map(|&id| split_id(id).1), &mut released);
         publish_live(s, &table);
         // Inside the critical section: pairs with `quarantine_if_pinned`,
         // which stores the count before it takes this shard's lock.

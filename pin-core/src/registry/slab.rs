@@ -35,6 +35,11 @@ pub(super) const KEEP_CHUNKS: usize = 4;
 struct Chunk {
     /// Up to `CHUNK` entries; empty with no capacity once given back.
     entries: SysVec<Entry, System>,
+    /// Per entry, the table's note of where it is pending (see
+    /// `Table::pending`): `CHUNK` of them while the chunk holds memory.
+    /// Kept beside the entries, not in them, so that an entry stays 32
+    /// bytes, and given back with them.
+    pending_at: SysVec<u32, System>,
     /// Entries in use (pins or call groups) in this chunk.
     live: u32,
 }
@@ -67,7 +72,21 @@ impl Slab {
     #[inline(always)]
     pub(super) fn alloc(&mut self, entry: Entry) -> Option<u32> {
         if self.free_head == NO_SLOT {
-            return self.alloc_at_end(entry);
+            // A burst of pins: the last chunk's next entry, inlined (a call
+            // and the entry's copy into it cost as much as the push).
+            let c = self.chunks.len().wrapping_sub(1);
+            if let Some(last) = self.chunks.last_mut() {
+                let i = last.entries.len();
+                if i < CHUNK && i < last.entries.capacity() {
+                    last.entries.push(entry);
+                    if last.live == 0 {
+                        self.empty_chunks -= 1;
+                    }
+                    last.live += 1;
+                    return Some(((c << CHUNK_SHIFT) | i) as u32);
+                }
+            }
+            return self.alloc_in_new_chunk(entry);
         }
         // The usual case (a table whose pins come and go): the free list's
         // head, one chunk looked up once.
@@ -84,40 +103,39 @@ impl Slab {
         Some(id)
     }
 
-    /// `alloc` with an empty free list: the last chunk's next entry, or a
-    /// new chunk's first.
+    /// `alloc` with an empty free list and the last chunk full (or given
+    /// back, or none): a new chunk's first entry.
     #[inline(never)]
-    fn alloc_at_end(&mut self, entry: Entry) -> Option<u32> {
-        let id = {
-            let c = match self.chunks.last() {
-                Some(last) if last.entries.len() < CHUNK && last.entries.capacity() > 0 => {
-                    self.chunks.len() - 1
-                }
-                _ => {
-                    let c = self.chunks.len();
-                    if c >= (1usize << ID_BITS) >> CHUNK_SHIFT {
-                        return None;
-                    }
-                    self.chunks.push(Chunk {
-                        entries: SysVec::with_capacity_in(CHUNK, System),
-                        live: 0,
-                    });
-                    self.chunks_with_memory += 1;
-                    // Counted empty until the entry below lands.
-                    self.empty_chunks += 1;
-                    c
-                }
-            };
-            let chunk = &mut self.chunks[c];
-            chunk.entries.push(entry);
-            ((c << CHUNK_SHIFT) | (chunk.entries.len() - 1)) as u32
-        };
-        let chunk = &mut self.chunks[split(id).0];
-        if chunk.live == 0 {
-            self.empty_chunks -= 1;
+    fn alloc_in_new_chunk(&mut self, entry: Entry) -> Option<u32> {
+        let c = self.chunks.len();
+        if c >= (1usize << ID_BITS) >> CHUNK_SHIFT {
+            return None;
         }
-        chunk.live += 1;
-        Some(id)
+        let mut entries = SysVec::with_capacity_in(CHUNK, System);
+        entries.push(entry);
+        let mut pending_at = SysVec::with_capacity_in(CHUNK, System);
+        pending_at.resize(CHUNK, 0);
+        self.chunks.push(Chunk {
+            entries,
+            pending_at,
+            live: 1,
+        });
+        self.chunks_with_memory += 1;
+        Some((c << CHUNK_SHIFT) as u32)
+    }
+
+    /// The note `set_pending_at` last left for entry `id`.
+    #[inline]
+    pub(super) fn pending_at(&self, id: u32) -> u32 {
+        let (c, i) = split(id);
+        self.chunks[c].pending_at[i]
+    }
+
+    /// Notes for live entry `id` where the table keeps it pending.
+    #[inline]
+    pub(super) fn set_pending_at(&mut self, id: u32, at: u32) {
+        let (c, i) = split(id);
+        self.chunks[c].pending_at[i] = at;
     }
 
     /// Frees entry `id` (its count already cleared); may give empty chunks
@@ -149,6 +167,7 @@ impl Slab {
         for (c, chunk) in self.chunks.iter_mut().enumerate().rev() {
             if chunk.live == 0 {
                 chunk.entries = SysVec::new_in(System);
+                chunk.pending_at = SysVec::new_in(System);
                 continue;
             }
             for (i, e) in chunk.entries.iter_mut().enumerate().rev() {
@@ -223,7 +242,9 @@ impl Slab {
     /// Bytes of memory held.
     pub(super) fn heap_bytes(&self) -> usize {
         self.chunks.capacity() * core::mem::size_of::<Chunk>()
-            + self.chunks_with_memory * CHUNK * core::mem::size_of::<Entry>()
+            + self.chunks_with_memory
+                * CHUNK
+                * (core::mem::size_of::<Entry>() + core::mem::size_of::<u32>())
     }
 }
 

@@ -20,7 +20,19 @@
 //! *scan list* that every query also reads: call pins (made and released
 //! together around one call) go to the scan list up to `SCAN_CALL_MAX`, and
 //! other pins go there while the table holds at most `SCAN_SMALL` of them
-//! and nothing is indexed yet. Past that they are indexed.
+//! and nothing is filed for the index yet. Past that they are filed for
+//! the index.
+//!
+//! Filing is lazy. Only queries need the index, and a batch of pins made
+//! and released with no question asked in between (a `Pinner` pinning a
+//! thousand objects for one call) would pay a hash-table insert and remove
+//! per pin for nothing. So a new entry is first *pending*: its id is
+//! pushed on a list, and the slab notes its position there (a single
+//! release swaps it out in O(1)). A query under the lock reads at most
+//! `PENDING_READ` pending entries one by one; when more are pending it
+//! first folds them all into the index (each entry is folded at most once,
+//! so the fold costs what filing at pin time did). A pin that finds
+//! `PENDING_MAX` pending folds them too, which bounds the list's memory.
 //!
 //! One call's pins form a *group*: one slab entry (kind, site, thread, age)
 //! and one scan item per region, released together by truncating the scan
@@ -40,6 +52,7 @@ use crate::origin::{PinKind, Site, ThreadNumber};
 use crate::region::Region;
 use allocator_api2::vec::Vec as SysVec;
 use core::alloc::Layout;
+use core::cell::RefCell;
 use core::sync::atomic::{AtomicU8, Ordering};
 use hashbrown::HashTable;
 use std::alloc::System;
@@ -54,8 +67,18 @@ const SHIFT_STEP: u32 = 3;
 /// scans the slab instead.
 const MAX_GRANULE_WALK: usize = 64;
 /// Non-call pins stay in the scan list while there are at most this many
-/// entries there and the index is empty.
+/// entries there and nothing is filed for the index.
 const SCAN_SMALL: usize = 8;
+/// A query reads up to this many pending entries one by one; with more
+/// pending it folds them into the index first. As many as the scan list
+/// holds single pins: reading each costs about what one hash probe of a
+/// level does, so a table asked about often reads no more than an indexed
+/// one would.
+const PENDING_READ: usize = SCAN_SMALL;
+/// A pin that finds this many entries pending folds them into the index:
+/// a pending id costs 4 bytes plus its note in the slab, so a million
+/// pins never asked about stay in the index's smaller footprint.
+const PENDING_MAX: usize = 4096;
 /// Call pins stay in the scan list while it is shorter than this.
 const SCAN_CALL_MAX: usize = 48;
 /// An index with room for at most this many entries is kept when the last
@@ -66,21 +89,25 @@ pub(crate) const GROUP_MAX: usize = 256;
 
 // `Entry::meta` packs, from the low bits: the pin count (9 bits: 1, or a
 // group's regions, at most `GROUP_MAX`), the kind (2), the level (5), the
-// in-index and group flags, and the thread number (14 bits). Packing keeps
+// filed and group flags, and the thread number (14 bits). Packing keeps
 // an entry at 32 bytes, half a cache line.
 const COUNT_BITS: u32 = 9;
 const COUNT_MASK: u32 = (1 << COUNT_BITS) - 1;
 const KIND_SHIFT: u32 = 9;
 const LEVEL_SHIFT: u32 = 11;
-/// The entry is in the index, not the scan list.
-const IN_INDEX: u32 = 1 << 16;
+/// The entry is filed for the index (in it, or pending), not in the scan
+/// list.
+const FILED: u32 = 1 << 16;
 /// The entry is a call group: it stands for `count` regions, each a scan
 /// item carrying the entry's id.
 const GROUP: u32 = 1 << 17;
 const THREAD_SHIFT: u32 = 18;
 /// Thread numbers above this are recorded as this (reports say so).
 pub(crate) const MAX_THREAD_NUMBER: u32 = (1 << (32 - THREAD_SHIFT)) - 1;
-const _: () = assert!(GROUP_MAX as u32 <= COUNT_MASK);
+/// The count of an entry a batch release has let go of but whose slot it
+/// has not freed yet (see `unpin_run`); never a live entry's count.
+const DETACHED: u32 = COUNT_MASK;
+const _: () = assert!((GROUP_MAX as u32) < DETACHED);
 
 /// A stable handle to one entry of the slab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +162,10 @@ impl Entry {
         self.meta &= !COUNT_MASK;
     }
 
+    fn detach(&mut self) {
+        self.meta |= DETACHED;
+    }
+
     pub(crate) fn kind(&self) -> PinKind {
         PinKind::from_u8(((self.meta >> KIND_SHIFT) & 3) as u8)
     }
@@ -167,8 +198,8 @@ impl Entry {
     }
 
     #[inline]
-    fn indexed(&self) -> bool {
-        self.meta & IN_INDEX != 0
+    fn filed(&self) -> bool {
+        self.meta & FILED != 0
     }
 
     fn bucket_hash(&self) -> u64 {
@@ -272,10 +303,58 @@ enum HintsMode {
     Off = 2,
 }
 
-pub(crate) struct Table {
-    entries: Slab,
+/// The entries filed for the index: in it, or pending. In a `RefCell`
+/// because a query, which holds the table shared, folds the pending ones
+/// in (see the module doc); every other change comes through `&mut Table`.
+struct Filed {
     /// Indexed entries, filed by bucket hash.
     index: HashTable<u32, System>,
+    /// Ids of the entries filed but not yet in the index, each noted in
+    /// the slab (`Slab::pending_at`) with its position here.
+    pending: SysVec<u32, System>,
+    /// Indexed entries per level, and the levels with any.
+    level_counts: [u32; LEVELS],
+    level_mask: u32,
+}
+
+impl Filed {
+    /// Files every pending entry in the index.
+    #[cold]
+    #[inline(never)]
+    fn fold(&mut self, entries: &Slab) {
+        #[cfg(test)]
+        FOLDED.with(|f| f.set(f.get() + self.pending.len()));
+        for &id in self.pending.iter() {
+            let e = &entries[id as usize];
+            self.index
+                .insert_unique(e.bucket_hash(), id, |&j| entries[j as usize].bucket_hash());
+            add_level(&mut self.level_counts, &mut self.level_mask, e.level());
+        }
+        self.pending.clear();
+    }
+
+    /// Whether live filed entry `id` is pending rather than indexed. Its
+    /// note is its position in `pending` while it is there; once folded,
+    /// the note may point past the list's end or at another id (the list
+    /// was emptied and refilled), never at `id` itself, which only a new
+    /// pin of this slot would push again.
+    #[inline]
+    fn pending_position(&self, entries: &Slab, id: u32) -> Option<usize> {
+        let at = entries.pending_at(id) as usize;
+        match self.pending.get(at) {
+            Some(&there) if there == id => Some(at),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) struct Table {
+    entries: Slab,
+    /// Entries filed for the index (see `Filed`).
+    filed: RefCell<Filed>,
+    /// How many live entries `filed` holds, pending or indexed (changed
+    /// only through `&mut self`: a fold moves entries within `filed`).
+    filed_entries: usize,
     /// Entries not in the index, with their extents copied so that reading
     /// them all is a tight loop; every query does.
     scan: SysVec<ScanItem, System>,
@@ -287,9 +366,6 @@ pub(crate) struct Table {
     hints: HintsMode,
     /// Where this table files its hints (its shard's own set).
     hint_set: &'static Hints,
-    /// Indexed entries per level, and the levels with any.
-    level_counts: [u32; LEVELS],
-    level_mask: u32,
     /// Levels of every live entry (indexed or not), for the hints.
     all_level_counts: [u32; LEVELS],
     all_level_mask: u32,
@@ -358,6 +434,23 @@ fn remove_level(counts: &mut [u32; LEVELS], mask: &mut u32, level: u8) -> bool {
     gone
 }
 
+#[cfg(test)]
+std::thread_local! {
+    /// Pending-list items this thread's table code read or moved (work,
+    /// not time: what the tests of the list's bounds count).
+    static PENDING_VISITS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// Pending entries this thread's table code folded into the index.
+    static FOLDED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+/// Counts `n` pending-list items visited (tests only).
+#[inline(always)]
+fn visited_pending(n: usize) {
+    #[cfg(test)]
+    PENDING_VISITS.with(|v| v.set(v.get() + n));
+    let _ = n;
+}
+
 /// The hint set of tables made by unit tests, which keep no hints.
 #[cfg(test)]
 static UNUSED_HINTS: Hints = Hints::new(false);
@@ -369,11 +462,15 @@ impl Table {
         Table {
             hint_set,
             entries: Slab::new(),
-            index: HashTable::new_in(System),
+            filed: RefCell::new(Filed {
+                index: HashTable::new_in(System),
+                pending: SysVec::new_in(System),
+                level_counts: [0; LEVELS],
+                level_mask: 0,
+            }),
+            filed_entries: 0,
             scan: SysVec::new_in(System),
             hints: HintsMode::Undecided,
-            level_counts: [0; LEVELS],
-            level_mask: 0,
             all_level_counts: [0; LEVELS],
             all_level_mask: 0,
             live_entries: 0,
@@ -417,16 +514,16 @@ impl Table {
         self.decide_hints();
         let level = level_of(region.len());
         let is_call = kind == PinKind::Call;
-        let to_index = if is_call {
+        let to_file = if is_call {
             self.scan.len() >= SCAN_CALL_MAX
         } else {
-            !self.index.is_empty() || self.scan.len() >= SCAN_SMALL
+            self.filed_entries != 0 || self.scan.len() >= SCAN_SMALL
         };
-        let flags = if to_index { IN_INDEX } else { 0 };
+        let flags = if to_file { FILED } else { 0 };
         let entry = Entry::new(region, site, born_ms, kind, level, flags, 1, thread);
         let id = self.alloc_slot(entry);
-        if to_index {
-            self.index_new(id, level, region);
+        if to_file {
+            self.file_new(id);
         } else {
             self.scan.push(ScanItem::new(region, id));
         }
@@ -435,18 +532,20 @@ impl Table {
         PinId(id)
     }
 
-    /// Files new entry `id` in the index (moving the scan list's pins there
-    /// too when it is the first).
-    #[inline(never)]
-    fn index_new(&mut self, id: u32, level: u8, region: Region) {
-        if self.index.is_empty() {
-            self.move_scan_items_to_index();
+    /// Files new entry `id` for the index: pending (moving the scan list's
+    /// single pins there too when it is the first filed).
+    #[inline(always)]
+    fn file_new(&mut self, id: u32) {
+        if self.filed_entries == 0 {
+            self.move_scan_items_to_pending();
         }
-        let hash = bucket_hash(level, granule(level, region.addr()));
-        let entries = &self.entries;
-        self.index
-            .insert_unique(hash, id, |&i| entries[i as usize].bucket_hash());
-        add_level(&mut self.level_counts, &mut self.level_mask, level);
+        let filed = self.filed.get_mut();
+        if filed.pending.len() >= PENDING_MAX {
+            filed.fold(&self.entries);
+        }
+        self.entries.set_pending_at(id, filed.pending.len() as u32);
+        filed.pending.push(id);
+        self.filed_entries += 1;
     }
 
     /// Pins all of `regions` (at least one, at most `GROUP_MAX`) as one
@@ -480,11 +579,12 @@ impl Table {
         PinId(id)
     }
 
-    /// The table outgrew scanning: file the scan list's single pins in the
+    /// The table outgrew scanning: file the scan list's single pins for the
     /// index too, so that queries on a big table are hash probes alone.
     /// Call groups stay (they leave together, by truncation).
     #[cold]
-    fn move_scan_items_to_index(&mut self) {
+    fn move_scan_items_to_pending(&mut self) {
+        let filed = self.filed.get_mut();
         let mut i = 0;
         while i < self.scan.len() {
             let id = self.scan[i].id;
@@ -493,13 +593,27 @@ impl Table {
                 i += 1;
                 continue;
             }
-            e.meta |= IN_INDEX;
-            let (hash, level) = (e.bucket_hash(), e.level());
-            let entries = &self.entries;
-            self.index
-                .insert_unique(hash, id, |&j| entries[j as usize].bucket_hash());
-            add_level(&mut self.level_counts, &mut self.level_mask, level);
+            e.meta |= FILED;
+            self.entries.set_pending_at(id, filed.pending.len() as u32);
+            filed.pending.push(id);
+            self.filed_entries += 1;
             self.scan.swap_remove(i);
+        }
+    }
+
+    /// Folds the pending entries into the index when more are pending than
+    /// a query reads one by one. Every query under the lock starts here.
+    #[inline]
+    fn settle(&self) {
+        let over = self.filed.borrow().pending.len() > PENDING_READ;
+        if over {
+            // A query's callback asking the table again finds it settled
+            // (nothing is pinned in between: that takes `&mut self`), so
+            // the cell is never borrowed here; if it were, the query would
+            // still be right, reading the pending entries one by one.
+            if let Ok(mut filed) = self.filed.try_borrow_mut() {
+                filed.fold(&self.entries);
+            }
         }
     }
 
@@ -590,18 +704,147 @@ impl Table {
         // A single pin's count is 1: this was its last pin.
         e.clear_count();
         let e = *e;
-        let level = e.level();
-        if e.indexed() {
-            if let Ok(found) = self.index.find_entry(e.bucket_hash(), |&i| i == id.0) {
-                found.remove();
-            }
-            remove_level(&mut self.level_counts, &mut self.level_mask, level);
+        if e.filed() {
+            self.unfile(id.0, &e);
         } else if let Some(pos) = self.scan.iter().rposition(|item| item.id == id.0) {
             self.scan.swap_remove(pos);
         }
         self.unfile_hint(e.region());
         self.release_slot(id.0);
         Some(e.region())
+    }
+
+    /// Takes live filed entry `id` (a copy of it in `e`) out of the
+    /// pending list or the index: O(1) either way.
+    #[inline(always)]
+    fn unfile(&mut self, id: u32, e: &Entry) {
+        self.filed_entries -= 1;
+        let filed = self.filed.get_mut();
+        if let Some(at) = filed.pending_position(&self.entries, id) {
+            visited_pending(1);
+            filed.pending.swap_remove(at);
+            if let Some(&moved) = filed.pending.get(at) {
+                self.entries.set_pending_at(moved, at as u32);
+            }
+            return;
+        }
+        if let Ok(found) = filed.index.find_entry(e.bucket_hash(), |&i| i == id) {
+            found.remove();
+        }
+        remove_level(&mut filed.level_counts, &mut filed.level_mask, e.level());
+    }
+
+    /// Releases one pin of each entry named in `ids` (a holder's handles:
+    /// each names a live entry once; a handle of a free or already
+    /// released entry is passed over), adding to `span` the region of
+    /// every entry that went.
+    ///
+    /// A batch (at least a quarter as many handles as there are pending
+    /// entries) does not take its pending entries out of the list one by
+    /// one: it marks them, then sweeps the list once, or empties it when
+    /// they are all of it, and frees the slots after the sweep (a slot
+    /// freed before could be given back with its chunk while the list
+    /// still names it). Either way the cost is O(1) per handle.
+    #[inline(always)]
+    pub(crate) fn unpin_run<I>(&mut self, ids: I, span: &mut Span)
+    where
+        I: ExactSizeIterator<Item = PinId>,
+    {
+        let pending = self.filed.get_mut().pending.len();
+        if pending == 0 || ids.len().saturating_mul(4) < pending {
+            for id in ids {
+                if let Some(r) = self.unpin(id) {
+                    span.add(r);
+                }
+            }
+            return;
+        }
+        self.unpin_batch(ids, span);
+    }
+
+    /// `unpin_run` for a batch.
+    #[inline(never)]
+    fn unpin_batch<I>(&mut self, ids: I, span: &mut Span)
+    where
+        I: ExactSizeIterator<Item = PinId>,
+    {
+        // Every filed entry is pending while the index is empty: no note
+        // to read.
+        let all_pending = self.filed.get_mut().index.is_empty();
+        let mut detached = 0usize;
+        for id in ids {
+            let e = &mut self.entries[id.0 as usize];
+            let count = e.count();
+            if count == 0 || count == DETACHED {
+                debug_assert!(count != 0, "unpin of a free registry slot");
+                continue;
+            }
+            let pending_here = e.filed()
+                && !e.is_group()
+                && (all_pending
+                    || self
+                        .filed
+                        .get_mut()
+                        .pending_position(&self.entries, id.0)
+                        .is_some());
+            if !pending_here {
+                // The index, the scan list or a group: one by one, as a
+                // single release (it never frees the slots marked here:
+                // their chunks still count them live, and so does
+                // `live_entries`).
+                if let Some(r) = self.unpin(id) {
+                    span.add(r);
+                }
+                continue;
+            }
+            let e = &mut self.entries[id.0 as usize];
+            e.clear_count();
+            e.detach();
+            let region = e.region();
+            span.add(region);
+            self.unfile_hint(region);
+            detached += 1;
+        }
+        if detached == 0 {
+            return;
+        }
+        self.filed_entries -= detached;
+        if detached == self.live_entries {
+            // Every live entry went: nothing is indexed or in the scan
+            // list, and every slot is free.
+            self.filed.get_mut().pending.clear();
+            self.live_entries = 0;
+            self.shrink_when_empty();
+            return;
+        }
+        self.sweep_pending();
+    }
+
+    /// Frees the slots of the detached entries of the pending list and
+    /// closes it up, noting each remaining entry's new position.
+    #[cold]
+    fn sweep_pending(&mut self) {
+        let mut pending =
+            core::mem::replace(&mut self.filed.get_mut().pending, SysVec::new_in(System));
+        let mut kept = 0;
+        visited_pending(pending.len());
+        for at in 0..pending.len() {
+            let id = pending[at];
+            let e = &mut self.entries[id as usize];
+            if e.count() == DETACHED {
+                e.clear_count();
+                // Chunks holding entries not yet visited count them live,
+                // so a compaction here leaves them in place; the table
+                // keeps a live entry until the last one.
+                self.release_slot(id);
+            } else {
+                pending[kept] = id;
+                self.entries.set_pending_at(id, kept as u32);
+                kept += 1;
+            }
+        }
+        pending.truncate(kept);
+        self.filed.get_mut().pending = pending;
     }
 
     #[inline(always)]
@@ -611,7 +854,9 @@ impl Table {
             self.entries.release(id);
             // A small table stays as it is (its free list is as good as
             // new): pins that come and go one at a time pay nothing here.
-            if self.entries.chunks_with_memory() > 1 || self.index.capacity() > SMALL_INDEX {
+            if self.entries.chunks_with_memory() > 1
+                || self.filed.get_mut().index.capacity() > SMALL_INDEX
+            {
                 self.shrink_when_empty();
             }
         } else if self.entries.release(id) {
@@ -624,10 +869,17 @@ impl Table {
     #[cold]
     fn shrink_when_empty(&mut self) {
         self.entries.clear();
-        // Every entry left the index one by one, so it is empty already;
-        // only a big allocation is worth giving back.
-        if self.index.capacity() > SMALL_INDEX {
-            self.index = HashTable::new_in(System);
+        // Every entry left the index and the pending list (one by one, or
+        // all at once in `unpin_run`), so they are empty already; only a
+        // big allocation is worth giving back.
+        let filed = self.filed.get_mut();
+        if filed.index.capacity() > SMALL_INDEX {
+            filed.index = HashTable::new_in(System);
+        }
+        // The pending list is kept up to its bound (16 KiB): a pinner
+        // pinning a batch again refills it without growing it again.
+        if filed.pending.capacity() > PENDING_MAX {
+            filed.pending = SysVec::new_in(System);
         }
         self.scan.clear();
         if self.scan.capacity() > SCAN_CALL_MAX {
@@ -641,8 +893,11 @@ impl Table {
     #[cold]
     fn shrink_to_live(&mut self) {
         let entries = &self.entries;
-        self.index
+        let filed = self.filed.get_mut();
+        filed
+            .index
             .shrink_to(0, |&i| entries[i as usize].bucket_hash());
+        filed.pending.shrink_to(PENDING_READ);
         self.scan.shrink_to(SCAN_CALL_MAX);
     }
 
@@ -686,16 +941,34 @@ impl Table {
                 }
             }
         }
-        let mut mask = self.level_mask & !((1u32 << level_of(min_len)) - 1);
+        if self.filed_entries == 0 {
+            return false;
+        }
+        self.settle();
+        let filed = self.filed.borrow();
+        for &id in filed.pending.iter() {
+            visited_pending(1);
+            let e = &self.entries[id as usize];
+            if e.contains(addr)
+                && f(Hit {
+                    id: PinId(id),
+                    region: e.region(),
+                    count: e.count(),
+                })
+            {
+                return true;
+            }
+        }
+        let mut mask = filed.level_mask & !((1u32 << level_of(min_len)) - 1);
         while mask != 0 {
             let level = mask.trailing_zeros() as u8;
             mask &= mask - 1;
             let g = granule(level, addr);
             // Most regions start in the granule of the address asked about.
-            if self.probe(level, g, addr, &mut f) {
+            if self.probe(&filed.index, level, g, addr, &mut f) {
                 return true;
             }
-            if g > 0 && self.probe(level, g - 1, addr, &mut f) {
+            if g > 0 && self.probe(&filed.index, level, g - 1, addr, &mut f) {
                 return true;
             }
         }
@@ -705,10 +978,17 @@ impl Table {
     /// Indexed entries filed under `(level, g)` that cover `addr`, until `f`
     /// says stop.
     #[inline]
-    fn probe(&self, level: u8, g: usize, addr: usize, f: &mut impl FnMut(Hit) -> bool) -> bool {
+    fn probe(
+        &self,
+        index: &HashTable<u32, System>,
+        level: u8,
+        g: usize,
+        addr: usize,
+        f: &mut impl FnMut(Hit) -> bool,
+    ) -> bool {
         // `find` is hashbrown's tuned lookup; the predicate sees every
         // candidate with a matching tag and stops at the first `true`.
-        self.index
+        index
             .find(bucket_hash(level, g), |&id| {
                 let e = &self.entries[id as usize];
                 e.filed_under(level, g)
@@ -723,11 +1003,12 @@ impl Table {
     }
 
     /// Whether a live pin covers `addr`. The scan list answers by itself
-    /// (no entry is read for a yes); the index only when it holds pins.
+    /// (no entry is read for a yes); the filed entries only when there
+    /// are any.
     #[inline]
     pub(crate) fn covers_point(&self, addr: usize) -> bool {
         self.scan.iter().any(|item| item.contains(addr))
-            || (self.level_mask != 0 && self.find_covering(addr, |_| true))
+            || (self.filed_entries != 0 && self.find_covering(addr, |_| true))
     }
 
     pub(crate) fn count_at(&self, addr: usize) -> usize {
@@ -763,12 +1044,24 @@ impl Table {
                 });
             }
         }
+        if self.filed_entries == 0 {
+            return None;
+        }
         let hit = |id: u32, e: &Entry| Hit {
             id: PinId(id),
             region: e.region(),
             count: e.count(),
         };
-        let mut mask = self.level_mask;
+        self.settle();
+        let filed = self.filed.borrow();
+        for &id in filed.pending.iter() {
+            visited_pending(1);
+            let e = &self.entries[id as usize];
+            if e.region().overlaps(&block) {
+                return Some(hit(id, e));
+            }
+        }
+        let mut mask = filed.level_mask;
         let last = block.end().saturating_sub(1).max(block.addr());
         let mut scan_levels = 0u32;
         while mask != 0 {
@@ -781,7 +1074,7 @@ impl Table {
                 continue;
             }
             for g in first_g..=last_g {
-                let found = self.index.find(bucket_hash(level, g), |&id| {
+                let found = filed.index.find(bucket_hash(level, g), |&id| {
                     let e = &self.entries[id as usize];
                     e.filed_under(level, g) && e.region().overlaps(&block)
                 });
@@ -791,9 +1084,12 @@ impl Table {
             }
         }
         if scan_levels != 0 {
+            // Pending entries were read above; reading them again here
+            // would find nothing new, and costs less than telling them
+            // apart.
             for (id, e) in self.entries.iter() {
                 if e.count() > 0
-                    && e.indexed()
+                    && e.filed()
                     && scan_levels & (1 << e.level()) != 0
                     && e.region().overlaps(&block)
                 {
@@ -834,8 +1130,10 @@ impl Table {
 
     /// Bytes of storage the table holds (slab, index, scan list).
     pub(crate) fn heap_bytes(&self) -> usize {
+        let filed = self.filed.borrow();
         self.entries.heap_bytes()
-            + self.index.allocation_size()
+            + filed.index.allocation_size()
+            + filed.pending.capacity() * core::mem::size_of::<u32>()
             + self.scan.capacity() * core::mem::size_of::<ScanItem>()
     }
 }
@@ -886,14 +1184,14 @@ mod tests {
             7,
             PinKind::Owned,
             HUGE_LEVEL,
-            IN_INDEX | GROUP,
+            FILED | GROUP,
             GROUP_MAX as u32,
             ThreadNumber(MAX_THREAD_NUMBER + 5),
         );
         assert_eq!(e.count(), GROUP_MAX as u32);
         assert_eq!(e.kind(), PinKind::Owned);
         assert_eq!(e.level(), HUGE_LEVEL);
-        assert!(e.indexed() && e.is_group());
+        assert!(e.filed() && e.is_group());
         assert_eq!(e.thread(), ThreadNumber(MAX_THREAD_NUMBER));
     }
 
@@ -1037,7 +1335,7 @@ mod tests {
             t.scan.is_empty(),
             "the first pins move to the index with the rest"
         );
-        assert_eq!(t.index.len(), SCAN_SMALL + 8);
+        assert_eq!(t.filed_entries, SCAN_SMALL + 8);
         for (i, id) in ids.iter().enumerate() {
             let a = 0x10_0000 + i * 0x1000;
             assert!(t.covers_point(a) && t.covers_point(a + 15) && !t.covers_point(a + 16));
@@ -1051,7 +1349,9 @@ mod tests {
         for id in &ids[SCAN_SMALL + 4..] {
             t.unpin(*id);
         }
-        assert!(t.index.is_empty() && t.scan.is_empty() && t.live_entries() == 0);
+        let filed = t.filed.borrow();
+        assert!(filed.index.is_empty() && filed.pending.is_empty());
+        assert!(t.scan.is_empty() && t.live_entries() == 0);
     }
 
     #[test]
@@ -1150,5 +1450,209 @@ mod tests {
         pin(&mut t, 0x3000, 64);
         assert_eq!(t.covered_until(0x3008), Some(0x3040));
         assert_eq!(t.covered_until(0x3040), None);
+    }
+
+    /// The pending-list items and folds this thread's table code counted
+    /// while `f` ran.
+    fn counting<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
+        let before = (PENDING_VISITS.with(|v| v.get()), FOLDED.with(|f| f.get()));
+        let out = f();
+        let after = (PENDING_VISITS.with(|v| v.get()), FOLDED.with(|f| f.get()));
+        (out, after.0 - before.0, after.1 - before.1)
+    }
+
+    /// How many pins `n` the cliff tests make: past `PENDING_READ` and a
+    /// full pending list, fewer under Miri.
+    fn many() -> usize {
+        if cfg!(miri) {
+            4 * PENDING_READ
+        } else {
+            PENDING_MAX - 96
+        }
+    }
+
+    /// Rule: a question asked under the lock reads at most `PENDING_READ`
+    /// pins not yet in the index, however many are pending; more are
+    /// folded into the index first, each pin once.
+    #[test]
+    fn a_query_reads_at_most_pending_read_unindexed_pins() {
+        let mut t = Table::private();
+        let n = many();
+        let ids: Vec<PinId> = (0..n)
+            .map(|i| pin(&mut t, 0x100_0000 + i * 64, 16))
+            .collect();
+        let (found, visits, folded) = counting(|| t.covers_point(0x100_0000 + (n - 1) * 64));
+        assert!(found);
+        assert!(visits <= PENDING_READ, "{visits} pending pins read");
+        assert_eq!(folded, n, "every pending pin folded, once");
+        // Fewer than the bound are read one by one, not folded.
+        let more: Vec<PinId> = (0..PENDING_READ)
+            .map(|i| pin(&mut t, 0x900_0000 + i * 64, 16))
+            .collect();
+        let (count, visits, folded) = counting(|| t.count_at(0x900_0000));
+        assert_eq!((count, folded), (1, 0));
+        assert!(visits <= PENDING_READ);
+        let (hit, visits, _) = counting(|| t.overlapping(r(0x100_0000, 8)).map(|h| h.id));
+        assert_eq!(hit, Some(ids[0]));
+        assert!(visits <= PENDING_READ);
+        for id in ids.into_iter().chain(more) {
+            assert!(t.unpin(id).is_some());
+        }
+        assert_eq!(t.live_entries(), 0);
+    }
+
+    /// Rule: releasing one pin among many pending ones does O(1) work: no
+    /// search of the pending list, whether released alone or as a short
+    /// run, and every other pin stays found.
+    #[test]
+    fn an_unpin_among_many_pending_pins_does_constant_work() {
+        let mut t = Table::private();
+        let n = many();
+        let mut ids: Vec<PinId> = (0..n)
+            .map(|i| pin(&mut t, 0x100_0000 + i * 64, 16))
+            .collect();
+        let mut below = crate::test_rng::xorshift(15);
+        let mut live = n;
+        while ids.len() > n / 2 {
+            let k = below(ids.len());
+            let id = ids.swap_remove(k);
+            let (_, visits, folded) = if k % 2 == 0 {
+                counting(|| assert!(t.unpin(id).is_some()))
+            } else {
+                let mut span = Span::default();
+                let out = counting(|| t.unpin_run([id].into_iter(), &mut span));
+                assert!(!span.is_empty());
+                out
+            };
+            assert!(visits <= 1 && folded == 0, "{visits} pending pins visited");
+            live -= 1;
+            assert_eq!(t.live_entries(), live);
+        }
+        // Every pin left is still where the pending list says.
+        let mut rest: Vec<usize> = ids.iter().map(|id| t.entry(*id).start).collect();
+        rest.sort();
+        for a in rest {
+            assert_eq!(t.count_at(a), 1);
+        }
+        for id in ids {
+            assert!(t.unpin(id).is_some());
+        }
+        assert_eq!(t.live_entries(), 0);
+    }
+
+    /// Rule: a batch release sweeps the pending list at most once per run
+    /// (O(1) per released pin), frees each slot once (also when the slab
+    /// gives chunks back meanwhile), and leaves every other pin found.
+    #[test]
+    fn a_batch_release_sweeps_the_pending_list_once_and_frees_each_slot_once() {
+        let burst = if cfg!(miri) {
+            (super::super::slab::KEEP_CHUNKS + 2) * super::super::slab::CHUNK
+        } else {
+            PENDING_MAX - 96
+        };
+        let mut t = Table::private();
+        // One pin indexed (folded by a query), the rest pending.
+        let first = pin(&mut t, 0x10, 8);
+        for i in 0..SCAN_SMALL {
+            pin(&mut t, 0x20 + i, 1);
+        }
+        let _ = counting(|| t.covers_point(0x10));
+        let ids: Vec<PinId> = (0..burst)
+            .map(|i| pin(&mut t, 0x100_0000 + i * 32, 16))
+            .collect();
+        // Release all but every 37th of the first two chunks' worth,
+        // interleaved with the indexed pin: the sweep path, with the slab
+        // giving back the chunks that empty meanwhile.
+        let stays = |i: usize| i % 37 == 0 && i < 2 * super::super::slab::CHUNK;
+        let (stay, go): (Vec<_>, Vec<_>) = ids.iter().enumerate().partition(|(i, _)| stays(*i));
+        let run: Vec<PinId> = core::iter::once(first)
+            .chain(go.iter().map(|(_, id)| **id))
+            .collect();
+        let mut span = Span::default();
+        let peak = t.heap_bytes();
+        let (_, visits, _) = counting(|| t.unpin_run(run.iter().copied(), &mut span));
+        assert!(
+            visits <= 4 * run.len(),
+            "{visits} pending visits for {} pins",
+            run.len()
+        );
+        assert_eq!(span.region().addr(), 0x10);
+        assert!(t.heap_bytes() < peak, "chunks given back during the sweep");
+        assert_eq!(t.live_entries(), SCAN_SMALL + stay.len());
+        assert_eq!(t.count_at(0x10), 0);
+        for (i, _) in &go {
+            assert!(!t.covers_point(0x100_0000 + i * 32));
+        }
+        for (i, _) in &stay {
+            assert_eq!(t.count_at(0x100_0000 + i * 32), 1);
+        }
+        // Freed slots are reused once each: new ids are all distinct and
+        // none names a pin that stayed.
+        let again: Vec<PinId> = (0..go.len())
+            .map(|i| pin(&mut t, 0x800_0000 + i * 32, 16))
+            .collect();
+        let mut all: Vec<u32> = again.iter().map(|id| id.0).collect();
+        all.extend(stay.iter().map(|(_, id)| id.0));
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), go.len() + stay.len());
+        // A run releasing every pin left empties the table at once.
+        let everything: Vec<PinId> = again
+            .into_iter()
+            .chain(stay.iter().map(|(_, id)| **id))
+            .collect();
+        let mut span = Span::default();
+        t.unpin_run(everything.into_iter(), &mut span);
+        assert_eq!(t.live_entries(), SCAN_SMALL);
+        assert!(!t.covers_point(0x800_0000) && !t.covers_point(0x100_0000));
+        assert!(t.covers_point(0x20));
+    }
+
+    /// Rule: every reader under the lock sees a pin whether it is in the
+    /// scan list, pending or indexed: the same answers from each state.
+    #[test]
+    fn every_query_sees_pending_pins_as_it_sees_indexed_ones() {
+        for fold_first in [false, true] {
+            let mut t = Table::private();
+            // A call group fills the scan list and stays there, so the
+            // next pins are filed, pending, and no more than a query reads.
+            let far: Vec<Region> = (0..SCAN_SMALL)
+                .map(|i| r(0x7000_0000_0000 + i * 0x100, 1))
+                .collect();
+            t.pin_group(&far, Location::caller(), ThreadNumber(1), 0);
+            let zero = pin(&mut t, 0x90_0000, 0);
+            let wide = pin(&mut t, 0x5_0000, 1 << 20);
+            let small = pin(&mut t, 0x5_0100, 16);
+            if fold_first {
+                for i in 0..=PENDING_READ {
+                    pin(&mut t, 0x7100_0000_0000 + i * 64, 8);
+                }
+                let _ = counting(|| t.covers_point(0x10));
+                assert!(t.filed.borrow().pending.is_empty());
+            } else {
+                assert_eq!(t.filed.borrow().pending.len(), 3);
+            }
+            assert!(t.covers_point(0x90_0000) && !t.covers_point(0x90_0001));
+            assert_eq!(t.count_at(0x5_0100), 2);
+            assert_eq!(t.covered_until(0x5_0100), Some(0x5_0000 + (1 << 20)));
+            assert_eq!(t.overlapping(r(0x90_0000, 1)).map(|h| h.id), Some(zero));
+            assert_eq!(
+                t.overlapping(r(0x4_0000, 0x1_0001)).map(|h| h.id),
+                Some(wide)
+            );
+            let mut seen = Vec::new();
+            t.for_each_live(|region, count, _| seen.push((region.addr(), region.len(), count)));
+            assert!(seen.contains(&(0x5_0100, 16, 1)) && seen.contains(&(0x90_0000, 0, 1)));
+            assert_eq!(seen.len(), t.live_regions());
+            assert_eq!(t.unpin(small), Some(r(0x5_0100, 16)));
+            assert_eq!(t.count_at(0x5_0100), 1);
+            // The pins were read where they were: pending, or indexed.
+            let filed = t.filed.borrow();
+            assert_eq!(filed.pending.len(), if fold_first { 0 } else { 2 });
+            assert_eq!(
+                filed.index.len(),
+                if fold_first { PENDING_READ + 3 } else { 0 }
+            );
+        }
     }
 }
