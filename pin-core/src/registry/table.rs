@@ -901,13 +901,13 @@ impl Table {
         self.scan.shrink_to(SCAN_CALL_MAX);
     }
 
-    /// Every live pin's region when the scan list holds them all (nothing
-    /// is indexed) and there are at most `max`, else `None`: what the
-    /// shard mirrors for point questions asked without its lock
-    /// (`mirror`). A group's regions count one each.
+    /// Every live pin's extent when the scan list holds them all (none is
+    /// filed for the index, pending or indexed) and there are at most
+    /// `max`, else `None`: what the shard mirrors for point questions asked
+    /// without its lock (`mirror`). A group's regions count one each.
     #[inline]
     pub(crate) fn few_pins(&self, max: usize) -> Option<&[ScanItem]> {
-        (self.index.is_empty() && self.scan.len() <= max).then_some(&self.scan[..])
+        (self.filed_entries == 0 && self.scan.len() <= max).then_some(&self.scan[..])
     }
 
     /// Calls `f` with every live pin covering `addr`; stops when `f`
