@@ -79,9 +79,15 @@ impl Mirror {
     pub(super) fn publish(&self, pins: Option<&[ScanItem]>) {
         let seq = self.seq.load(Ordering::Relaxed);
         // Nothing a reader reads changes: a big table stays `TOO_MANY`
-        // without a store here. The generation must still move.
+        // without a store here. The generation must still move, and with
+        // Release as every even word: a reader that loads it (Acquire)
+        // must also see the `TOO_MANY` stored before it, by this thread or
+        // by another lock holder. Relaxed, this store would carry only
+        // this thread's last release fence, and a reader could confirm an
+        // older publication's extents with it (an unpinned address
+        // answered pinned, or a start and a reach of two publications).
         if pins.is_none() && self.len.load(Ordering::Relaxed) == TOO_MANY {
-            self.seq.store(seq.wrapping_add(2), Ordering::Relaxed);
+            self.seq.store(seq.wrapping_add(2), Ordering::Release);
             return;
         }
         self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
