@@ -79,9 +79,15 @@ impl Mirror {
     pub(super) fn publish(&self, pins: Option<&[ScanItem]>) {
         let seq = self.seq.load(Ordering::Relaxed);
         // Nothing a reader reads changes: a big table stays `TOO_MANY`
-        // without a store here. The generation must still move.
+        // without a store here. The generation must still move, and with
+        // Release as every even word: a reader that loads it (Acquire)
+        // must also see the `TOO_MANY` stored before it, by this thread or
+        // by another lock holder. Relaxed, this store would carry only
+        // this thread's last release fence, and a reader could confirm an
+        // older publication's extents with it (an unpinned address
+        // answered pinned, or a start and a reach of two publications).
         if pins.is_none() && self.len.load(Ordering::Relaxed) == TOO_MANY {
-            self.seq.store(seq.wrapping_add(2), Ordering::Relaxed);
+            self.seq.store(seq.wrapping_add(2), Ordering::Release);
             return;
         }
         self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
@@ -107,6 +113,14 @@ impl Mirror {
     /// `None` when the caller must ask the table under its lock.
     #[inline]
     pub(super) fn covers_point(&self, addr: usize) -> Option<bool> {
+        self.covers_point_with_word(addr)
+            .map(|(_, covered)| covered)
+    }
+
+    /// `covers_point`'s answer with the word that confirmed it: the answer
+    /// is that of the pins published when the word was stored.
+    #[inline]
+    fn covers_point_with_word(&self, addr: usize) -> Option<(u64, bool)> {
         let seq = self.seq.load(Ordering::Acquire);
         let len = self.len.load(Ordering::Relaxed);
         if seq & 1 != 0 || len as usize > MIRROR_MAX {
@@ -122,7 +136,7 @@ impl Mirror {
         // module): if the writer stored any value they read, this sees the
         // word moved.
         fence(Ordering::Acquire);
-        (self.seq.load(Ordering::Relaxed) == seq).then_some(covered)
+        (self.seq.load(Ordering::Relaxed) == seq).then_some((seq, covered))
     }
 
     /// The shard's generation: read under its lock, where it is even and
@@ -223,6 +237,94 @@ mod tests {
         }
         assert!(seen.iter().all(|g| g % 2 == 0), "{seen:?}");
         assert!(seen.windows(2).all(|w| w[0] != w[1]), "{seen:?}");
+    }
+
+    /// Rule: an answer is that of the pins published at the word that
+    /// confirmed it, also when the word moved for a change the mirror does
+    /// not hold (a shard that stays `TOO_MANY`): every word a reader can
+    /// load must order what was published before it, or the reader
+    /// confirms extents of an older publication (or a mix of several) with
+    /// a newer word.
+    ///
+    /// Two threads take turns on one shard, as two threads numbered 8
+    /// apart do. In round `k` the first publishes one pin at `LOW` (word
+    /// `8k + 2`), then one at `HIGH` instead (`8k + 4`), then too many pins,
+    /// none at `HIGH` (`8k + 6`); the second adds one more (`8k + 8`: only
+    /// the word moves), with no publication of its own before it that a
+    /// reader could synchronise with. `HIGH` is covered at words `8k + 4`
+    /// alone. Only weak memory shows it: Miri's emulation does, in most of
+    /// the 8 seeds scripts/miri.sh runs it under.
+    #[test]
+    fn an_answer_is_that_of_the_word_that_confirmed_it() {
+        use std::sync::atomic::{AtomicBool, AtomicU32};
+        use std::sync::{Arc, Mutex};
+        const LOW: usize = 0x1000;
+        const HIGH: usize = 0x3000;
+        const FILLER: usize = 0x10_0000;
+        let rounds = if cfg!(miri) { 60 } else { 500 };
+        // The shard (its table and the handles its pins hold, under its
+        // lock), its mirror, whose turn it is (0: the first writer's, 1:
+        // the second's), and "done".
+        type Shard = (Mutex<(Table, Vec<PinId>)>, Mirror, AtomicU32, AtomicBool);
+        let shard: Arc<Shard> = Arc::new((
+            Mutex::new((Table::private(), Vec::new())),
+            Mirror::new(),
+            AtomicU32::new(0),
+            AtomicBool::new(false),
+        ));
+        let wait_turn = |shard: &Shard, turn| {
+            while shard.2.load(Ordering::Acquire) != turn {
+                std::thread::yield_now();
+            }
+        };
+        let first = {
+            let shard = Arc::clone(&shard);
+            std::thread::spawn(move || {
+                for _ in 0..rounds {
+                    wait_turn(&shard, 0);
+                    let mut guard = shard.0.lock().unwrap();
+                    let (table, held) = &mut *guard;
+                    // Both writers' pins of the last round.
+                    for id in held.drain(..) {
+                        table.unpin(id);
+                    }
+                    let low = pin(table, LOW, 0x10);
+                    shard.1.publish(table.few_pins(MIRROR_MAX));
+                    table.unpin(low);
+                    let high = pin(table, HIGH, 0x2000);
+                    shard.1.publish(table.few_pins(MIRROR_MAX));
+                    table.unpin(high);
+                    for i in 0..=MIRROR_MAX {
+                        held.push(pin(table, FILLER + 64 * i, 8));
+                    }
+                    shard.1.publish(table.few_pins(MIRROR_MAX));
+                    drop(guard);
+                    shard.2.store(1, Ordering::Release);
+                }
+            })
+        };
+        let second = {
+            let shard = Arc::clone(&shard);
+            std::thread::spawn(move || {
+                for _ in 0..rounds {
+                    wait_turn(&shard, 1);
+                    let mut guard = shard.0.lock().unwrap();
+                    let (table, held) = &mut *guard;
+                    held.push(pin(table, FILLER + 0x1000, 8));
+                    shard.1.publish(table.few_pins(MIRROR_MAX));
+                    drop(guard);
+                    shard.2.store(0, Ordering::Release);
+                }
+                shard.3.store(true, Ordering::Release);
+            })
+        };
+        while !shard.3.load(Ordering::Acquire) {
+            if let Some((word, covered)) = shard.1.covers_point_with_word(HIGH) {
+                assert_eq!(covered, word % 8 == 4, "word {word}");
+            }
+        }
+        first.join().unwrap();
+        second.join().unwrap();
     }
 
     /// Rule: a reader racing with the writer never sees a pin that is not
