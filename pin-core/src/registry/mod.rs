@@ -249,9 +249,20 @@ pub fn is_pinned<T: ?Sized>(ptr: *const T) -> bool {
     if addr == 0 {
         return false;
     }
-    (SHARDS_IN_USE.load(Ordering::Relaxed) != 0 && any_shard_covers_point(addr))
-        || calls::covers_point(addr)
-        || statics::is_static(addr)
+    // The shards' mirrors first (no lock); the rest out of line, so that
+    // the common yes costs no register saves for paths it does not take.
+    match mirrors_cover_point(addr) {
+        Ok(()) => true,
+        Err(undecided) => is_pinned_beyond_mirrors(addr, undecided),
+    }
+}
+
+/// `is_pinned` past the mirrors: the shards they could not answer for
+/// (`undecided`), under their locks, then the call records and static
+/// memory.
+#[inline(never)]
+fn is_pinned_beyond_mirrors(addr: usize, undecided: u32) -> bool {
+    shards_cover_point(addr, undecided) || calls::covers_point(addr) || statics::is_static(addr)
 }
 
 /// Whether every byte of `[ptr, ptr + len)` is covered by pins (several

@@ -206,14 +206,16 @@ pub(super) fn shared_pins() -> bool {
     false
 }
 
-/// Whether a shared pin covers `addr`. Each shard holding pins answers
-/// from its mirror when that holds all of them (no lock), else, when its
-/// hints do not rule `addr` out, from its table under its lock; one shard
-/// at a time, as one pin answers a point question (no pin spans two
-/// shards).
+/// Whether a shard's mirror shows a pin covering `addr`, asked of every
+/// shard holding pins, without any lock: `Ok(())` when one does, else
+/// `Err` with the shards whose mirrors could not say (they hold more pins
+/// than a mirror does, or were changing): `shards_cover_point` asks those.
+/// Small and inlined: `is_pinned`'s answer for a pinned address, most of
+/// the time.
 #[inline]
-pub(super) fn any_shard_covers_point(addr: usize) -> bool {
+pub(super) fn mirrors_cover_point(addr: usize) -> Result<(), u32> {
     let mut used = shards_in_use();
+    let mut undecided = 0;
     while used != 0 {
         let s = used.trailing_zeros() as usize % SHARDS;
         used &= used - 1;
@@ -221,11 +223,23 @@ pub(super) fn any_shard_covers_point(addr: usize) -> bool {
         if shard.live.load(Ordering::Acquire) == 0 {
             continue;
         }
-        let covered = match shard.mirror.covers_point(addr) {
-            Some(answer) => answer,
-            None => SHARD_HINTS[s].may_cover(addr) && lock_shard(s).covers_point(addr),
-        };
-        if covered {
+        match shard.mirror.covers_point(addr) {
+            Some(true) => return Ok(()),
+            Some(false) => {}
+            None => undecided |= 1 << s,
+        }
+    }
+    Err(undecided)
+}
+
+/// Whether a pin of one of the shards in `shards` covers `addr`: each
+/// asked, when its hints do not rule `addr` out, under its lock, one at a
+/// time, as one pin answers a point question (no pin spans two shards).
+pub(super) fn shards_cover_point(addr: usize, mut shards: u32) -> bool {
+    while shards != 0 {
+        let s = shards.trailing_zeros() as usize % SHARDS;
+        shards &= shards - 1;
+        if SHARD_HINTS[s].may_cover(addr) && lock_shard(s).covers_point(addr) {
             return true;
         }
     }
