@@ -235,7 +235,11 @@ impl<'a> Pinner<'a> {
 impl Drop for Pinner<'_> {
     #[inline]
     fn drop(&mut self) {
-        registry::unpin_all(self.pins.as_slice());
+        // A pinner already unpinned (Go's usage: `Unpin` then drop) pays
+        // one load here, not the release path's set-up.
+        if !self.pins.is_empty() {
+            registry::unpin_all(self.pins.as_slice());
+        }
     }
 }
 
