@@ -144,6 +144,15 @@ impl Mirror {
     pub(super) fn generation(&self) -> u64 {
         self.seq.load(Ordering::Relaxed)
     }
+
+    /// The generation read without the lock (Acquire): odd while a change
+    /// is being published, so never equal to one read under the lock then;
+    /// equal to one read under the lock, the shard's pins are what they
+    /// were then (every change moves it before the writer's lock is
+    /// released, and it never comes back: 2^63 changes would wrap it).
+    pub(super) fn generation_now(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
 }
 
 #[cfg(test)]

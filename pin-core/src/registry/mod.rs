@@ -336,6 +336,11 @@ fn first_uncovered_by<T, const NONEMPTY: bool>(
         // under a shard's lock could reach the pin-aware allocator, which
         // takes that lock.
         snapshot::touch_thread_local();
+        // One thread's lasting pins, unchanged since this thread last
+        // asked: answered from its sorted copy, no lock taken.
+        if snapshot::settled_without_locks::<T, NONEMPTY>(calls, items, &region).is_some() {
+            return None;
+        }
         let tables = Tables::lock_live();
         snapshot::first_uncovered_in::<T, NONEMPTY>(Some(&tables), calls, items, &region)
     })

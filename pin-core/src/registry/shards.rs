@@ -206,6 +206,23 @@ pub(super) fn shared_pins() -> bool {
     false
 }
 
+/// When exactly one shard has ever held a pin (one thread's lasting pins,
+/// the usual program), that shard and its generation as of now, read
+/// without its lock; else `None`. A pin that happens-before the call has
+/// set its shard's bit and moved its generation before that (both read
+/// with Acquire here), so equal to a generation read under the lock means
+/// the same pins as then: what lets the checker reuse its sorted copy of
+/// them without locking (`snapshot::settled_without_locks`).
+#[inline]
+pub(super) fn sole_shard_generation() -> Option<(usize, u64)> {
+    let used = shards_in_use();
+    if !used.is_power_of_two() {
+        return None;
+    }
+    let s = used.trailing_zeros() as usize % SHARDS;
+    Some((s, SHARD_TABLES[s].mirror.generation_now()))
+}
+
 /// Whether a shard's mirror shows a pin covering `addr`, asked of every
 /// shard holding pins, without any lock: `Ok(())` when one does, else
 /// `Err` with the shards whose mirrors could not say (they hold more pins

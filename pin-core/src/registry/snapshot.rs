@@ -282,6 +282,24 @@ struct SharedSnapshot {
     reach: SysVec<MaybeUninit<Reach>>,
 }
 
+impl SharedSnapshot {
+    /// The copied pins as sorted pins, once `rebuild` has finished a copy
+    /// (`generation` is `Some`), else `None`.
+    fn sorted(&self) -> Option<SortedPins<'_>> {
+        self.generation?;
+        let n = self.pins.len();
+        // SAFETY: `rebuild` sized `reach` to `pins.len()` and initialised
+        // all of it (`prefix_reach`) before setting `generation`, checked
+        // just above (and cleared first by every rebuild);
+        // `MaybeUninit<Reach>` has `Reach`'s layout.
+        let reach = unsafe { core::slice::from_raw_parts(self.reach.as_ptr().cast::<Reach>(), n) };
+        Some(SortedPins {
+            pins: &self.pins,
+            reach,
+        })
+    }
+}
+
 /// Shared table entries past which no snapshot is built, whatever the
 /// check: 1024 regions and their starts and reaches are 32 KiB per thread.
 const SNAPSHOT_MAX: usize = 1024;
@@ -332,16 +350,9 @@ fn with_shared_pins<R>(
             }
             rebuild(&mut snapshot, table, generation);
         }
-        let s = &mut *snapshot;
-        let n = s.pins.len();
-        // SAFETY: `rebuild` initialised the first `pins.len()` ends, and
-        // `MaybeUninit<Reach>` has `Reach`'s layout.
-        let reach = unsafe { core::slice::from_raw_parts(s.reach.as_ptr().cast::<Reach>(), n) };
+        let sorted = snapshot.sorted()?;
         let f = f.take()?;
-        Some(f(Some(&SortedPins {
-            pins: &s.pins,
-            reach,
-        })))
+        Some(f(Some(&sorted)))
     });
     match (ran, f.take()) {
         (Ok(Some(r)), _) => r,
@@ -360,6 +371,46 @@ fn rebuild(s: &mut SharedSnapshot, table: &Tables, generation: [u64; SHARDS]) {
     s.reach.resize(s.pins.len(), MaybeUninit::uninit());
     prefix_reach(&mut s.pins, &mut s.reach);
     s.generation = Some(generation);
+}
+
+/// The usual passing check without any lock: when no call pin is
+/// published, one shard alone has ever held pins and its generation read
+/// now equals the one this thread's sorted copy was taken at, the copy is
+/// that shard's pins as of this moment; if it settles every item (each
+/// covered whole by one pin), the answer is "none uncovered". `None` when
+/// any of that does not hold: the caller asks under the locks, as always
+/// (a failing check, or one the copy cannot settle, pays the settling
+/// pass twice).
+pub(super) fn settled_without_locks<T, const NONEMPTY: bool>(
+    calls: &SortedPins<'_>,
+    items: &[T],
+    region: &impl Fn(&T) -> Option<Region>,
+) -> Option<()> {
+    if !calls.pins.is_empty() || items.is_empty() {
+        return None;
+    }
+    let (s, generation) = super::shards::sole_shard_generation()?;
+    SHARED
+        .try_with(|cell| {
+            let snapshot = cell.try_borrow().ok()?;
+            let key = snapshot.generation?;
+            // Taken with shard `s` alone locked: every other shard held no
+            // pin then (and none has held one since: its bit is clear).
+            let only_s = key.iter().enumerate().all(|(i, &g)| {
+                if i == s {
+                    g == generation
+                } else {
+                    g == u64::MAX
+                }
+            });
+            if !only_s {
+                return None;
+            }
+            let sorted = snapshot.sorted()?;
+            (sorted.settle_prefix::<T, NONEMPTY>(items, region) == items.len()).then_some(())
+        })
+        .ok()
+        .flatten()
 }
 
 /// The index of the first item whose region is not entirely pinned (or
