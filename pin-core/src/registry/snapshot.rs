@@ -15,7 +15,9 @@
 //! - The shared table's shards are copied and sorted into a per-thread
 //!   snapshot that stays valid until one of them changes (each shard's
 //!   generation count, bumped under its lock by every pin and unpin there;
-//!   the snapshot is compared and read under those locks too). A snapshot is only built when
+//!   the snapshot is compared and read under those locks too; or without
+//!   any lock, `settled_without_locks`, when one shard alone has ever held
+//!   pins and its generation still equals the copy's). A snapshot is only built when
 //!   the table holds few pins for the referents asked about (at most
 //!   `2N + 16` entries, and `SNAPSHOT_MAX`): building costs what the probes
 //!   it replaces would, so a check next to 10 000 unrelated pins probes the
