@@ -13,7 +13,7 @@
 #      bit and the environment's read) under the same 8 seeds, so the mode
 #      and "call pins wanted" are seen to change together in every
 #      interleaving Miri picks; and the shard mirror's two racing-reader
-#      tests (registry::mirror::tests::a_racing_reader...,
+#      tests, in lane 2 (registry::mirror::tests::a_racing_reader...,
 #      ...::an_answer_is_that_of_the_word_that_confirmed_it: with a
 #      Relaxed word for a table that stays too big, the latter failed
 #      under Miri's weak-memory emulation).
@@ -96,16 +96,13 @@ FACADE_TESTS=(bad_input panic_safety model stress soundness soundness_forgotten_
 # Balanced by measurement (2 cores, fresh clone in CI's order): lane 1 took
 # 387 s and lane 2 (model, stress, pinner_go, owned_pin_side_alloc) 228 s;
 # panic_safety (about 70 s) then moved to lane 2: 355 s and 268 s warm.
-lane_1() {
-    step "pin-core unit tests"
-    cargo +nightly miri test -p pointer-escapes-core --lib
-
-    step "spin lock, mirror and check mode under 8 scheduling seeds"
-    # The seeds run in parallel and interleave their output: keep it for a
-    # failure, print one line otherwise.
-    local seeds_log
+# Runs pin-core's unit tests matching each filter under Miri's scheduling
+# seeds 0..8. The seeds run in parallel and interleave their output: kept
+# for a failure, one line printed otherwise.
+under_8_seeds() {
+    local seeds_log filter
     seeds_log=$(mktemp)
-    for filter in registry::lock registry::mirror::tests::a_racing_reader registry::mirror::tests::an_answer_is_that check::mode::tests::mode_and_call_pins_wanted_change_together; do
+    for filter in "$@"; do
         if MIRIFLAGS="$MIRIFLAGS -Zmiri-many-seeds=0..8" \
             cargo +nightly miri test -p pointer-escapes-core --lib "$filter" >"$seeds_log" 2>&1; then
             echo "$filter: 8 of 8 seeds passed"
@@ -116,6 +113,14 @@ lane_1() {
         fi
     done
     rm -f "$seeds_log"
+}
+
+lane_1() {
+    step "pin-core unit tests"
+    cargo +nightly miri test -p pointer-escapes-core --lib
+
+    step "spin lock and check mode under 8 scheduling seeds"
+    under_8_seeds registry::lock check::mode::tests::mode_and_call_pins_wanted_change_together
 
     step "facade integration tests (the rest are lane 2's)"
     cargo +nightly miri test --test bad_input \
@@ -133,6 +138,12 @@ lane_1() {
 }
 
 lane_2() {
+    # The shard mirror's two racing-reader tests (one filter matches both:
+    # one Miri start per seed). Here rather than in lane 1, which was 510 s
+    # to this lane's 290 s with them there (fresh clone, 2 cores).
+    step "the shard mirror's racing readers under 8 scheduling seeds"
+    under_8_seeds registry::mirror::tests::a
+
     step "model, stress, panic safety, Go's Pinner cases, a side allocator"
     cargo +nightly miri test --test model --test stress --test panic_safety
     cargo +nightly miri test --test pinner_go -- \
