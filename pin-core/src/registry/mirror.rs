@@ -72,28 +72,49 @@ impl Mirror {
         }
     }
 
+    /// A change of the shard's pins begins: called under its lock before
+    /// the table changes (`shards::begin_change`), it makes the word odd,
+    /// so that lock-free readers take the lock, which the writer holds,
+    /// until `publish` ends the change. Before the table changes, not
+    /// after: the table's changes become visible without the lock through
+    /// the allocator's hints (an unpin lowers them, Release), and a thread
+    /// that saw a hint lowered (a block freed as unpinned) must not then
+    /// read the old pins here or in the checker's copy keyed by the old
+    /// word (`an_unpin_seen_through_the_hints_is_seen_by_every_lock_free_reader`).
+    /// A word left odd by a change that panicked moves on by two: odd
+    /// still, and never a value a reader holds.
+    #[inline]
+    pub(super) fn begin_change(&self) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        let odd = match seq & 1 {
+            0 => seq.wrapping_add(1),
+            _ => seq.wrapping_add(2),
+        };
+        self.seq.store(odd, Ordering::Relaxed);
+        // Orders the odd word before every store of the change (the
+        // table's hints, the extents `publish` writes): a reader that
+        // reads any of them and then the word sees it odd or moved on.
+        fence(Ordering::Release);
+    }
+
     /// The shard's pins changed: mirror `pins` (every live pin's extent,
-    /// when there are at most `MIRROR_MAX`, else `None`). Called under the
-    /// shard's lock only, after every change (`publish_live`).
+    /// when there are at most `MIRROR_MAX`, else `None`) and end the change
+    /// `begin_change` began, making the word even (Release). Called under
+    /// the shard's lock only, after every change (`publish_live`).
     #[inline]
     pub(super) fn publish(&self, pins: Option<&[ScanItem]>) {
         let seq = self.seq.load(Ordering::Relaxed);
-        // Nothing a reader reads changes: a big table stays `TOO_MANY`
-        // without a store here. The generation must still move, and with
-        // Release as every even word: a reader that loads it (Acquire)
-        // must also see the `TOO_MANY` stored before it, by this thread or
-        // by another lock holder. Relaxed, this store would carry only
-        // this thread's last release fence, and a reader could confirm an
-        // older publication's extents with it (an unpinned address
-        // answered pinned, or a start and a reach of two publications).
+        debug_assert!(seq & 1 == 1, "a change published without begin_change");
+        let done = (seq | 1).wrapping_add(1);
+        // A big table stays `TOO_MANY`: no extent to write. The word is
+        // still stored with Release, as every even word: a reader that
+        // loads it (Acquire) must also see the `TOO_MANY` stored before
+        // it, by this thread or by another lock holder (stored Relaxed, a
+        // reader confirmed an older publication's extents with it).
         if pins.is_none() && self.len.load(Ordering::Relaxed) == TOO_MANY {
-            self.seq.store(seq.wrapping_add(2), Ordering::Release);
+            self.seq.store(done, Ordering::Release);
             return;
         }
-        self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
-        // Orders the odd word before the extents' stores: a reader that
-        // reads any of them and then the word again sees it moved.
-        fence(Ordering::Release);
         let len = match pins {
             Some(pins) if pins.len() <= MIRROR_MAX => {
                 for ((pin, start), reach) in pins.iter().zip(&self.starts).zip(&self.reaches) {
@@ -105,7 +126,7 @@ impl Mirror {
             _ => TOO_MANY,
         };
         self.len.store(len, Ordering::Relaxed);
-        self.seq.store(seq.wrapping_add(2), Ordering::Release);
+        self.seq.store(done, Ordering::Release);
     }
 
     /// Whether a mirrored pin covers `addr`: `Some` answer when the mirror
@@ -193,6 +214,7 @@ mod tests {
         let mut live: Vec<PinId> = Vec::new();
         let (mut answered, mut declined) = (0usize, 0usize);
         for _ in 0..steps {
+            mirror.begin_change();
             if live.len() > 2 * MIRROR_MAX || (!live.is_empty() && next(2) == 0) {
                 let id = live.swap_remove(next(live.len()));
                 table.unpin(id);
@@ -235,11 +257,13 @@ mod tests {
         let mut seen = vec![mirror.generation()];
         let mut ids = Vec::new();
         for i in 0..2 * MIRROR_MAX {
+            mirror.begin_change();
             ids.push(pin(&mut table, 0x10_000 + 64 * i, 8));
             mirror.publish(table.few_pins(MIRROR_MAX));
             seen.push(mirror.generation());
         }
         for id in ids {
+            mirror.begin_change();
             table.unpin(id);
             mirror.publish(table.few_pins(MIRROR_MAX));
             seen.push(mirror.generation());
@@ -294,14 +318,17 @@ mod tests {
                     let mut guard = shard.0.lock().unwrap();
                     let (table, held) = &mut *guard;
                     // Both writers' pins of the last round.
+                    shard.1.begin_change();
                     for id in held.drain(..) {
                         table.unpin(id);
                     }
                     let low = pin(table, LOW, 0x10);
                     shard.1.publish(table.few_pins(MIRROR_MAX));
+                    shard.1.begin_change();
                     table.unpin(low);
                     let high = pin(table, HIGH, 0x2000);
                     shard.1.publish(table.few_pins(MIRROR_MAX));
+                    shard.1.begin_change();
                     table.unpin(high);
                     for i in 0..=MIRROR_MAX {
                         held.push(pin(table, FILLER + 64 * i, 8));
@@ -319,6 +346,7 @@ mod tests {
                     wait_turn(&shard, 1);
                     let mut guard = shard.0.lock().unwrap();
                     let (table, held) = &mut *guard;
+                    shard.1.begin_change();
                     held.push(pin(table, FILLER + 0x1000, 8));
                     shard.1.publish(table.few_pins(MIRROR_MAX));
                     drop(guard);
@@ -356,6 +384,7 @@ mod tests {
         ));
         {
             let mut table = shard.0.lock().unwrap();
+            shard.1.begin_change();
             pin(&mut table, KEPT, 16);
             shard.1.publish(table.few_pins(MIRROR_MAX));
         }
@@ -366,6 +395,7 @@ mod tests {
                 for round in 0..rounds {
                     let mut table = shard.0.lock().unwrap();
                     // Grows past the mirror and back: both kinds of change.
+                    shard.1.begin_change();
                     if churn.len() < MIRROR_MAX + 2 && round % 16 < 8 {
                         churn.push(pin(&mut table, 0x20_200 + 32 * (round % 7), 24));
                     } else if let Some(id) = churn.pop() {
@@ -384,5 +414,62 @@ mod tests {
         }
         writer.join().unwrap();
         assert!(answers > 0 || cfg!(miri));
+    }
+
+    /// Rule: a change another lock-free reader has seen (the allocator's
+    /// hints, which an unpin lowers, Release, while it changes the table)
+    /// is seen by the mirror's readers and by the checker's generation
+    /// too: they decline or answer after the change, never from before
+    /// it. Fails when the word turns odd only after the table changed
+    /// (the mirror then still shows the pin to a thread that has seen it
+    /// gone).
+    #[test]
+    fn an_unpin_seen_through_the_hints_is_seen_by_every_lock_free_reader() {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::{Arc, Mutex};
+        const PINNED: usize = 0x30_000;
+        let rounds = if cfg!(miri) { 8 } else { 500 };
+        for round in 0..rounds {
+            // The table under its lock, its mirror, and a stand-in for the
+            // hint the unpin lowers.
+            let shard = Arc::new((
+                Mutex::new(Table::private()),
+                Mirror::new(),
+                AtomicBool::new(false),
+            ));
+            let id = {
+                let mut table = shard.0.lock().unwrap();
+                shard.1.begin_change();
+                let id = pin(&mut table, PINNED, 32);
+                shard.1.publish(table.few_pins(MIRROR_MAX));
+                id
+            };
+            let before = shard.1.generation_now();
+            let writer = {
+                let shard = Arc::clone(&shard);
+                std::thread::spawn(move || {
+                    let mut table = shard.0.lock().unwrap();
+                    shard.1.begin_change();
+                    // `Table::unpin` lowers the hints as it removes the pin.
+                    shard.2.store(true, Ordering::Release);
+                    table.unpin(id);
+                    shard.1.publish(table.few_pins(MIRROR_MAX));
+                })
+            };
+            while !shard.2.load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+            assert_ne!(
+                shard.1.covers_point(PINNED),
+                Some(true),
+                "round {round}: a pin seen gone answered pinned"
+            );
+            assert_ne!(
+                shard.1.generation_now(),
+                before,
+                "round {round}: the generation had not moved"
+            );
+            writer.join().unwrap();
+        }
     }
 }

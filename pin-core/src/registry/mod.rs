@@ -80,6 +80,7 @@ pub(crate) fn pin(region: Region, kind: PinKind, site: Site) -> PinId {
     let s = thread.0 as usize % SHARDS;
     let born = coarse_now_ms();
     let mut table = lock_shard(s);
+    begin_change(s);
     let id = table.pin(region, kind, site, thread, born);
     publish_live(s, &table);
     global_id(s, id)
@@ -97,6 +98,7 @@ pub(crate) fn pin_all(regions: &[Region], kind: PinKind, site: Site, out: &mut P
     let born = coarse_now_ms();
     out.reserve(regions.len());
     let mut table = lock_shard(s);
+    begin_change(s);
     // A null region pins nothing (see `Region::new`).
     for &region in regions.iter().filter(|r| !r.is_null()) {
         let id = table.pin(region, kind, site, thread, born);
@@ -137,6 +139,7 @@ pub(crate) fn pin_call(regions: &[Region], site: Site, each: &mut PinIds) -> Cal
     let s = thread.0 as usize % SHARDS;
     use_shard(s);
     let mut table = lock_shard(s);
+    begin_change(s);
     let id = table.pin_group(regions, site, thread, born);
     publish_live(s, &table);
     CallPinned::Group(global_id(s, id))
@@ -189,6 +192,7 @@ pub(crate) fn unpin_all(ids: &[PinId]) {
 fn unpin_one(id: PinId) {
     let (s, local) = split_id(id);
     let mut table = lock_shard(s);
+    begin_change(s);
     let released = table.unpin(local);
     publish_live(s, &table);
     // Inside the critical section, as in `unpin_many`.
@@ -209,6 +213,7 @@ fn unpin_many(ids: &[PinId]) {
         let s = split_id(first).0;
         let run = rest.iter().take_while(|&&id| split_id(id).0 == s).count();
         let mut table = lock_shard(s);
+        begin_change(s);
         table.unpin_run(rest[..run].iter().map(|&id| split_id(id).1), &mut released);
         publish_live(s, &table);
         // Inside the critical section: pairs with `quarantine_if_pinned`,

@@ -9,7 +9,9 @@
 
 use super::events::{AllocEvent, AllocEventKind, EventLog, RECENT_EVENTS};
 use super::lock::{SpinGuard, SpinLock};
-use super::shards::{lock_shard, publish_live, shared_pins, split_id, Tables, SHARDS};
+use super::shards::{
+    begin_change, lock_shard, publish_live, shared_pins, split_id, Tables, SHARDS,
+};
 use super::table::{PinId, Quarantined};
 use super::{calls, fork, may_overlap_pin, overlapping_pin, quarantine_hints};
 use crate::origin::ThreadNumber;
@@ -188,6 +190,7 @@ pub(crate) fn unpin_owned(id: PinId, region: Region) -> bool {
     {
         let mut table = lock_shard(s);
         if QUARANTINED_BLOCKS.load(Ordering::Relaxed) == 0 {
+            begin_change(s);
             table.unpin(local);
             publish_live(s, &table);
             return false;
@@ -197,6 +200,7 @@ pub(crate) fn unpin_owned(id: PinId, region: Region) -> bool {
     let freed = !region.is_empty() && holds_freed(&q, region);
     let released = {
         let mut table = lock_shard(s);
+        begin_change(s);
         let released = table.unpin(local);
         publish_live(s, &table);
         released
@@ -517,6 +521,7 @@ mod tests {
                 let s = ThreadNumber::current().0 as usize % SHARDS;
                 use_shard(s);
                 let mut table = lock_shard(s);
+                begin_change(s);
                 let id = table.pin_group(
                     &[below, zero],
                     Location::caller(),

@@ -166,6 +166,13 @@ pub(super) fn lock_shard(s: usize) -> SpinGuard<'static, Table> {
     SHARD_TABLES[s].table.lock()
 }
 
+/// Every change of a shard's pins begins here, under its lock, before its
+/// table changes (see `Mirror::begin_change`); `publish_live` ends it.
+#[inline]
+pub(super) fn begin_change(s: usize) {
+    SHARD_TABLES[s].mirror.begin_change();
+}
+
 /// Every change of a shard's pins ends here, under its lock.
 #[inline]
 pub(super) fn publish_live(s: usize, table: &Table) {
