@@ -14,7 +14,7 @@ static ALLOC: PinAwareAlloc = PinAwareAlloc::system();
 
 mod common;
 
-use common::child::{is_child, run_child, stderr_of};
+use common::child::in_a_fresh_process;
 use pointer_escapes::__private::{CallPins, Extent};
 use pointer_escapes::*;
 use std::sync::mpsc;
@@ -82,19 +82,6 @@ fn frees_see_pins_made_on_other_threads(how: OtherPin) {
     drop(lasting);
 }
 
-fn in_a_fresh_process(test: &str, role: &str, how: OtherPin) {
-    if is_child(role) {
-        frees_see_pins_made_on_other_threads(how);
-        return;
-    }
-    let out = run_child(test, role, &[]);
-    assert!(
-        out.status.success(),
-        "the child failed:\n{}",
-        stderr_of(&out)
-    );
-}
-
 /// Rule: a lasting pin that happens-before a free is seen by that free,
 /// also when it is the first pin of a shard other than the one that held
 /// every pin until then (the allocator must not go on asking the old
@@ -104,7 +91,7 @@ fn a_free_sees_a_pin_another_thread_made_in_a_new_shard() {
     in_a_fresh_process(
         "a_free_sees_a_pin_another_thread_made_in_a_new_shard",
         "sole_shard_lasting",
-        OtherPin::Lasting,
+        || frees_see_pins_made_on_other_threads(OtherPin::Lasting),
     );
 }
 
@@ -116,6 +103,6 @@ fn a_free_sees_a_call_pin_published_while_one_shard_held_every_pin() {
     in_a_fresh_process(
         "a_free_sees_a_call_pin_published_while_one_shard_held_every_pin",
         "sole_shard_call",
-        OtherPin::Call,
+        || frees_see_pins_made_on_other_threads(OtherPin::Call),
     );
 }

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::child::{is_child, run_child, stderr_of};
+use common::child::in_a_fresh_process;
 use pointer_escapes::*;
 
 fn buffers() -> Vec<Vec<u8>> {
@@ -80,19 +80,6 @@ fn checks_see_a_change_another_thread_made() {
     let failure = try_check_referents(&bufs[..]).expect_err("pins released on another thread");
     assert!(failure.to_string().contains("[1]"), "{failure}");
     drop(stays);
-}
-
-fn in_a_fresh_process(test: &str, role: &str, scenario: fn()) {
-    if is_child(role) {
-        scenario();
-        return;
-    }
-    let out = run_child(test, role, &[]);
-    assert!(
-        out.status.success(),
-        "the child failed:\n{}",
-        stderr_of(&out)
-    );
 }
 
 /// Rule: a check answered without locks from this thread's sorted copy of

@@ -50,6 +50,22 @@ pub fn run_child_ok(test: &str, role: &str, env: &[(&str, &str)]) -> (String, St
     (stderr, site)
 }
 
+/// Runs `scenario` in a process of its own, with a registry no other test
+/// touched: in the child re-run for `role`, `scenario` runs; in the
+/// parent (the test named `test`), the child must exit successfully.
+pub fn in_a_fresh_process(test: &str, role: &str, scenario: impl FnOnce()) {
+    if is_child(role) {
+        scenario();
+        return;
+    }
+    let out = run_child(test, role, &[]);
+    assert!(
+        out.status.success(),
+        "the child failed:\n{}",
+        stderr_of(&out)
+    );
+}
+
 /// The child's stderr as text.
 pub fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
