@@ -23,12 +23,14 @@ BENCHTIME=${BENCHTIME:-1s}
 # Rows: our bench (exact criterion id) | Go benchmark | Go's -test.cpu
 # (GOMAXPROCS, which is also RunParallel's goroutine count).
 ROWS="pin_unpin|BenchmarkPinnerPinUnpin|2
+pin_unpin_dated|BenchmarkPinnerPinUnpin|2
 pin_unpin_batch|BenchmarkPinnerPinUnpinBatch|2
 pin_unpin_parallel/2|BenchmarkPinnerPinUnpinParallel|2
 pin_unpin_parallel/4|BenchmarkPinnerPinUnpinParallel|4
 pin_unpin_parallel/8|BenchmarkPinnerPinUnpinParallel|8
 is_pinned_on_pinned|BenchmarkPinnerIsPinnedOnPinned|2
 floor/pin_unpin|BenchmarkPinnerPinUnpin|2
+floor/clock|BenchmarkPinnerPinUnpin|2
 floor/is_pinned|BenchmarkPinnerIsPinnedOnPinned|2"
 
 GO_OUT=$(scripts/bench-go.sh --build-only)

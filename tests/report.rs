@@ -149,3 +149,118 @@ fn assert_no_pins_names_what_is_still_pinned() {
     drop(pinner);
     assert_no_pins();
 }
+
+/// Child (`POINTER_ESCAPES_CHECK=0`, no exit report: a release build's
+/// defaults): every kind of lasting pin made while no check runs and no
+/// exit report will print is undated (`age` is `None`, shown as `-`); once
+/// checks are on, new pins are dated and the undated ones stay undated.
+fn pins_are_dated_once_checks_are_on() {
+    assert_eq!(check_mode(), CheckMode::Off);
+    let (a, b, c, d) = (vec![1u8; 16], vec![2u8; 16], [3u8; 8], vec![5u8; 16]);
+    let iov = [std::io::IoSlice::new(&b)];
+    let mut pinner = Pinner::new();
+    pinner.pin_slice(&a);
+    pinner.pin_referents(&iov);
+    let owned = OwnedPin::new(vec![4u8; 32]);
+    let undated_region = owned.region();
+    with_pinned(&[Region::of(&c)], || {
+        let snap = snapshot();
+        let mine: Vec<&LivePin> = snap
+            .pins
+            .iter()
+            .filter(|p| {
+                [
+                    Region::of_slice(&a),
+                    Region::of_slice(&b),
+                    Region::of(&c),
+                    undated_region,
+                ]
+                .contains(&p.region)
+            })
+            .collect();
+        assert_eq!(mine.len(), 4, "{snap}");
+        assert!(snap
+            .pins
+            .iter()
+            .any(|p| p.region == Region::of_slice(&iov[..])));
+        assert!(mine.iter().all(|p| p.age.is_none()), "{snap}");
+        let row = snap
+            .to_string()
+            .lines()
+            .find(|l| l.contains(&format!("{:#x}", c.as_ptr() as usize)))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no row for the with_pinned pin:\n{snap}"));
+        assert!(
+            row.contains(" - "),
+            "an undated pin's age shows as `-`: {row}"
+        );
+    });
+
+    set_check_mode(CheckMode::Args);
+    pinner.pin_slice(&d);
+    let snap = snapshot();
+    let age_of = |r: Region| snap.pins.iter().find(|p| p.region == r).map(|p| p.age);
+    assert!(
+        matches!(age_of(Region::of_slice(&d)), Some(Some(_))),
+        "{snap}"
+    );
+    assert_eq!(age_of(Region::of_slice(&a)), Some(None), "{snap}");
+    // Dated rows first (the oldest known age first), undated after.
+    let first_undated = snap.pins.iter().position(|p| p.age.is_none());
+    let last_dated = snap.pins.iter().rposition(|p| p.age.is_some());
+    assert!(first_undated > last_dated, "{snap}");
+    drop(owned);
+}
+
+/// With checks off and no exit report, pins skip the clock (their age
+/// could not be read); turning checks on dates the pins made after.
+#[test]
+fn a_pin_is_dated_only_while_its_age_can_be_read() {
+    if is_child("ages-off") {
+        pins_are_dated_once_checks_are_on();
+        return;
+    }
+    let out = run_child(
+        "a_pin_is_dated_only_while_its_age_can_be_read",
+        "ages-off",
+        &[("POINTER_ESCAPES_CHECK", "0")],
+    );
+    assert!(
+        out.status.success(),
+        "the child failed:\n{}",
+        stderr_of(&out)
+    );
+}
+
+/// With checks off but the exit report on, pins are dated: the report
+/// shows their ages.
+#[test]
+fn a_pin_made_while_the_exit_report_is_on_is_dated() {
+    if is_child("ages-report") {
+        assert_eq!(check_mode(), CheckMode::Off);
+        let buf = vec![0u8; 16];
+        let mut pinner = Pinner::new();
+        pinner.pin_slice(&buf);
+        let snap = snapshot();
+        let mine = snap
+            .pins
+            .iter()
+            .find(|p| p.region == Region::of_slice(&buf))
+            .expect("the pin is listed");
+        assert!(mine.age.is_some(), "{snap}");
+        return;
+    }
+    let out = run_child(
+        "a_pin_made_while_the_exit_report_is_on_is_dated",
+        "ages-report",
+        &[
+            ("POINTER_ESCAPES_CHECK", "0"),
+            ("POINTER_ESCAPES_REPORT", "1"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "the child failed:\n{}",
+        stderr_of(&out)
+    );
+}

@@ -17,7 +17,10 @@
 //! without one), each with its default `n`, printing wall-clock ns/op as a
 //! smoke check. Flags (`--bench` from `cargo bench`) are ignored.
 
-use pin_core::{check_referents, is_pinned, snapshot, try_check_referents, Pinner};
+use pin_core::{
+    check_mode, check_referents, is_pinned, set_check_mode, snapshot, try_check_referents,
+    CheckMode, Pinner,
+};
 use std::alloc::{handle_alloc_error, GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -57,6 +60,15 @@ fn pin_unpin(n: u64) -> Duration {
         black_box(pinner.pin(black_box(&*p)));
         pinner.unpin();
     })
+}
+
+/// `pin_unpin` with the pin dated (checks on: see `report::pin_birth`).
+fn pin_unpin_dated(n: u64) -> Duration {
+    let before = check_mode();
+    set_check_mode(CheckMode::Args);
+    let took = pin_unpin(n);
+    set_check_mode(before);
+    took
 }
 
 fn pin_unpin_tiny(n: u64) -> Duration {
@@ -350,6 +362,7 @@ type Workload = (&'static str, u64, fn(u64) -> Duration);
 
 const WORKLOADS: &[Workload] = &[
     ("pin_unpin", 200_000, pin_unpin),
+    ("pin_unpin_dated", 200_000, pin_unpin_dated),
     ("pin_unpin_tiny", 200_000, pin_unpin_tiny),
     ("pin_unpin_pin_aware_installed", 200_000, |n| {
         install_pin_aware();

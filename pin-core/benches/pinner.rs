@@ -25,7 +25,7 @@
 //! design cannot shed whatever its table does (see `floor`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use pin_core::{is_pinned, snapshot, Pinner};
+use pin_core::{check_mode, is_pinned, set_check_mode, snapshot, CheckMode, Pinner};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -76,6 +76,24 @@ fn pin_unpin(c: &mut Criterion) {
             pinner.unpin();
         })
     });
+}
+
+/// `pin_unpin` with the pin dated, as in a debug build or with checks or
+/// the exit report on (a release build with neither skips the clock: see
+/// `report::pin_birth`).
+fn pin_unpin_dated(c: &mut Criterion) {
+    let p = new_obj();
+    // Nothing in these benches runs a check: the mode only dates the pins.
+    let before = check_mode();
+    set_check_mode(CheckMode::Args);
+    c.bench_function("pin_unpin_dated", |b| {
+        b.iter(|| {
+            let mut pinner = Pinner::new();
+            black_box(pinner.pin(black_box(&*p)));
+            pinner.unpin();
+        })
+    });
+    set_check_mode(before);
 }
 
 fn pin_unpin_tiny(c: &mut Criterion) {
@@ -289,6 +307,7 @@ criterion_group! {
         .sample_size(50);
     targets =
         pin_unpin,
+        pin_unpin_dated,
         pin_unpin_tiny,
         pin_unpin_double,
         pin_unpin_batch,
@@ -306,11 +325,12 @@ criterion_group! {
 
 /// What any pin + unpin costs on this design, whatever the table does: the
 /// shard's spin lock taken and released twice (a `lock cmpxchg` and a
-/// release store each, as `registry/lock.rs` does) and one coarse clock
-/// read for the pin's birth time (`origin::coarse_now_ms`). Compared with
-/// Go's `PinUnpin` (`scripts/bench-compare.sh`, row `floor/pin_unpin`), it
-/// says how far below Go's time this design can go at best. `floor/is_pinned`
-/// is a point question's part: one lock pair.
+/// release store each, as `registry/lock.rs` does). Compared with Go's
+/// `PinUnpin` (`scripts/bench-compare.sh`, row `floor/pin_unpin`), it says
+/// how far below Go's time this design can go at best. `floor/clock` is
+/// what a dated pin adds (`report::pin_birth`: debug builds, or checks or
+/// the exit report on): one coarse clock read. `floor/is_pinned` is a
+/// point question's part: one lock pair.
 fn floor(c: &mut Criterion) {
     use std::sync::atomic::{AtomicBool, Ordering};
     static LOCK: AtomicBool = AtomicBool::new(false);
@@ -335,11 +355,11 @@ fn floor(c: &mut Criterion) {
     }
     c.bench_function("floor/pin_unpin", |b| {
         b.iter(|| {
-            black_box(coarse_clock());
             lock_pair();
             lock_pair();
         })
     });
+    c.bench_function("floor/clock", |b| b.iter(|| black_box(coarse_clock())));
     c.bench_function("floor/is_pinned", |b| b.iter(lock_pair));
 }
 

@@ -344,8 +344,8 @@ impl CallPins {
         };
         record(&mut recorder);
         let mut each = PinIds::new();
-        crate::report::arm_exit_report();
-        let pinned = registry::pin_call(recorder.regions.as_slice(), site, &mut each);
+        let born = crate::report::pin_birth();
+        let pinned = registry::pin_call(recorder.regions.as_slice(), site, born, &mut each);
         // Made before the checks run, so a failing check's unwinding
         // releases the pins.
         let pins = CallPins {

@@ -338,9 +338,17 @@ pub type Site = &'static Location<'static>;
 
 static CLOCK_BASE_MS: AtomicU64 = AtomicU64::new(0);
 
+/// The birth stamp of a pin made while nobody could read its age (see
+/// `report::pin_birth`): never a value `coarse_now_ms` returns.
+pub(crate) const UNDATED: u32 = u32::MAX;
+
 /// Milliseconds on a coarse monotonic clock since the first call in this
-/// process. The coarse clock is read from the vDSO without a syscall (a few
-/// ns); pins record it so reports can show their age.
+/// process, never [`UNDATED`] (it wraps after 49 days, as ages are
+/// computed with wrapping arithmetic). The coarse clock is read from the
+/// vDSO without a syscall, yet costs about 10 ns on the KVM guests this
+/// project is measured on (`BENCHMARKS.md`, "Issue 15: seventh session"):
+/// a fifth of a pin and unpin, which is why pins read it only when their
+/// age can be read.
 pub(crate) fn coarse_now_ms() -> u32 {
     let now = raw_coarse_ms();
     let mut base = CLOCK_BASE_MS.load(Ordering::Relaxed);
@@ -350,7 +358,7 @@ pub(crate) fn coarse_now_ms() -> u32 {
             Err(existing) => existing,
         };
     }
-    now.saturating_sub(base) as u32
+    (now.saturating_sub(base) as u32).min(UNDATED - 1)
 }
 
 fn raw_coarse_ms() -> u64 {

@@ -325,8 +325,8 @@ impl<B: StableBuf> OwnedPin<B> {
         let region = Region::of_elements(ptr, elements)
             .unwrap_or_else(|_| Region::from_parts(ptr as usize, 0));
         let site = Location::caller();
-        crate::report::arm_exit_report();
-        let pin = registry::pin(region, PinKind::Owned, site);
+        let born = crate::report::pin_birth();
+        let pin = registry::pin(region, PinKind::Owned, site, born);
         OwnedPin {
             buf: ManuallyDrop::new(buf),
             pin,

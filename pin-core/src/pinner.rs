@@ -142,8 +142,14 @@ impl<'a> Pinner<'a> {
         for value in values {
             crate::referents::collect_direct(value, &mut regions);
         }
-        crate::report::arm_exit_report();
-        registry::pin_all(regions.as_slice(), PinKind::Pinner, site, &mut self.pins);
+        let born = crate::report::pin_birth();
+        registry::pin_all(
+            regions.as_slice(),
+            PinKind::Pinner,
+            site,
+            born,
+            &mut self.pins,
+        );
         values.as_ptr()
     }
 
@@ -209,13 +215,26 @@ impl<'a> Pinner<'a> {
             return;
         }
         self.pins.reserve(1);
-        crate::report::arm_exit_report();
-        self.pins.push(registry::pin(region, PinKind::Pinner, site));
+        let born = crate::report::pin_birth();
+        self.pins
+            .push(registry::pin(region, PinKind::Pinner, site, born));
     }
 
     /// Releases every pin this pinner holds. The pinner can be used again.
     /// Unpinning an empty pinner does nothing.
+    #[inline]
     pub fn unpin(&mut self) {
+        if !self.pins.is_empty() {
+            self.release_all();
+        }
+    }
+
+    /// Releases the pins of a pinner holding some. Out of line, so that
+    /// `unpin` and the drop glue are a load and a branch where the pinner
+    /// lives (a drop glue holding the whole release was not inlined, and
+    /// its call cost a pin and unpin 16 instructions of register saves).
+    #[inline(never)]
+    fn release_all(&mut self) {
         registry::unpin_all(self.pins.as_slice());
         self.pins.clear();
     }
@@ -237,9 +256,7 @@ impl Drop for Pinner<'_> {
     fn drop(&mut self) {
         // A pinner already unpinned (Go's usage: `Unpin` then drop) pays
         // one load here, not the release path's set-up.
-        if !self.pins.is_empty() {
-            registry::unpin_all(self.pins.as_slice());
-        }
+        self.unpin();
     }
 }
 
@@ -428,7 +445,13 @@ pub fn with_pinned<R>(regions: &[Region], f: impl FnOnce() -> R) -> R {
         }
     }
     let mut held = Release(PinIds::new());
-    crate::report::arm_exit_report();
-    registry::pin_all(regions, PinKind::Pinner, Location::caller(), &mut held.0);
+    let born = crate::report::pin_birth();
+    registry::pin_all(
+        regions,
+        PinKind::Pinner,
+        Location::caller(),
+        born,
+        &mut held.0,
+    );
     f()
 }

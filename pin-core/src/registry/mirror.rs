@@ -86,10 +86,9 @@ impl Mirror {
     #[inline]
     pub(super) fn begin_change(&self) {
         let seq = self.seq.load(Ordering::Relaxed);
-        let odd = match seq & 1 {
-            0 => seq.wrapping_add(1),
-            _ => seq.wrapping_add(2),
-        };
+        // Even `seq` gives `seq + 1`; odd (a change that panicked) gives
+        // `seq + 2`: odd either way, without a branch.
+        let odd = seq.wrapping_add(1) | 1;
         self.seq.store(odd, Ordering::Relaxed);
         // Orders the odd word before every store of the change (the
         // table's hints, the extents `publish` writes): a reader that

@@ -59,7 +59,7 @@ pub(crate) use quarantine::{
 pub use quarantine::{frees_looked_up_under_lock, quarantine_blocks_examined, quarantine_lookups};
 pub(crate) use shards::note_guarded_frees;
 
-use crate::origin::{coarse_now_ms, PinKind, Site, ThreadNumber};
+use crate::origin::{PinKind, Site, ThreadNumber};
 use crate::region::Region;
 use crate::statics;
 use allocator_api2::vec::Vec as SysVec;
@@ -71,14 +71,15 @@ use table::Span;
 
 // ---------------------------------------------------------------- pinning
 
-/// Pins `region` once on behalf of the calling thread, in its shard.
+/// Pins `region` once on behalf of the calling thread, in its shard,
+/// born at `born` (a `coarse_now_ms` stamp, or `UNDATED`: the caller
+/// decides whether anybody may read the pin's age).
 /// Inlined into its one caller (`Pinner::add`): a call's register saves
 /// were a tenth of a pin's instructions.
 #[inline]
-pub(crate) fn pin(region: Region, kind: PinKind, site: Site) -> PinId {
+pub(crate) fn pin(region: Region, kind: PinKind, site: Site, born: u32) -> PinId {
     let thread = pinning_thread();
     let s = thread.0 as usize % SHARDS;
-    let born = coarse_now_ms();
     let mut table = lock_shard(s);
     begin_change(s);
     let id = table.pin(region, kind, site, thread, born);
@@ -86,16 +87,16 @@ pub(crate) fn pin(region: Region, kind: PinKind, site: Site) -> PinId {
     global_id(s, id)
 }
 
-/// Pins every region of `regions` under one lock acquisition, appending the
-/// handles to `out` (which must have room: the caller reserves first, so no
-/// allocation happens under the lock).
-pub(crate) fn pin_all(regions: &[Region], kind: PinKind, site: Site, out: &mut PinIds) {
+/// Pins every region of `regions` under one lock acquisition, born at
+/// `born` (as for [`pin`]), appending the handles to `out` (which must
+/// have room: the caller reserves first, so no allocation happens under
+/// the lock).
+pub(crate) fn pin_all(regions: &[Region], kind: PinKind, site: Site, born: u32, out: &mut PinIds) {
     if regions.is_empty() {
         return;
     }
     let thread = pinning_thread();
     let s = thread.0 as usize % SHARDS;
-    let born = coarse_now_ms();
     out.reserve(regions.len());
     let mut table = lock_shard(s);
     begin_change(s);
@@ -121,18 +122,17 @@ pub(crate) enum CallPinned {
 /// Pins the regions of one `#[pointer_escapes]` call: published in the
 /// calling thread's record when they fit (no lock, no shared write), else
 /// as one group in the shared table when there are at most `GROUP_MAX`,
-/// else one entry each, appended to `each`.
-pub(crate) fn pin_call(regions: &[Region], site: Site, each: &mut PinIds) -> CallPinned {
+/// else one entry each, appended to `each`. Born at `born`, as for [`pin`].
+pub(crate) fn pin_call(regions: &[Region], site: Site, born: u32, each: &mut PinIds) -> CallPinned {
     if regions.is_empty() {
         return CallPinned::Elsewhere;
     }
     crate::memory::register_thread();
-    let born = coarse_now_ms();
     if let Some(token) = calls::publish(regions, site, born) {
         return CallPinned::Published(token);
     }
     if regions.len() > GROUP_MAX {
-        pin_all(regions, PinKind::Call, site, each);
+        pin_all(regions, PinKind::Call, site, born, each);
         return CallPinned::Elsewhere;
     }
     let thread = ThreadNumber::current();
@@ -187,8 +187,10 @@ pub(crate) fn unpin_all(ids: &[PinId]) {
     }
 }
 
-/// Inlined into `unpin_all`'s callers for the reason `pin` is.
-#[inline]
+/// Inlined into `unpin_all`'s callers for the reason `pin` is (`inline`
+/// alone left it a call of its own inside `Pinner`'s release: 16
+/// instructions of register saves per unpin).
+#[inline(always)]
 fn unpin_one(id: PinId) {
     let (s, local) = split_id(id);
     let mut table = lock_shard(s);
@@ -680,7 +682,7 @@ mod tests {
             let region = Region::of(target);
             let mut shard = None;
             for _ in 0..n {
-                let id = pin(region, PinKind::Pinner, Location::caller());
+                let id = pin(region, PinKind::Pinner, Location::caller(), 0);
                 let (s, _) = split_id(id);
                 assert!(shard.is_none_or(|seen| seen == s), "one thread, one shard");
                 shard = Some(s);

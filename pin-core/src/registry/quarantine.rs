@@ -414,7 +414,7 @@ mod tests {
         let block = unsafe { std::alloc::alloc(layout) };
         assert!(!block.is_null());
         let region = Region::from_parts(block as usize, 48);
-        let id = std::thread::spawn(move || pin(region, PinKind::Pinner, Location::caller()))
+        let id = std::thread::spawn(move || pin(region, PinKind::Pinner, Location::caller(), 0))
             .join()
             .unwrap();
         let release = counting_release(&FREED);
@@ -455,7 +455,7 @@ mod tests {
                     let block = unsafe { std::alloc::alloc(layout) } as usize;
                     assert_ne!(block, 0);
                     let region = Region::from_parts(block, 64);
-                    (region, pin(region, PinKind::Pinner, Location::caller()))
+                    (region, pin(region, PinKind::Pinner, Location::caller(), 0))
                 })
                 .collect::<Vec<_>>()
         })
@@ -511,8 +511,8 @@ mod tests {
         let batch: Pin = |below, zero| {
             let site = Location::caller();
             let ids = [
-                pin(below, PinKind::Pinner, site),
-                pin(zero, PinKind::Pinner, site),
+                pin(below, PinKind::Pinner, site, 0),
+                pin(zero, PinKind::Pinner, site, 0),
             ];
             Box::new(move || unpin_all(&ids))
         };
@@ -535,7 +535,7 @@ mod tests {
         };
         let published: Pin = |below, zero| {
             let mut each = PinIds::new();
-            let pinned = pin_call(&[below, zero], Location::caller(), &mut each);
+            let pinned = pin_call(&[below, zero], Location::caller(), 0, &mut each);
             assert!(each.as_slice().is_empty());
             Box::new(move || unpin_call(pinned))
         };

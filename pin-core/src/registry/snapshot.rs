@@ -764,7 +764,7 @@ mod tests {
     fn shared_and_call_pins_answer_together() {
         let base = 0x7c00_0000usize;
         let site = Location::caller();
-        let shared = super::super::pin(r(base + 0x1000, 0x1000), PinKind::Pinner, site);
+        let shared = super::super::pin(r(base + 0x1000, 0x1000), PinKind::Pinner, site, 0);
         let token = calls::publish(&[r(base, 0x1000)], site, 0).expect("a record");
         let items = [
             r(base + 0x10, 0x10),
@@ -791,7 +791,7 @@ mod tests {
         let items: Vec<Region> = (0..16).map(|i| r(base + i * 0x100, 0x100)).collect();
         let ids: Vec<_> = items
             .iter()
-            .map(|&it| super::super::pin(it, PinKind::Pinner, site))
+            .map(|&it| super::super::pin(it, PinKind::Pinner, site, 0))
             .collect();
         let ask = |items: &[Region]| super::super::first_uncovered(items, |it| Some(*it));
         COPIED.with(|c| c.set(0));
@@ -822,7 +822,7 @@ mod tests {
         let items: Vec<Region> = (0..16).map(|i| r(base + i * 0x100, 0x100)).collect();
         let ids: Vec<_> = items[..15]
             .iter()
-            .map(|&it| super::super::pin(it, PinKind::Pinner, site))
+            .map(|&it| super::super::pin(it, PinKind::Pinner, site, 0))
             .collect();
         let ask = |items: &[Region]| super::super::first_uncovered(items, |it| Some(*it));
         assert_eq!(ask(&items), Some(15), "the last item is not pinned yet");
@@ -834,7 +834,7 @@ mod tests {
                 let shard = ThreadNumber::current().0 as usize % super::super::SHARDS;
                 (
                     shard,
-                    super::super::pin(last, PinKind::Pinner, Location::caller()),
+                    super::super::pin(last, PinKind::Pinner, Location::caller(), 0),
                 )
             })
             .join()
@@ -861,7 +861,7 @@ mod tests {
         let base = 0x7e00_0000usize;
         let site = Location::caller();
         let ids: Vec<_> = (0..200)
-            .map(|i| super::super::pin(r(base + i * 0x100, 0x100), PinKind::Pinner, site))
+            .map(|i| super::super::pin(r(base + i * 0x100, 0x100), PinKind::Pinner, site, 0))
             .collect();
         let few = [r(base + 0x100, 8), r(base + 0x2000, 8)];
         COPIED.with(|c| c.set(0));
