@@ -127,6 +127,16 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    /// A free entry (count 0), for storage that must hold an `Entry`
+    /// before any pin does (the slab's front).
+    pub(super) const FREE: Entry = Entry {
+        start: 0,
+        len: 0,
+        site: core::panic::Location::caller(),
+        born_ms: 0,
+        meta: 0,
+    };
+
     #[allow(clippy::too_many_arguments)]
     fn new(
         region: Region,
@@ -160,6 +170,23 @@ impl Entry {
 
     fn clear_count(&mut self) {
         self.meta &= !COUNT_MASK;
+    }
+
+    /// A live single pin (the slab's tests).
+    #[cfg(test)]
+    pub(super) fn test_entry(
+        region: Region,
+        site: Site,
+        kind: PinKind,
+        thread: ThreadNumber,
+    ) -> Entry {
+        Entry::new(region, site, 0, kind, level_of(region.len()), 0, 1, thread)
+    }
+
+    /// `clear_count`, for the slab's tests.
+    #[cfg(test)]
+    pub(super) fn clear_count_for_test(&mut self) {
+        self.clear_count();
     }
 
     fn detach(&mut self) {
@@ -779,15 +806,25 @@ impl Table {
                 debug_assert!(count != 0, "unpin of a free registry slot");
                 continue;
             }
-            let pending_here = e.filed()
-                && !e.is_group()
-                && (all_pending
-                    || self
-                        .filed
-                        .get_mut()
-                        .pending_position(&self.entries, id.0)
-                        .is_some());
-            if !pending_here {
+            let filed_single = e.filed() && !e.is_group();
+            // The usual batch (nothing indexed): detached through the one
+            // look-up of its entry.
+            let region = if filed_single && all_pending {
+                e.clear_count();
+                e.detach();
+                e.region()
+            } else if filed_single
+                && self
+                    .filed
+                    .get_mut()
+                    .pending_position(&self.entries, id.0)
+                    .is_some()
+            {
+                let e = &mut self.entries[id.0 as usize];
+                e.clear_count();
+                e.detach();
+                e.region()
+            } else {
                 // The index, the scan list or a group: one by one, as a
                 // single release (it never frees the slots marked here:
                 // their chunks still count them live, and so does
@@ -796,11 +833,7 @@ impl Table {
                     span.add(r);
                 }
                 continue;
-            }
-            let e = &mut self.entries[id.0 as usize];
-            e.clear_count();
-            e.detach();
-            let region = e.region();
+            };
             span.add(region);
             self.unfile_hint(region);
             detached += 1;
@@ -1606,6 +1639,31 @@ mod tests {
         assert_eq!(t.live_entries(), SCAN_SMALL);
         assert!(!t.covers_point(0x800_0000) && !t.covers_point(0x100_0000));
         assert!(t.covers_point(0x20));
+    }
+
+    /// Rule: a released entry is free for every reader, also when a batch
+    /// release emptied the table at once (its entries were marked
+    /// detached, and the slab's front keeps its entries in place).
+    #[test]
+    fn a_batch_release_leaves_no_entry_looking_live() {
+        let mut t = Table::private();
+        for round in 0..2 {
+            let ids: Vec<PinId> = (0..100)
+                .map(|i| pin(&mut t, 0x4000_0000 + 64 * i, 16))
+                .collect();
+            let mut span = Span::default();
+            t.unpin_run(ids.into_iter(), &mut span);
+            assert_eq!(t.live_entries(), 0, "round {round}");
+            let mut live = Vec::new();
+            t.for_each_live(|region, count, _| live.push((region, count)));
+            assert!(live.is_empty(), "round {round}: {} left", live.len());
+            assert_eq!(t.overlapping(r(0, usize::MAX)).map(|h| h.region), None);
+            let lone = pin(&mut t, 0x5000_0000, 8);
+            let mut live = Vec::new();
+            t.for_each_live(|region, count, _| live.push((region, count)));
+            assert_eq!(live, [(r(0x5000_0000, 8), 1)], "round {round}");
+            assert_eq!(t.unpin(lone), Some(r(0x5000_0000, 8)));
+        }
     }
 
     /// Rule: every reader under the lock sees a pin whether it is in the
