@@ -22,7 +22,9 @@
 //! answer takes one atomic load).
 //!
 //! `floor/*`: the part of a pin + unpin (and of `is_pinned`) that this
-//! design cannot shed whatever its table does (see `floor`).
+//! design cannot shed whatever its table does (see `floor`). `machine/*`:
+//! how much two threads gain over one on this machine for work sharing
+//! nothing (see `machine`), the bound of the parallel rows' gain.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use pin_core::{check_mode, is_pinned, set_check_mode, snapshot, CheckMode, Pinner};
@@ -363,13 +365,42 @@ fn floor(c: &mut Criterion) {
     c.bench_function("floor/is_pinned", |b| b.iter(lock_pair));
 }
 
+/// How much faster two threads are than one on this machine for work that
+/// shares nothing and touches no memory (a chain of dependent arithmetic):
+/// the most `pin_unpin_parallel/2` can gain over `pin_unpin`. On a machine
+/// whose two CPUs are not two whole cores (a VM's vCPUs placed on one
+/// core's hyperthreads, or a host busy elsewhere) it is well below 2x.
+/// `machine/alu_parallel/2` is per operation of both threads together, as
+/// `pin_unpin_parallel/T` is: the scaling is `machine/alu` divided by it.
+fn machine(c: &mut Criterion) {
+    /// About 100 ns of dependent adds, multiplies and xors.
+    fn alu(seed: u64) -> u64 {
+        let (mut s, mut t) = (seed | 1, 3u64);
+        for i in 0..64u64 {
+            s = s.wrapping_mul(3).wrapping_add(i);
+            t ^= s.wrapping_add(i);
+        }
+        s ^ t
+    }
+    c.bench_function("machine/alu", |b| b.iter(|| alu(black_box(7))));
+    c.bench_function("machine/alu_parallel/2", |b| {
+        b.iter_custom(|iters| {
+            run_parallel_on(2, iters, |n| {
+                for i in 0..n {
+                    black_box(alu(black_box(i)));
+                }
+            })
+        })
+    });
+}
+
 criterion_group! {
     name = floors;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(50);
-    targets = floor,
+    targets = floor, machine,
 }
 
 criterion_group! {
