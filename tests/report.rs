@@ -264,3 +264,115 @@ fn a_pin_made_while_the_exit_report_is_on_is_dated() {
         stderr_of(&out)
     );
 }
+
+/// Child (`POINTER_ESCAPES_CHECK=0`, `POINTER_ESCAPES_REPORT=1`): two
+/// threads make the process's first pins at once; whichever sets the
+/// exit report up, both pins are dated (found by a review: the other
+/// thread once saw the report armed before it was known to be on).
+fn pins_racing_the_report_set_up() {
+    assert_eq!(check_mode(), CheckMode::Off);
+    let bufs: Vec<Vec<u8>> = (0..2).map(|i| vec![i as u8; 16]).collect();
+    let barrier = std::sync::Barrier::new(2);
+    let pinners: Vec<Pinner<'_>> = std::thread::scope(|s| {
+        let handles: Vec<_> = bufs
+            .iter()
+            .map(|b| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    let mut p = Pinner::new();
+                    barrier.wait();
+                    p.pin_slice(b);
+                    p
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let snap = snapshot();
+    for b in &bufs {
+        let row = snap
+            .pins
+            .iter()
+            .find(|p| p.region == Region::of_slice(b))
+            .expect("listed");
+        assert!(
+            row.age.is_some(),
+            "undated with the exit report on:\n{snap}"
+        );
+    }
+    drop(pinners);
+}
+
+/// A pin made while another thread sets the exit report up is dated: no
+/// thread sees the report decided before it is known to be on. Run in 40
+/// children with a long environment (the setting's `getenv` scans it, which
+/// widens the window); 3 of 40 failed before the fix.
+#[test]
+fn a_pin_racing_the_exit_reports_set_up_is_dated() {
+    if is_child("ages-race") {
+        pins_racing_the_report_set_up();
+        return;
+    }
+    let filler: Vec<(String, String)> = (0..20_000)
+        .map(|i| (format!("POINTER_ESCAPES_TEST_FILL_{i}"), "x".to_string()))
+        .collect();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("POINTER_ESCAPES_CHECK", "0"),
+        ("POINTER_ESCAPES_REPORT", "1"),
+    ];
+    env.extend(filler.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let mut failures = Vec::new();
+    for _ in 0..40 {
+        let out = run_child(
+            "a_pin_racing_the_exit_reports_set_up_is_dated",
+            "ages-race",
+            &env,
+        );
+        if !out.status.success() {
+            failures.push(stderr_of(&out));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of 40 children failed; the first:\n{}",
+        failures.len(),
+        failures[0]
+    );
+}
+
+/// A report row merging identical pins shows no age when any of them is
+/// undated: that pin may be the oldest (found by a review: the row showed
+/// the younger, dated pin's age).
+#[test]
+fn a_row_holding_an_undated_pin_shows_no_age() {
+    if is_child("ages-merge") {
+        assert_eq!(check_mode(), CheckMode::Off);
+        let a = vec![7u8; 16];
+        let mut pinner = Pinner::new();
+        for round in 0..2 {
+            if round == 1 {
+                set_check_mode(CheckMode::Args);
+            }
+            pinner.pin_slice(&a); // one site for both pins
+        }
+        let snap = snapshot();
+        let row = snap
+            .pins
+            .iter()
+            .find(|p| p.region == Region::of_slice(&a))
+            .expect("listed");
+        assert_eq!(row.count, 2, "{snap}");
+        assert_eq!(row.age, None, "{snap}");
+        return;
+    }
+    let out = run_child(
+        "a_row_holding_an_undated_pin_shows_no_age",
+        "ages-merge",
+        &[("POINTER_ESCAPES_CHECK", "0")],
+    );
+    assert!(
+        out.status.success(),
+        "the child failed:\n{}",
+        stderr_of(&out)
+    );
+}

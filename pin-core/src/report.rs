@@ -7,7 +7,7 @@ use crate::origin::{coarse_now_ms, PinKind, Site, ThreadNumber, UNDATED};
 use crate::region::Region;
 use crate::registry::{self, AllocEvent};
 use core::fmt;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use core::time::Duration;
 
 /// One row of the report: a region pinned `count` times by one kind of pin,
@@ -39,7 +39,8 @@ pub struct LivePin {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Snapshot {
-    /// Every live pin entry, oldest first.
+    /// Every live pin entry: those with an age oldest first, then those
+    /// without one (`LivePin::age`), each group by address.
     pub pins: Vec<LivePin>,
     /// The most recent freed-while-pinned and moved-while-pinned events.
     pub events: Vec<AllocEvent>,
@@ -119,7 +120,7 @@ pub fn snapshot() -> Snapshot {
 /// One row per region, kind, site and thread, with the pins counted (the
 /// registry keeps identical pins as separate entries; a loop pinning one
 /// object 100 times reads better as one row with count 100). The row keeps
-/// the oldest pin's age.
+/// the oldest pin's age, or none when any of its pins is undated.
 fn merge_identical(pins: &mut Vec<LivePin>) {
     let key = |p: &LivePin| {
         (
@@ -136,7 +137,8 @@ fn merge_identical(pins: &mut Vec<LivePin>) {
             return false;
         }
         kept.count += later.count;
-        kept.age = kept.age.max(later.age);
+        // An undated pin may be the row's oldest: the row then has no age.
+        kept.age = kept.age.zip(later.age).map(|(a, b)| a.max(b));
         true
     });
 }
@@ -213,9 +215,15 @@ pub fn assert_no_pins() {
     }
 }
 
-static EXIT_REPORT_ARMED: AtomicBool = AtomicBool::new(false);
-/// Whether the exit report was registered: pins are then dated.
-static EXIT_REPORT_ON: AtomicBool = AtomicBool::new(false);
+/// Whether the exit report is on: not decided yet (no pin or allocator
+/// event so far), off, or on (registered with `atexit`).
+static EXIT_REPORT: AtomicU8 = AtomicU8::new(REPORT_UNDECIDED);
+const REPORT_UNDECIDED: u8 = 0;
+const REPORT_OFF: u8 = 1;
+const REPORT_ON: u8 = 2;
+/// Whether `print_at_exit` was registered (once, by the first thread that
+/// decided the report is on).
+static EXIT_REPORT_REGISTERED: AtomicBool = AtomicBool::new(false);
 
 /// The birth stamp of a lasting pin or a call's pins made now (and, as
 /// every pin does, the exit report armed): the coarse clock when the pin's
@@ -229,8 +237,7 @@ static EXIT_REPORT_ON: AtomicBool = AtomicBool::new(false);
 /// that clock read was 10 of a pin and unpin's 48 ns.
 #[inline]
 pub(crate) fn pin_birth() -> u32 {
-    arm_exit_report();
-    if EXIT_REPORT_ON.load(Ordering::Relaxed) || check_mode() != CheckMode::Off {
+    if arm_exit_report() || check_mode() != CheckMode::Off {
         coarse_now_ms()
     } else {
         UNDATED
@@ -238,34 +245,38 @@ pub(crate) fn pin_birth() -> u32 {
 }
 
 /// On the first pin or allocator event, registers the exit report if
-/// `POINTER_ESCAPES_REPORT=1`. One relaxed load afterwards.
+/// `POINTER_ESCAPES_REPORT=1`; returns whether the report is on. One
+/// relaxed load afterwards.
 #[inline]
-pub(crate) fn arm_exit_report() {
-    if !EXIT_REPORT_ARMED.load(Ordering::Relaxed) {
-        arm_slow();
+pub(crate) fn arm_exit_report() -> bool {
+    match EXIT_REPORT.load(Ordering::Relaxed) {
+        REPORT_UNDECIDED => arm_slow(),
+        decided => decided == REPORT_ON,
     }
 }
 
+/// Decides whether the report is on, registering it once if so. Every
+/// thread that finds it undecided reads the setting itself (a `getenv`,
+/// no allocation), so none ever sees it decided before it is known to be
+/// on: a pin made while another thread is registering the report is dated
+/// too (`a_pin_racing_the_exit_reports_set_up_is_dated`).
 #[cold]
-fn arm_slow() {
-    if EXIT_REPORT_ARMED.swap(true, Ordering::Relaxed) {
-        return;
-    }
-    match crate::settings::REPORT.value() {
-        None | Some(b"0") => return,
-        Some(_) => {}
-    }
-    extern "C" fn print_at_exit() {
-        let snap = snapshot();
-        if snap.is_noteworthy() {
-            // Not `eprintln!`: it panics on a closed stderr, and a panic
-            // cannot leave this `extern "C" fn`.
-            crate::diag::text(format_args!("{snap}\n"));
+fn arm_slow() -> bool {
+    let on = !matches!(crate::settings::REPORT.value(), None | Some(b"0"));
+    if on && !EXIT_REPORT_REGISTERED.swap(true, Ordering::Relaxed) {
+        extern "C" fn print_at_exit() {
+            let snap = snapshot();
+            if snap.is_noteworthy() {
+                // Not `eprintln!`: it panics on a closed stderr, and a panic
+                // cannot leave this `extern "C" fn`.
+                crate::diag::text(format_args!("{snap}\n"));
+            }
         }
+        // SAFETY: registering a plain `extern "C" fn()` that does not
+        // unwind (`diag::text` ignores a failed write instead of panicking).
+        unsafe { libc::atexit(print_at_exit) };
     }
-    // Before the registration: a pin made once this is seen is dated.
-    EXIT_REPORT_ON.store(true, Ordering::Relaxed);
-    // SAFETY: registering a plain `extern "C" fn()` that does not unwind
-    // (`diag::text` ignores a failed write instead of panicking).
-    unsafe { libc::atexit(print_at_exit) };
+    let decided = if on { REPORT_ON } else { REPORT_OFF };
+    EXIT_REPORT.store(decided, Ordering::Relaxed);
+    on
 }

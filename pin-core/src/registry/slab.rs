@@ -93,7 +93,7 @@ impl Slab {
     }
 
     /// Stores `entry` (a live one) and returns its id; `None` when every
-    /// `u32` id is taken.
+    /// id is taken (the front's 8 and `MAX_CHUNKS` chunks' worth).
     #[inline(always)]
     pub(super) fn alloc(&mut self, entry: Entry) -> Option<u32> {
         if self.front_free != 0 {

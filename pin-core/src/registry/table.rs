@@ -3,8 +3,10 @@
 //!
 //! # Layout
 //! Each live entry is one pin of one region (or one call's group of regions,
-//! below), with its kind, call site, thread and birth time. Entries live in a
-//! slab (`Vec` plus a free list) so a pin's handle is a stable `u32`.
+//! below), with its kind, call site, thread and birth time (`UNDATED` when
+//! nobody could read its age: `report::pin_birth`). Entries live in a slab
+//! (a front of 8 inline entries, then chunks with a free list: `slab`) so
+//! a pin's handle is a stable `u32`.
 //!
 //! The index files every entry under `(level, granule of its start)`. The
 //! level is chosen from the length so that a region of level `k` is at most
@@ -117,7 +119,9 @@ pub(crate) struct PinId(pub(crate) u32);
 /// since when. 32 bytes.
 #[derive(Clone, Copy)]
 pub(crate) struct Entry {
-    /// Start address; the next free slot while the count is 0.
+    /// Start address; while the count is 0, in a chunk, the next free slot
+    /// (a free front entry keeps whatever it held: the front's mask says
+    /// which are free).
     pub(crate) start: usize,
     pub(crate) len: usize,
     pub(crate) site: Site,
@@ -1175,7 +1179,7 @@ impl Table {
 fn too_many_pins() -> ! {
     // More than 4 billion distinct live pin entries: not a state a program
     // can recover from, and unwinding here could run inside the allocator.
-    crate::diag::write_stderr(b"pointer-escapes: more than 2^29 live pin entries in one shard (pins made by one thread); aborting\n");
+    crate::diag::write_stderr(b"pointer-escapes: more than 2^29 - 248 live pin entries in one shard (pins made by one thread); aborting\n");
     std::process::abort()
 }
 
