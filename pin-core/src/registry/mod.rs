@@ -80,7 +80,7 @@ use table::Span;
 pub(crate) fn pin(region: Region, kind: PinKind, site: Site, born: u32) -> PinId {
     let thread = pinning_thread();
     let s = thread.0 as usize % SHARDS;
-    let mut table = lock_shard(s);
+    let mut table = lock_shard_of_a_pinner(s);
     begin_change(s);
     let id = table.pin(region, kind, site, thread, born);
     publish_live(s, &table);
@@ -98,7 +98,7 @@ pub(crate) fn pin_all(regions: &[Region], kind: PinKind, site: Site, born: u32, 
     let thread = pinning_thread();
     let s = thread.0 as usize % SHARDS;
     out.reserve(regions.len());
-    let mut table = lock_shard(s);
+    let mut table = lock_shard_of_a_pinner(s);
     begin_change(s);
     // A null region pins nothing (see `Region::new`).
     for &region in regions.iter().filter(|r| !r.is_null()) {
@@ -193,7 +193,7 @@ pub(crate) fn unpin_all(ids: &[PinId]) {
 #[inline(always)]
 fn unpin_one(id: PinId) {
     let (s, local) = split_id(id);
-    let mut table = lock_shard(s);
+    let mut table = lock_shard_of_a_pinner(s);
     begin_change(s);
     let released = table.unpin(local);
     publish_live(s, &table);
@@ -214,7 +214,7 @@ fn unpin_many(ids: &[PinId]) {
     while let Some(&first) = rest.first() {
         let s = split_id(first).0;
         let run = rest.iter().take_while(|&&id| split_id(id).0 == s).count();
-        let mut table = lock_shard(s);
+        let mut table = lock_shard_of_a_pinner(s);
         begin_change(s);
         table.unpin_run(rest[..run].iter().map(|&id| split_id(id).1), &mut released);
         publish_live(s, &table);

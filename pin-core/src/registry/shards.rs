@@ -161,6 +161,15 @@ pub(super) fn shards_in_use() -> u32 {
 #[inline]
 pub(super) fn lock_shard(s: usize) -> SpinGuard<'static, Table> {
     fork::install_handlers();
+    lock_shard_of_a_pinner(s)
+}
+
+/// `lock_shard` for a thread that has made a lasting pin before
+/// (`pinning_thread` installed the fork handlers on its first one) or that
+/// holds a handle such a pin returned: the handlers are in place, and the
+/// pin and unpin paths skip the check.
+#[inline]
+pub(super) fn lock_shard_of_a_pinner(s: usize) -> SpinGuard<'static, Table> {
     #[cfg(test)]
     super::tests::SHARD_LOCKS_TAKEN_HERE.with(|taken| taken[s].set(taken[s].get() + 1));
     SHARD_TABLES[s].table.lock()
@@ -452,6 +461,8 @@ pub(super) fn pinning_thread() -> ThreadNumber {
 
 #[cold]
 fn first_pin_on_this_thread() -> ThreadNumber {
+    // Before this thread's first lock (see `lock_shard_of_a_pinner`).
+    fork::install_handlers();
     crate::memory::register_thread();
     let thread = ThreadNumber::current();
     use_shard(thread.0 as usize % SHARDS);

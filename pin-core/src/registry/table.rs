@@ -669,10 +669,17 @@ impl Table {
         }
     }
 
+    /// Inline up to the test: a pin's release without hints kept (no
+    /// `PinAwareAlloc`) pays a load and a branch, not a call.
+    #[inline(always)]
     fn unfile_hint(&mut self, r: Region) {
-        if self.hints != HintsMode::On {
-            return;
+        if self.hints == HintsMode::On {
+            self.unfile_kept_hint(r);
         }
+    }
+
+    #[inline(never)]
+    fn unfile_kept_hint(&mut self, r: Region) {
         let level = level_of(r.len());
         self.hint_set.unfiled(level, r);
         if remove_level(&mut self.all_level_counts, &mut self.all_level_mask, level) {
