@@ -16,6 +16,14 @@ fn buffers() -> Vec<Vec<u8>> {
     (0..4).map(|i| vec![i as u8; 32]).collect()
 }
 
+/// Checks `bufs` twice (the first check may copy the pins under the
+/// locks, the second answers from the copy); both must pass.
+fn passes_twice(bufs: &[Vec<u8>], what: &str) {
+    for round in 0..2 {
+        assert!(try_check_referents(bufs).is_ok(), "round {round}: {what}");
+    }
+}
+
 /// The scenario, in a fresh process on its main thread: every buffer
 /// pinned (the first check copies the pins under the locks, the second
 /// answers from the copy), then one buffer's pin dropped (the check must
@@ -29,12 +37,7 @@ fn checks_follow_every_change_of_one_shards_pins() {
     }
     let mut last = Pinner::new();
     last.pin_slice(&bufs[3]);
-    for round in 0..2 {
-        assert!(
-            try_check_referents(&bufs[..]).is_ok(),
-            "round {round}: all pinned"
-        );
-    }
+    passes_twice(&bufs, "all pinned");
     drop(last);
     for round in 0..2 {
         let failure = try_check_referents(&bufs[..])
@@ -46,12 +49,7 @@ fn checks_follow_every_change_of_one_shards_pins() {
     }
     let mut again = Pinner::new();
     again.pin_slice(&bufs[3]);
-    for round in 0..2 {
-        assert!(
-            try_check_referents(&bufs[..]).is_ok(),
-            "round {round}: pinned again"
-        );
-    }
+    passes_twice(&bufs, "pinned again");
     drop(again);
     drop(most);
     assert!(try_check_referents(&bufs[..]).is_err(), "nothing pinned");
@@ -70,8 +68,7 @@ fn checks_see_a_change_another_thread_made() {
     // an empty shard that nothing is pinned.
     let mut stays = Pinner::new();
     stays.pin_slice(&bufs[0]);
-    assert!(try_check_referents(&bufs[..]).is_ok());
-    assert!(try_check_referents(&bufs[..]).is_ok());
+    passes_twice(&bufs, "all pinned");
     // Moved to another thread and released there: the pins leave this
     // thread's shard (their handles name it), from another thread.
     std::thread::scope(|s| {

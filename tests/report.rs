@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::child::{announce_site, is_child, run_child, sites_of, stderr_of};
+use common::child::{
+    announce_site, in_a_fresh_process_with, is_child, run_child, sites_of, stderr_of,
+};
 use common::panics::{assert_mentions, panic_message};
 use pointer_escapes::*;
 
@@ -216,19 +218,11 @@ fn pins_are_dated_once_checks_are_on() {
 /// could not be read); turning checks on dates the pins made after.
 #[test]
 fn a_pin_is_dated_only_while_its_age_can_be_read() {
-    if is_child("ages-off") {
-        pins_are_dated_once_checks_are_on();
-        return;
-    }
-    let out = run_child(
+    in_a_fresh_process_with(
         "a_pin_is_dated_only_while_its_age_can_be_read",
         "ages-off",
         &[("POINTER_ESCAPES_CHECK", "0")],
-    );
-    assert!(
-        out.status.success(),
-        "the child failed:\n{}",
-        stderr_of(&out)
+        pins_are_dated_once_checks_are_on,
     );
 }
 
@@ -236,32 +230,26 @@ fn a_pin_is_dated_only_while_its_age_can_be_read() {
 /// shows their ages.
 #[test]
 fn a_pin_made_while_the_exit_report_is_on_is_dated() {
-    if is_child("ages-report") {
-        assert_eq!(check_mode(), CheckMode::Off);
-        let buf = vec![0u8; 16];
-        let mut pinner = Pinner::new();
-        pinner.pin_slice(&buf);
-        let snap = snapshot();
-        let mine = snap
-            .pins
-            .iter()
-            .find(|p| p.region == Region::of_slice(&buf))
-            .expect("the pin is listed");
-        assert!(mine.age.is_some(), "{snap}");
-        return;
-    }
-    let out = run_child(
+    in_a_fresh_process_with(
         "a_pin_made_while_the_exit_report_is_on_is_dated",
         "ages-report",
         &[
             ("POINTER_ESCAPES_CHECK", "0"),
             ("POINTER_ESCAPES_REPORT", "1"),
         ],
-    );
-    assert!(
-        out.status.success(),
-        "the child failed:\n{}",
-        stderr_of(&out)
+        || {
+            assert_eq!(check_mode(), CheckMode::Off);
+            let buf = vec![0u8; 16];
+            let mut pinner = Pinner::new();
+            pinner.pin_slice(&buf);
+            let snap = snapshot();
+            let mine = snap
+                .pins
+                .iter()
+                .find(|p| p.region == Region::of_slice(&buf))
+                .expect("the pin is listed");
+            assert!(mine.age.is_some(), "{snap}");
+        },
     );
 }
 
@@ -345,34 +333,28 @@ fn a_pin_racing_the_exit_reports_set_up_is_dated() {
 /// the younger, dated pin's age).
 #[test]
 fn a_row_holding_an_undated_pin_shows_no_age() {
-    if is_child("ages-merge") {
-        assert_eq!(check_mode(), CheckMode::Off);
-        let a = vec![7u8; 16];
-        let mut pinner = Pinner::new();
-        for round in 0..2 {
-            if round == 1 {
-                set_check_mode(CheckMode::Args);
-            }
-            pinner.pin_slice(&a); // one site for both pins
-        }
-        let snap = snapshot();
-        let row = snap
-            .pins
-            .iter()
-            .find(|p| p.region == Region::of_slice(&a))
-            .expect("listed");
-        assert_eq!(row.count, 2, "{snap}");
-        assert_eq!(row.age, None, "{snap}");
-        return;
-    }
-    let out = run_child(
+    in_a_fresh_process_with(
         "a_row_holding_an_undated_pin_shows_no_age",
         "ages-merge",
         &[("POINTER_ESCAPES_CHECK", "0")],
-    );
-    assert!(
-        out.status.success(),
-        "the child failed:\n{}",
-        stderr_of(&out)
+        || {
+            assert_eq!(check_mode(), CheckMode::Off);
+            let a = vec![7u8; 16];
+            let mut pinner = Pinner::new();
+            for round in 0..2 {
+                if round == 1 {
+                    set_check_mode(CheckMode::Args);
+                }
+                pinner.pin_slice(&a); // one site for both pins
+            }
+            let snap = snapshot();
+            let row = snap
+                .pins
+                .iter()
+                .find(|p| p.region == Region::of_slice(&a))
+                .expect("listed");
+            assert_eq!(row.count, 2, "{snap}");
+            assert_eq!(row.age, None, "{snap}");
+        },
     );
 }

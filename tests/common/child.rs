@@ -54,11 +54,22 @@ pub fn run_child_ok(test: &str, role: &str, env: &[(&str, &str)]) -> (String, St
 /// touched: in the child re-run for `role`, `scenario` runs; in the
 /// parent (the test named `test`), the child must exit successfully.
 pub fn in_a_fresh_process(test: &str, role: &str, scenario: impl FnOnce()) {
+    in_a_fresh_process_with(test, role, &[], scenario);
+}
+
+/// [`in_a_fresh_process`], with `env` set in the child (on top of a clean
+/// pointer-escapes environment, as [`run_child`] gives).
+pub fn in_a_fresh_process_with(
+    test: &str,
+    role: &str,
+    env: &[(&str, &str)],
+    scenario: impl FnOnce(),
+) {
     if is_child(role) {
         scenario();
         return;
     }
-    let out = run_child(test, role, &[]);
+    let out = run_child(test, role, env);
     assert!(
         out.status.success(),
         "the child failed:\n{}",
