@@ -744,6 +744,9 @@ impl Table {
         let e = *e;
         if e.filed() {
             self.unfile(id.0, &e);
+        } else if self.scan.last().is_some_and(|item| item.id == id.0) {
+            // The usual case: the newest pin goes first.
+            self.scan.pop();
         } else if let Some(pos) = self.scan.iter().rposition(|item| item.id == id.0) {
             self.scan.swap_remove(pos);
         }
