@@ -14,7 +14,7 @@
 //! # A sequence lock made of atomics
 //! Every field is an atomic, so a reader racing with the writer reads
 //! stale or mixed values, never undefined behaviour; the sequence word
-//! tells it which. The writer (the shard's lock holder, `publish_live`, the
+//! tells it which. The writer (the shard's lock holder, ending a `ShardChange`, the
 //! only writer) makes the word odd, rewrites the extents, and makes it even
 //! again with a Release store; a reader loads it (Acquire), reads the
 //! extents, issues an Acquire fence and loads it again: equal and even
@@ -73,7 +73,7 @@ impl Mirror {
     }
 
     /// A change of the shard's pins begins: called under its lock before
-    /// the table changes (`shards::begin_change`), it makes the word odd,
+    /// the table changes (`shards::ShardChange::begin`), it makes the word odd,
     /// so that lock-free readers take the lock, which the writer holds,
     /// until `publish` ends the change. Before the table changes, not
     /// after: the table's changes become visible without the lock through
@@ -99,7 +99,7 @@ impl Mirror {
     /// The shard's pins changed: mirror `pins` (every live pin's extent,
     /// when there are at most `MIRROR_MAX`, else `None`) and end the change
     /// `begin_change` began, making the word even (Release). Called under
-    /// the shard's lock only, after every change (`publish_live`).
+    /// the shard's lock only, after every change (`ShardChange`'s drop).
     #[inline]
     pub(super) fn publish(&self, pins: Option<&[ScanItem]>) {
         let seq = self.seq.load(Ordering::Relaxed);
@@ -197,7 +197,7 @@ mod tests {
     /// Rule: the mirror answers a point question exactly as the table it
     /// mirrors, or not at all. Random pins and unpins (zero-length ones,
     /// overlapping ones, more than `MIRROR_MAX` live), each followed by the
-    /// publication `publish_live` makes, and after each every address of
+    /// publication a `ShardChange` makes, and after each every address of
     /// the arena asked of both. Fails if the mirror keeps a released pin,
     /// misses a new one, answers for a shard holding more than it mirrors,
     /// or treats a zero-length pin as covering nothing. (Declining while

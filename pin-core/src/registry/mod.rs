@@ -80,10 +80,7 @@ use table::Span;
 pub(crate) fn pin(region: Region, kind: PinKind, site: Site, born: u32) -> PinId {
     let thread = pinning_thread();
     let s = thread.0 as usize % SHARDS;
-    let mut table = lock_shard_of_a_pinner(s);
-    begin_change(s);
-    let id = table.pin(region, kind, site, thread, born);
-    publish_live(s, &table);
+    let id = change_shard_of_a_pinner(s).pin(region, kind, site, thread, born);
     global_id(s, id)
 }
 
@@ -98,14 +95,12 @@ pub(crate) fn pin_all(regions: &[Region], kind: PinKind, site: Site, born: u32, 
     let thread = pinning_thread();
     let s = thread.0 as usize % SHARDS;
     out.reserve(regions.len());
-    let mut table = lock_shard_of_a_pinner(s);
-    begin_change(s);
+    let mut table = change_shard_of_a_pinner(s);
     // A null region pins nothing (see `Region::new`).
     for &region in regions.iter().filter(|r| !r.is_null()) {
         let id = table.pin(region, kind, site, thread, born);
         out.push(global_id(s, id));
     }
-    publish_live(s, &table);
 }
 
 /// How one `#[pointer_escapes]` call holds its pins (see [`pin_call`]).
@@ -138,10 +133,7 @@ pub(crate) fn pin_call(regions: &[Region], site: Site, born: u32, each: &mut Pin
     let thread = ThreadNumber::current();
     let s = thread.0 as usize % SHARDS;
     use_shard(s);
-    let mut table = lock_shard(s);
-    begin_change(s);
-    let id = table.pin_group(regions, site, thread, born);
-    publish_live(s, &table);
+    let id = change_shard(s).pin_group(regions, site, thread, born);
     CallPinned::Group(global_id(s, id))
 }
 
@@ -193,10 +185,8 @@ pub(crate) fn unpin_all(ids: &[PinId]) {
 #[inline(always)]
 fn unpin_one(id: PinId) {
     let (s, local) = split_id(id);
-    let mut table = lock_shard_of_a_pinner(s);
-    begin_change(s);
+    let mut table = change_shard_of_a_pinner(s);
     let released = table.unpin(local);
-    publish_live(s, &table);
     // Inside the critical section, as in `unpin_many`.
     let quarantined = QUARANTINED_BLOCKS.load(Ordering::Relaxed) != 0;
     drop(table);
@@ -214,10 +204,8 @@ fn unpin_many(ids: &[PinId]) {
     while let Some(&first) = rest.first() {
         let s = split_id(first).0;
         let run = rest.iter().take_while(|&&id| split_id(id).0 == s).count();
-        let mut table = lock_shard_of_a_pinner(s);
-        begin_change(s);
+        let mut table = change_shard_of_a_pinner(s);
         table.unpin_run(rest[..run].iter().map(|&id| split_id(id).1), &mut released);
-        publish_live(s, &table);
         // Inside the critical section: pairs with `quarantine_if_pinned`,
         // which stores the count before it takes this shard's lock.
         quarantined |= QUARANTINED_BLOCKS.load(Ordering::Relaxed) != 0;
@@ -724,6 +712,51 @@ mod tests {
                 "every new thread landed in shard {first}"
             );
         }
+    }
+
+    /// Rule: every change of a shard's pins is published, an unwind out of
+    /// the change included: afterwards the shard's word is even under its
+    /// lock and its mirror answers for the pin made before the panic. (The
+    /// word used to stay odd, sending every lock-free reader to the lock.)
+    /// Read under the shard's lock, so another thread's change in the same
+    /// shard cannot make the answer move.
+    #[test]
+    fn a_change_that_unwinds_is_still_published() {
+        static TARGET: [u8; 16] = [0; 16];
+        let thread = pinning_thread();
+        let s = thread.0 as usize % SHARDS;
+        let unwound = std::panic::catch_unwind(|| {
+            let mut change = change_shard_of_a_pinner(s);
+            change.pin(
+                Region::of(&TARGET),
+                PinKind::Pinner,
+                Location::caller(),
+                thread,
+                0,
+            );
+            panic!("a change unwinds");
+        });
+        assert!(unwound.is_err());
+        let addr = TARGET.as_ptr() as usize;
+        let local = {
+            let table = lock_shard(s);
+            let mirror = mirror_of(s);
+            assert_eq!(mirror.generation() & 1, 0, "the word was left odd");
+            if table.few_pins(mirror::MIRROR_MAX).is_some() {
+                assert_eq!(
+                    mirror.covers_point(addr),
+                    Some(true),
+                    "the pin is not mirrored"
+                );
+            }
+            let mut found = None;
+            table.find_covering(addr, |hit| {
+                found = Some(hit.id);
+                true
+            });
+            found.expect("the pin made before the panic is in the table")
+        };
+        unpin(global_id(s, local));
     }
 
     /// The registry sits below the report, the allocator, the checker and

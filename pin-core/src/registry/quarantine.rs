@@ -9,9 +9,7 @@
 
 use super::events::{AllocEvent, AllocEventKind, EventLog, RECENT_EVENTS};
 use super::lock::{SpinGuard, SpinLock};
-use super::shards::{
-    begin_change, lock_shard, publish_live, shared_pins, split_id, Tables, SHARDS,
-};
+use super::shards::{change_shard, lock_shard, shared_pins, split_id, ShardChange, Tables, SHARDS};
 use super::table::{PinId, Quarantined};
 use super::{calls, fork, may_overlap_pin, overlapping_pin, quarantine_hints};
 use crate::origin::ThreadNumber;
@@ -188,23 +186,16 @@ pub(crate) fn freed_while_pinned(region: Region) -> bool {
 pub(crate) fn unpin_owned(id: PinId, region: Region) -> bool {
     let (s, local) = split_id(id);
     {
-        let mut table = lock_shard(s);
+        let table = lock_shard(s);
         if QUARANTINED_BLOCKS.load(Ordering::Relaxed) == 0 {
-            begin_change(s);
-            table.unpin(local);
-            publish_live(s, &table);
+            // In the critical section that read the count.
+            ShardChange::begin(s, table).unpin(local);
             return false;
         }
     }
     let q = locked();
     let freed = !region.is_empty() && holds_freed(&q, region);
-    let released = {
-        let mut table = lock_shard(s);
-        begin_change(s);
-        let released = table.unpin(local);
-        publish_live(s, &table);
-        released
-    };
+    let released = change_shard(s).unpin(local);
     if let Some(released) = released {
         if !q.quarantine.is_empty() && quarantine_hints::may_hold(released) {
             release_quarantine(q, released);
@@ -520,15 +511,12 @@ mod tests {
             let id = {
                 let s = ThreadNumber::current().0 as usize % SHARDS;
                 use_shard(s);
-                let mut table = lock_shard(s);
-                begin_change(s);
-                let id = table.pin_group(
+                let id = change_shard(s).pin_group(
                     &[below, zero],
                     Location::caller(),
                     ThreadNumber::current(),
                     0,
                 );
-                publish_live(s, &table);
                 global_id(s, id)
             };
             Box::new(move || unpin(id))

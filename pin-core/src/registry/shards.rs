@@ -39,7 +39,7 @@ pub(super) struct Shard {
     live: AtomicUsize,
     /// The table's pins while they are few, for point questions without
     /// the lock (`mirror`). Its sequence word is the shard's generation:
-    /// it moves under the lock on every pin and unpin (`publish_live`), and
+    /// it moves under the lock on every pin and unpin (`ShardChange`), and
     /// a checker's sorted copy of the shard's pins (`snapshot`) is current
     /// while it has not. Per shard, so that pinning threads never write one
     /// shared counter.
@@ -157,7 +157,8 @@ pub(super) fn shards_in_use() -> u32 {
 }
 
 /// Takes shard `s`'s lock, installing the fork handlers on first use (see
-/// `fork`): every critical section on a shard starts here.
+/// `fork`): every critical section on a shard starts here (a change of its
+/// pins through `change_shard`).
 #[inline]
 pub(super) fn lock_shard(s: usize) -> SpinGuard<'static, Table> {
     fork::install_handlers();
@@ -169,27 +170,82 @@ pub(super) fn lock_shard(s: usize) -> SpinGuard<'static, Table> {
 /// holds a handle such a pin returned: the handlers are in place, and the
 /// pin and unpin paths skip the check.
 #[inline]
-pub(super) fn lock_shard_of_a_pinner(s: usize) -> SpinGuard<'static, Table> {
+fn lock_shard_of_a_pinner(s: usize) -> SpinGuard<'static, Table> {
     #[cfg(test)]
     super::tests::SHARD_LOCKS_TAKEN_HERE.with(|taken| taken[s].set(taken[s].get() + 1));
     SHARD_TABLES[s].table.lock()
 }
 
-/// Every change of a shard's pins begins here, under its lock, before its
-/// table changes (see `Mirror::begin_change`); `publish_live` ends it.
-#[inline]
-pub(super) fn begin_change(s: usize) {
-    SHARD_TABLES[s].mirror.begin_change();
+/// A change of shard `s`'s pins under way: the shard's lock held and its
+/// mirror's word made odd (`Mirror::begin_change`, before the table
+/// changes). Dropping it ends the change: the mirror and the live count are
+/// published (`Mirror::publish`), then the lock is released. Every change
+/// of a shard's pins is made through one (`change_shard`), so none can
+/// forget its publication, and an unwind out of a change publishes too
+/// (the word used to stay odd, sending every lock-free reader to the lock
+/// for good).
+pub(super) struct ShardChange {
+    s: usize,
+    // Dropped after `drop` has published: the lock goes last.
+    table: SpinGuard<'static, Table>,
 }
 
-/// Every change of a shard's pins ends here, under its lock.
+impl ShardChange {
+    /// Begins a change of shard `s`, whose lock `table` holds (taken for a
+    /// question first, whose answer decided that a change is due).
+    #[inline]
+    pub(super) fn begin(s: usize, table: SpinGuard<'static, Table>) -> ShardChange {
+        SHARD_TABLES[s].mirror.begin_change();
+        ShardChange { s, table }
+    }
+}
+
+impl core::ops::Deref for ShardChange {
+    type Target = Table;
+    #[inline]
+    fn deref(&self) -> &Table {
+        &self.table
+    }
+}
+
+impl core::ops::DerefMut for ShardChange {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Table {
+        &mut self.table
+    }
+}
+
+impl Drop for ShardChange {
+    #[inline]
+    fn drop(&mut self) {
+        let shard = &SHARD_TABLES[self.s];
+        // Written only under the shard's lock: loads and stores, no
+        // read-modify-write.
+        shard.mirror.publish(self.table.few_pins(MIRROR_MAX));
+        shard
+            .live
+            .store(self.table.live_entries(), Ordering::Release);
+    }
+}
+
+/// Shard `s`'s mirror, for tests that read its word under the lock.
+#[cfg(test)]
+pub(super) fn mirror_of(s: usize) -> &'static Mirror {
+    &SHARD_TABLES[s].mirror
+}
+
+/// Begins a change of shard `s`'s pins (see `ShardChange`), taking its
+/// lock as `lock_shard` does.
 #[inline]
-pub(super) fn publish_live(s: usize, table: &Table) {
-    let shard = &SHARD_TABLES[s];
-    // Written only under the shard's lock: loads and stores, no
-    // read-modify-write.
-    shard.mirror.publish(table.few_pins(MIRROR_MAX));
-    shard.live.store(table.live_entries(), Ordering::Release);
+pub(super) fn change_shard(s: usize) -> ShardChange {
+    ShardChange::begin(s, lock_shard(s))
+}
+
+/// `change_shard` for a thread that has made a lasting pin before, as
+/// `lock_shard_of_a_pinner` is.
+#[inline]
+pub(super) fn change_shard_of_a_pinner(s: usize) -> ShardChange {
+    ShardChange::begin(s, lock_shard_of_a_pinner(s))
 }
 
 /// The handle of entry `local` of shard `s`.
