@@ -90,6 +90,14 @@ pub(crate) struct SpinGuard<'a, T> {
     lock: &'a SpinLock<T>,
 }
 
+impl<T> SpinGuard<'_, T> {
+    /// Whether this guard holds `lock` (for callers handed a guard with a
+    /// promise of which lock it holds).
+    pub(crate) fn holds(&self, lock: &SpinLock<T>) -> bool {
+        core::ptr::eq(self.lock, lock)
+    }
+}
+
 impl<T> Deref for SpinGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {

@@ -719,7 +719,10 @@ mod tests {
     /// lock and its mirror answers for the pin made before the panic. (The
     /// word used to stay odd, sending every lock-free reader to the lock.)
     /// Read under the shard's lock, so another thread's change in the same
-    /// shard cannot make the answer move.
+    /// shard cannot make the answer move. (One made between the unwind and
+    /// that lock, by a test running at once on a thread of the same shard,
+    /// would publish too and hide a missing publication: the test can miss
+    /// the fault then, never report one that is not there.)
     #[test]
     fn a_change_that_unwinds_is_still_published() {
         static TARGET: [u8; 16] = [0; 16];
@@ -757,6 +760,27 @@ mod tests {
             found.expect("the pin made before the panic is in the table")
         };
         unpin(global_id(s, local));
+    }
+
+    /// Rule: a change of shard `s` is made under shard `s`'s lock. A guard
+    /// of another shard's lock is refused before the mirror is touched
+    /// (debug builds: the check is a `debug_assert`).
+    #[test]
+    #[cfg(debug_assertions)]
+    fn a_change_begun_with_another_shards_lock_is_refused() {
+        let s = pinning_thread().0 as usize % SHARDS;
+        let other = (s + 1) % SHARDS;
+        let refused = std::panic::catch_unwind(|| ShardChange::begin(other, lock_shard(s)));
+        assert!(refused.is_err(), "a change began under the wrong lock");
+        // Shard `other`'s word was never made odd (read under its lock,
+        // where every change that began has been published), and the
+        // wrong guard was released on the way out.
+        let word = {
+            let _held = lock_shard(other);
+            mirror_of(other).generation()
+        };
+        assert_eq!(word & 1, 0, "the wrong shard's change was begun");
+        drop(lock_shard(s));
     }
 
     /// The registry sits below the report, the allocator, the checker and

@@ -192,9 +192,15 @@ pub(super) struct ShardChange {
 
 impl ShardChange {
     /// Begins a change of shard `s`, whose lock `table` holds (taken for a
-    /// question first, whose answer decided that a change is due).
+    /// question first, whose answer decided that a change is due). A guard
+    /// of another shard's lock would make two lock holders write one
+    /// mirror: the callers pass `lock_shard(s)`'s, and debug builds check.
     #[inline]
     pub(super) fn begin(s: usize, table: SpinGuard<'static, Table>) -> ShardChange {
+        debug_assert!(
+            table.holds(&SHARD_TABLES[s].table),
+            "a ShardChange of shard {s} begun with another shard's lock"
+        );
         SHARD_TABLES[s].mirror.begin_change();
         ShardChange { s, table }
     }
