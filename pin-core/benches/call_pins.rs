@@ -40,10 +40,10 @@ fn call_pins(c: &mut Criterion) {
     for threads in [2u64, 4, 8] {
         group.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &t| {
             b.iter_custom(|iters| {
-                run_parallel_on(t, iters, |n| {
+                run_parallel_on(t, iters, |share| {
                     let obj = Box::new([0u64; 3]);
                     let p = [obj.as_ptr().cast::<u8>()];
-                    for _ in 0..n {
+                    while share.next() {
                         one_call(&p);
                     }
                 })

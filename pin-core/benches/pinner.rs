@@ -33,7 +33,7 @@ use std::time::Duration;
 
 #[path = "support/parallel.rs"]
 mod parallel;
-use parallel::run_parallel_on;
+use parallel::{run_parallel_on, Share};
 
 /// Go's `obj` from pinner_test.go: three `int64` fields.
 #[allow(dead_code)] // Only its size and its address matter.
@@ -59,7 +59,7 @@ const PARALLEL_THREADS: [u64; 3] = [2, 4, 8];
 
 /// Runs `iters` operations split over [`THREADS`] threads that start
 /// together (see [`run_parallel_on`]).
-fn run_parallel(iters: u64, work: impl Fn(u64) + Sync) -> Duration {
+fn run_parallel(iters: u64, work: impl Fn(&mut Share<'_>) + Sync) -> Duration {
     run_parallel_on(THREADS, iters, work)
 }
 
@@ -168,9 +168,9 @@ fn pin_unpin_parallel(c: &mut Criterion) {
     for threads in PARALLEL_THREADS {
         group.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &t| {
             b.iter_custom(|iters| {
-                run_parallel_on(t, iters, |n| {
+                run_parallel_on(t, iters, |share| {
                     let p = new_obj();
-                    for _ in 0..n {
+                    while share.next() {
                         let mut pinner = Pinner::new();
                         black_box(pinner.pin(black_box(&*p)));
                         pinner.unpin();
@@ -185,9 +185,9 @@ fn pin_unpin_parallel(c: &mut Criterion) {
 fn pin_unpin_parallel_tiny(c: &mut Criterion) {
     c.bench_function("pin_unpin_parallel_tiny", |b| {
         b.iter_custom(|iters| {
-            run_parallel(iters, |n| {
+            run_parallel(iters, |share| {
                 let p = Box::new(false);
-                for _ in 0..n {
+                while share.next() {
                     let mut pinner = Pinner::new();
                     black_box(pinner.pin(black_box(&*p)));
                     pinner.unpin();
@@ -200,9 +200,9 @@ fn pin_unpin_parallel_tiny(c: &mut Criterion) {
 fn pin_unpin_parallel_double(c: &mut Criterion) {
     c.bench_function("pin_unpin_parallel_double", |b| {
         b.iter_custom(|iters| {
-            run_parallel(iters, |n| {
+            run_parallel(iters, |share| {
                 let p = new_obj();
-                for _ in 0..n {
+                while share.next() {
                     let mut pinner = Pinner::new();
                     black_box(pinner.pin(black_box(&*p)));
                     black_box(pinner.pin(black_box(&*p)));
@@ -252,8 +252,8 @@ fn is_pinned_on_pinned_parallel(c: &mut Criterion) {
     let ptr = pinner.pin(&*obj) as usize;
     c.bench_function("is_pinned_on_pinned_parallel", |b| {
         b.iter_custom(|iters| {
-            run_parallel(iters, |n| {
-                for _ in 0..n {
+            run_parallel(iters, |share| {
+                while share.next() {
                     black_box(is_pinned(black_box(ptr as *const Obj)));
                 }
             })
@@ -268,8 +268,8 @@ fn is_pinned_on_unpinned_parallel(c: &mut Criterion) {
     let ptr = &*obj as *const Obj as usize;
     c.bench_function("is_pinned_on_unpinned_parallel", |b| {
         b.iter_custom(|iters| {
-            run_parallel(iters, |n| {
-                for _ in 0..n {
+            run_parallel(iters, |share| {
+                while share.next() {
                     black_box(is_pinned(black_box(ptr as *const Obj)));
                 }
             })
@@ -385,9 +385,11 @@ fn machine(c: &mut Criterion) {
     c.bench_function("machine/alu", |b| b.iter(|| alu(black_box(7))));
     c.bench_function("machine/alu_parallel/2", |b| {
         b.iter_custom(|iters| {
-            run_parallel_on(2, iters, |n| {
-                for i in 0..n {
+            run_parallel_on(2, iters, |share| {
+                let mut i = 0u64;
+                while share.next() {
                     black_box(alu(black_box(i)));
+                    i += 1;
                 }
             })
         })
