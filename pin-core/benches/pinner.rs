@@ -9,8 +9,10 @@
 //! - Every iteration makes a fresh pinner, pins and unpins, as Go's
 //!   `var pinner runtime.Pinner` inside the loop does.
 //! - The parallel benches run 2 threads (Go's `b.RunParallel` with
-//!   GOMAXPROCS=2 on this machine) and report wall time divided by the total
-//!   number of operations, as Go does. `pin_unpin_parallel/T` takes the
+//!   GOMAXPROCS=2 on this machine) that take their iterations in turns from
+//!   one shared count, as Go's `pb.Next()` does (`support/parallel.rs`), and
+//!   report wall time divided by the total number of operations, as Go
+//!   does. `pin_unpin_parallel/T` takes the
 //!   thread count as its parameter (2, 4 and 8; Go's `-test.cpu=T`): on
 //!   this 2-core machine 4 and 8 threads are oversubscribed, which shows
 //!   what a lock held by a preempted thread costs the others.
