@@ -12,10 +12,10 @@
 //!   GOMAXPROCS=2 on this machine) that take their iterations in turns from
 //!   one shared count, as Go's `pb.Next()` does (`support/parallel.rs`), and
 //!   report wall time divided by the total number of operations, as Go
-//!   does. `pin_unpin_parallel/T` takes the
-//!   thread count as its parameter (2, 4 and 8; Go's `-test.cpu=T`): on
-//!   this 2-core machine 4 and 8 threads are oversubscribed, which shows
-//!   what a lock held by a preempted thread costs the others.
+//!   does. `pin_unpin_parallel/T` takes the thread count as its parameter
+//!   (2, 4 and 8; Go's `-test.cpu=T`): on this 2-core machine 4 and 8
+//!   threads are oversubscribed, which shows what a lock held by a
+//!   preempted thread costs the others.
 //!
 //! Beyond Go's set: `pin_unpin_with_live/N` (the same pin/unpin with N other
 //! pins live, to show the registry's cost does not grow with its size) and
@@ -59,8 +59,8 @@ const THREADS: u64 = 2;
 /// Thread counts of `pin_unpin_parallel/T`: Go's `-test.cpu=2,4,8`.
 const PARALLEL_THREADS: [u64; 3] = [2, 4, 8];
 
-/// Runs `iters` operations split over [`THREADS`] threads that start
-/// together (see [`run_parallel_on`]).
+/// Runs `iters` operations shared by [`THREADS`] threads that start
+/// together and take them in turns (see [`run_parallel_on`]).
 fn run_parallel(iters: u64, work: impl Fn(&mut Share<'_>) + Sync) -> Duration {
     run_parallel_on(THREADS, iters, work)
 }
